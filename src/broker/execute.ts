@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/types.js';
+import type { EnqueueOptions, JobRef, ProgressValue, TaskContext, TaskRegistry } from '../tasks/define.js';
+import { TaskTimeoutError } from './errors.js';
+import { resolveRunnable } from './resolve.js';
+
+export interface RunnableJob {
+  id: string;
+  name: string;
+  payload: unknown;
+  /** 1 for the first run */
+  attempt: number;
+}
+
+export interface ExecuteDeps {
+  registry: TaskRegistry;
+  db: Db;
+  logger: Logger;
+  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
+  progress(value: ProgressValue): Promise<void>;
+  /** aborted when the worker shuts down */
+  shutdown?: AbortSignal;
+}
+
+/**
+ * Runs one job the same way on every broker: resolve the name, validate the payload before the
+ * handler sees it, build the context, enforce the timeout. Throws what the handler throws.
+ */
+export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<unknown> {
+  const { def, payload } = resolveRunnable(deps.registry, job.name, job.payload, deps.logger);
+  const handler = def.handler!;
+  const scanId = scanIdOf(payload);
+  const controller = new AbortController();
+  // settles when the job is cut short: timeout or worker shutdown, whether or not the handler listens
+  let interrupt!: (err: unknown) => void;
+  const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+  const onShutdown = () => {
+    const reason: unknown = deps.shutdown?.reason ?? new Error('worker shutting down');
+    controller.abort(reason);
+    interrupt(reason);
+  };
+  if (deps.shutdown?.aborted) onShutdown();
+  deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
+
+  const ctx: TaskContext = {
+    db: deps.db,
+    log: deps.logger.child(scanId ? { task: def.name, jobId: job.id, scanId } : { task: def.name, jobId: job.id }),
+    jobId: job.id,
+    taskName: def.name,
+    attempt: job.attempt,
+    ...(scanId ? { scanId } : {}),
+    progress: deps.progress,
+    enqueue: deps.enqueue,
+    signal: controller.signal,
+  };
+
+  const timer = setTimeout(() => {
+    const err = new TaskTimeoutError(def.name, def.timeoutMs);
+    controller.abort(err);
+    interrupt(err);
+  }, def.timeoutMs);
+  try {
+    const running = Promise.resolve().then(() => handler(payload, ctx));
+    // a handler that ignores the abort may still reject after the race is decided
+    running.catch(() => undefined);
+    const result = await Promise.race([running, interrupted]);
+    return result === undefined ? null : result;
+  } finally {
+    clearTimeout(timer);
+    deps.shutdown?.removeEventListener('abort', onShutdown);
+  }
+}
+
+function scanIdOf(payload: unknown): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const value = (payload as { scanId?: unknown }).scanId;
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}

@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Db, DbDialect } from './types.js';
+import { ImmediateSqliteDialect, openSqlite } from './sqlite.js';
+
+export interface DatabaseHandle {
+  db: Db;
+  dialect: DbDialect;
+  /** the SQLite file, when the library lives in SQLite (the embedded queue shares it) */
+  sqliteFile?: string;
+  close(): Promise<void>;
+}
+
+export interface DatabaseTarget {
+  /** postgres://… ; absent means SQLite in the data folder */
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+export const SQLITE_FILE_NAME = 'soniquebay.db';
+
+export function sqliteFileFor(dataDir: string): string {
+  return path.join(dataDir, SQLITE_FILE_NAME);
+}
+
+export function openDatabase(target: DatabaseTarget): DatabaseHandle {
+  if (target.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });
+    const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  const file = sqliteFileFor(target.dataDir);
+  const conn = openSqlite(file);
+  const db: Db = new Kysely({ dialect: new ImmediateSqliteDialect({ database: conn }) });
+  return { db, dialect: 'sqlite', sqliteFile: file, close: () => db.destroy() };
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
+
+export type SqliteConnection = Database.Database;
+
+export interface SqliteOpenOptions {
+  /** how long a statement waits, synchronously, for another process's write lock */
+  busyTimeoutMs?: number;
+}
+
+/** Opens (creating it and its folder if needed) a SQLite file in WAL mode. */
+export function openSqlite(file: string, options: SqliteOpenOptions = {}): SqliteConnection {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const conn = new Database(file);
+  conn.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a power cut may lose the last commits, never corrupts the file.
+  conn.pragma('synchronous = NORMAL');
+  conn.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
+  conn.pragma('foreign_keys = ON');
+  return conn;
+}
+
+/**
+ * Kysely transactions take the write lock when they begin (BEGIN IMMEDIATE) instead of at their
+ * first write: a transaction that read first and wrote later could otherwise fail with
+ * SQLITE_BUSY_SNAPSHOT when another connection committed in between.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+export class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #driverConfig: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#driverConfig = config;
+  }
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.#driverConfig);
+  }
+}

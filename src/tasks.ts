@@ -1,0 +1,238 @@
+// ALL tasks of the worker, declared once: name, queue, payload schema, retries, timeout, handler.
+// The queue of each task here is the one routing table: producers name a task, never a queue.
+// Names follow `worker_type.function_name` (../shared/design/tasks.md); old names live in tasks/legacy.ts.
+import os from 'node:os';
+import { z } from 'zod';
+import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
+import { LEGACY_ALIASES } from './tasks/legacy.js';
+
+export const QUEUE_NAMES = [
+  'scan',
+  'extract',
+  'batch',
+  'metadata',
+  'covers',
+  'vectorization',
+  'deferred',
+  'maintenance',
+] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** Default concurrency per queue for one process (embedded mode runs them all in one). */
+export function defaultQueueSettings(cores = os.availableParallelism()): Record<QueueName, QueueSettings> {
+  return {
+    scan: { concurrency: 1 },
+    extract: { concurrency: cores },
+    batch: { concurrency: 1 },
+    metadata: { concurrency: Math.max(1, cores - 1) },
+    covers: { concurrency: 2 },
+    vectorization: { concurrency: 1 },
+    deferred: { concurrency: 1 },
+    maintenance: { concurrency: 1 },
+  };
+}
+
+const id = z.number().int().positive();
+const ids = z.array(id).min(1).max(10_000);
+const limit = z.number().int().positive().max(10_000);
+const scanId = z.string().min(1).max(100);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+// Handlers arrive with the issue that builds each stage; until then the task refuses to run.
+const SCAN_ISSUE = 'the scan pipeline (issue #3)';
+const COVERS_ISSUE = 'covers and artist images (issue #4)';
+const ANALYSIS_ISSUE = 'audio analysis and enrichment (issue #5)';
+const VECTORS_ISSUE = 'vectorization (issue #6)';
+const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
+
+export const TASKS = [
+  defineTask({
+    name: 'scan.discovery',
+    queue: 'scan',
+    description: 'walks a library root, skips unchanged folders and files, emits batches of paths',
+    schema: z.object({ root: z.string().min(1), scanId: scanId.optional(), full: z.boolean().optional() }).strict(),
+    retry: { attempts: 3, backoff: { baseMs: 30_000, factor: 2, capMs: 10 * MIN } },
+    timeoutMs: 12 * HOUR,
+    positional: ['root'],
+    arrivesWith: SCAN_ISSUE,
+  }),
+  defineTask({
+    name: 'metadata.extract_batch',
+    queue: 'extract',
+    description: 'reads tags and audio properties of a batch of files; a bad file is an error row',
+    schema: z.object({ scanId: scanId.optional(), batchId: z.string().optional(), paths: z.array(z.string().min(1)).min(1).max(5_000) }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['paths', 'batchId'],
+    arrivesWith: SCAN_ISSUE,
+  }),
+  defineTask({
+    name: 'batch.process_entities',
+    queue: 'batch',
+    description: 'upserts artists, albums, genres, tracks and links of a batch in one transaction',
+    schema: z.object({ scanId: scanId.optional(), batchId: z.string().optional(), items: z.array(z.looseObject({ path: z.string().min(1) })).max(5_000) }).strict(),
+    retry: { attempts: 5, backoff: { baseMs: 2_000, factor: 2, capMs: 5 * MIN } },
+    timeoutMs: 10 * MIN,
+    positional: ['items', 'batchId'],
+    arrivesWith: SCAN_ISSUE,
+  }),
+  defineTask({
+    name: 'covers.extract_embedded_covers_batch',
+    queue: 'covers',
+    description: 'stores the embedded picture of each track once per content hash, with rendered sizes',
+    schema: z.object({ trackIds: ids }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['trackIds'],
+    arrivesWith: COVERS_ISSUE,
+  }),
+  defineTask({
+    name: 'covers.process_album_covers',
+    queue: 'covers',
+    description: 'album art: embedded, then folder files, then Cover Art Archive by MBID',
+    schema: z.object({ albumIds: ids }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['albumIds'],
+    arrivesWith: COVERS_ISSUE,
+  }),
+  defineTask({
+    name: 'covers.extract_artist_images_batch',
+    queue: 'covers',
+    description: 'artist images: artist folder files, then outside providers',
+    schema: z.object({ artistIds: ids }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['artistIds'],
+    arrivesWith: COVERS_ISSUE,
+  }),
+  defineTask({
+    name: 'metadata.analyze_audio_batch',
+    queue: 'metadata',
+    description: 'decodes each track once: BPM, key, loudness, spectral/MFCC/chroma summary',
+    schema: z.object({ trackIds: ids }).strict(),
+    timeoutMs: 2 * HOUR,
+    positional: ['trackIds'],
+    arrivesWith: ANALYSIS_ISSUE,
+  }),
+  defineTask({
+    name: 'metadata.enrich_tracks_batch',
+    queue: 'metadata',
+    description: 'genre normalisation, tag features, outside tags when due',
+    schema: z.object({ trackIds: ids }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['trackIds'],
+    arrivesWith: ANALYSIS_ISSUE,
+  }),
+  defineTask({
+    name: 'vectorization.calculate_vector',
+    queue: 'vectorization',
+    description: 'vector of one track with the current model',
+    schema: z.object({ trackId: id }).strict(),
+    timeoutMs: 5 * MIN,
+    positional: ['trackId'],
+    arrivesWith: VECTORS_ISSUE,
+  }),
+  defineTask({
+    name: 'vectorization.calculate_vectors_batch',
+    queue: 'vectorization',
+    description: 'vectors of a batch of tracks with the current model',
+    schema: z.object({ trackIds: ids }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['trackIds'],
+    arrivesWith: VECTORS_ISSUE,
+  }),
+  defineTask({
+    name: 'vectorization.train_model',
+    queue: 'vectorization',
+    description: 'fits a new feature model version on the library and re-vectorises in batches',
+    schema: z.object({ reason: z.string().min(1).max(500), force: z.boolean().optional() }).strict(),
+    retry: { attempts: 2, backoff: { baseMs: 10 * MIN, factor: 2, capMs: HOUR } },
+    timeoutMs: 6 * HOUR,
+    positional: ['reason', 'force'],
+    arrivesWith: VECTORS_ISSUE,
+  }),
+  defineTask({
+    name: 'vectorization.monitor_tag_changes',
+    queue: 'vectorization',
+    description: "compares the library's tag/genre signature with the model's; retrains when due",
+    schema: z.object({}).strict(),
+    timeoutMs: 10 * MIN,
+    arrivesWith: VECTORS_ISSUE,
+  }),
+  defineTask({
+    name: 'vectorization.check_model_health',
+    queue: 'vectorization',
+    description: 'model age, coverage, version mismatch',
+    schema: z.object({}).strict(),
+    timeoutMs: 10 * MIN,
+    arrivesWith: VECTORS_ISSUE,
+  }),
+  defineTask({
+    name: 'deferred.process_enrichment_batch',
+    queue: 'deferred',
+    description: 'picks due enrichment/analysis work from the database',
+    schema: z.object({ limit: limit.default(10) }).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+  defineTask({
+    name: 'deferred.process_covers_batch',
+    queue: 'deferred',
+    description: 'picks due cover and artist-image work from the database',
+    schema: z.object({ limit: limit.default(5) }).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+  defineTask({
+    name: 'deferred.process_vectors_batch',
+    queue: 'deferred',
+    description: 'picks due vector work from the database',
+    schema: z.object({ limit: limit.default(50) }).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+  defineTask({
+    name: 'deferred.retry_failed',
+    queue: 'deferred',
+    description: 'makes failed work due now',
+    schema: z.object({ stage: z.string().min(1).optional(), limit: limit.default(5) }).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: 5 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+  defineTask({
+    name: 'deferred.cleanup_expired',
+    queue: 'maintenance',
+    description: 'prunes finished job records, orphan images, tracks of deleted files',
+    schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(7) }).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: HOUR,
+    priority: 10,
+    positional: ['olderThanDays'],
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+  defineTask({
+    name: 'maintenance.health_report',
+    queue: 'maintenance',
+    description: 'queue depths, failures, oldest due work, model state',
+    schema: z.object({}).strict(),
+    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    timeoutMs: 5 * MIN,
+    priority: 10,
+    arrivesWith: DEFERRED_ISSUE,
+  }),
+];
+
+/** The registry every runtime uses; queue settings come from the config (defaults above). */
+export function buildRegistry(queues: Record<QueueName, QueueSettings> = defaultQueueSettings()): TaskRegistry {
+  return createRegistry(TASKS, queues, LEGACY_ALIASES);
+}
