@@ -135,10 +135,14 @@ export class BullmqBroker implements Broker {
   }
 
   async getJob(id: string): Promise<JobInfo | null> {
-    const found = await this.findJob(id);
-    if (!found) return null;
-    const state = toState(await found.job.getState());
-    return state ? toInfo(found.job, found.queue, state) : null;
+    const parts = splitJobId(id);
+    if (!parts) throw new JobIdError(id);
+    if (!(parts.queue in this.registry.queues)) return null;
+    const queue = this.queue(parts.queue);
+    // state first: a job read before it finished would carry no result under a finished state
+    const state = toState(await queue.getJobState(parts.local));
+    const job = state ? await queue.getJob(parts.local) : undefined;
+    return state && job ? toInfo(job, parts.queue, state) : null;
   }
 
   async listJobs(query: { queue?: string; state: JobState; limit?: number }): Promise<JobInfo[]> {
@@ -229,17 +233,24 @@ export class BullmqBroker implements Broker {
       async (job, token) => {
         const ref: JobRef = { id: `${queueName}:${job.id}`, name: job.name, queue: queueName };
         let lastSaved = 0;
+        let unsaved: ProgressValue | undefined;
         const progress = async (value: ProgressValue) => {
           const now = Date.now();
-          if (now - lastSaved < PROGRESS_SAVE_MS) return;
+          if (now - lastSaved < PROGRESS_SAVE_MS) {
+            unsaved = value;
+            return;
+          }
           lastSaved = now;
+          unsaved = undefined;
           await job.updateProgress(value);
         };
         try {
-          return await executeJob(
+          const result = await executeJob(
             { id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 },
             { registry, db, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts) },
           );
+          if (unsaved !== undefined) await job.updateProgress(unsaved);
+          return result;
         } catch (err) {
           if (shutdown.aborted && err instanceof ShutdownError) {
             await job.moveToWait(token);
