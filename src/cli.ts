@@ -1,0 +1,34 @@
+// The `soniquebay` command.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from './config.js';
+import { configCommand } from './cli/config.js';
+import { enqueueCommand } from './cli/enqueue.js';
+import { jobsCommand } from './cli/jobs.js';
+import { tasksCommand } from './cli/tasks.js';
+import { runCommand, workerCommand } from './cli/worker.js';
+
+export function buildProgram(): Command {
+  const program = new Command('soniquebay')
+    .description('SoniqueBay worker: scans music folders and keeps the library database, covers, analysis and vectors up to date')
+    .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const command of [runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), tasksCommand(), configCommand()]) {
+    program.addCommand(command.exitOverride());
+  }
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

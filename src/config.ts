@@ -1,0 +1,204 @@
+// Configuration: defaults < config file (JSON, SONIQUEBAY_CONFIG or --config) < environment.
+// Validated by zod; an error names the key the user wrote (file key or environment variable).
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { QUEUE_NAMES, type QueueName } from './tasks.js';
+
+const positiveInt = z.number().int().positive();
+
+const queueSchema = z
+  .object({
+    concurrency: positiveInt.max(256).optional(),
+    rateLimit: z.object({ max: positiveInt, durationMs: positiveInt }).strict().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** database, images, indexes */
+    dataDir: z.string().min(1).default('./data'),
+    libraryRoots: z.array(z.string().min(1)).default([]),
+    /** redis://… selects the BullMQ broker; absent = embedded */
+    brokerUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL (absent = embedded queue)')
+      .optional(),
+    /** postgres://… ; absent = SQLite in the data folder */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL (absent = SQLite in the data folder)')
+      .optional(),
+    redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('soniquebay'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    timezone: z
+      .string()
+      .refine(validTimezone, 'is not a known IANA timezone (e.g. UTC, Europe/Paris)')
+      .default('UTC'),
+    queues: z.partialRecord(z.enum(QUEUE_NAMES), queueSchema).default({}),
+    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional() }).strict()).default({}),
+    /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
+    lockMs: positiveInt.min(1_000).default(30_000),
+    /** on SIGTERM, running jobs get this long to finish before they are put back in their queue */
+    shutdownGraceMs: z.number().int().min(0).default(30_000),
+    retention: z
+      .object({
+        completedMaxAgeHours: z.number().positive().default(24),
+        completedMaxCount: z.number().int().min(0).default(1_000),
+        failedMaxAgeHours: z.number().positive().default(7 * 24),
+      })
+      .strict()
+      .default({ completedMaxAgeHours: 24, completedMaxCount: 1_000, failedMaxAgeHours: 7 * 24 }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type QueueConfig = z.infer<typeof queueSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** where each value came from, by dotted config path, so an error names what the user wrote */
+type Sources = Map<string, string>;
+
+export function loadConfig(env: Env = process.env, configFile?: string): Config {
+  const sources: Sources = new Map();
+  const raw: Record<string, unknown> = {};
+  const file = configFile ?? env.SONIQUEBAY_CONFIG;
+  if (file) mergeFile(raw, sources, file);
+  mergeEnv(raw, sources, env);
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = issue.path.join('.');
+        const source = sourceOf(sources, issue.path.map(String)) ?? (key ? `config key "${key}"` : 'config');
+        return `${source}: ${issue.message}`;
+      }),
+    );
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+function sourceOf(sources: Sources, issuePath: string[]): string | undefined {
+  for (let n = issuePath.length; n > 0; n--) {
+    const found = sources.get(issuePath.slice(0, n).join('.'));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function mergeFile(raw: Record<string, unknown>, sources: Sources, file: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`config file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`config file ${file}: not valid JSON (${(err as Error).message})`]);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError([`config file ${file}: must hold a JSON object`]);
+  }
+  const walk = (value: unknown, at: string[]) => {
+    sources.set(at.join('.'), `${file}: key "${at.join('.')}"`);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...at, k]);
+    }
+  };
+  for (const [key, value] of Object.entries(data)) {
+    walk(value, [key]);
+    raw[key] = value;
+  }
+}
+
+function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): void {
+  const set = (key: string, value: unknown, variable: string) => {
+    raw[key] = value;
+    sources.set(key, `${variable}=${JSON.stringify(env[variable])}`);
+  };
+  if (env.SONIQUEBAY_DATA_DIR) set('dataDir', env.SONIQUEBAY_DATA_DIR, 'SONIQUEBAY_DATA_DIR');
+  if (env.SONIQUEBAY_LIBRARY_ROOTS) {
+    // separated like PATH (':' here): folder names may hold commas
+    const roots = env.SONIQUEBAY_LIBRARY_ROOTS.split(path.delimiter).filter((r) => r.length > 0);
+    set('libraryRoots', roots, 'SONIQUEBAY_LIBRARY_ROOTS');
+  }
+  // the seed's Celery setups name the broker CELERY_BROKER_URL; ours wins when both are set
+  if (env.SONIQUEBAY_BROKER_URL) set('brokerUrl', env.SONIQUEBAY_BROKER_URL, 'SONIQUEBAY_BROKER_URL');
+  else if (env.CELERY_BROKER_URL) set('brokerUrl', env.CELERY_BROKER_URL, 'CELERY_BROKER_URL');
+  if (env.SONIQUEBAY_DATABASE_URL) set('databaseUrl', env.SONIQUEBAY_DATABASE_URL, 'SONIQUEBAY_DATABASE_URL');
+  if (env.SONIQUEBAY_REDIS_PREFIX) set('redisPrefix', env.SONIQUEBAY_REDIS_PREFIX, 'SONIQUEBAY_REDIS_PREFIX');
+  if (env.SONIQUEBAY_LOG_LEVEL) set('logLevel', env.SONIQUEBAY_LOG_LEVEL, 'SONIQUEBAY_LOG_LEVEL');
+  if (env.TZ) set('timezone', env.TZ, 'TZ');
+  if (env.SONIQUEBAY_LOCK_MS) set('lockMs', numeric(env.SONIQUEBAY_LOCK_MS), 'SONIQUEBAY_LOCK_MS');
+  if (env.SONIQUEBAY_SHUTDOWN_GRACE_MS) set('shutdownGraceMs', numeric(env.SONIQUEBAY_SHUTDOWN_GRACE_MS), 'SONIQUEBAY_SHUTDOWN_GRACE_MS');
+
+  const queues = { ...((raw.queues as Record<string, QueueConfig> | undefined) ?? {}) } as Record<string, Record<string, unknown>>;
+  const setConcurrency = (queue: string, value: string, variable: string) => {
+    queues[queue] = { ...queues[queue], concurrency: numeric(value) };
+    sources.set(`queues.${queue}`, `${variable}=${JSON.stringify(env[variable])}`);
+  };
+  if (env.SONIQUEBAY_CONCURRENCY) {
+    for (const part of env.SONIQUEBAY_CONCURRENCY.split(',').filter(Boolean)) {
+      const [queue = '', value = ''] = part.split('=');
+      setConcurrency(queue.trim(), value.trim(), 'SONIQUEBAY_CONCURRENCY');
+    }
+  }
+  for (const queue of QUEUE_NAMES) {
+    const variable = `SONIQUEBAY_CONCURRENCY_${queue.toUpperCase()}`;
+    if (env[variable]) setConcurrency(queue, env[variable]!, variable);
+  }
+  if (Object.keys(queues).length > 0) raw.queues = queues;
+}
+
+/** "12" → 12; anything else stays a string so the schema reports it against its key */
+function numeric(value: string): number | string {
+  return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** "a=1,b=2" (CLI flag) → per-queue numbers, checked against the known queues */
+export function parseConcurrencyFlag(text: string): Partial<Record<QueueName, number>> {
+  const out: Partial<Record<QueueName, number>> = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const [queue = '', value = ''] = part.split('=').map((s) => s.trim());
+    if (!(QUEUE_NAMES as readonly string[]).includes(queue)) {
+      throw new ConfigError([`--concurrency: unknown queue "${queue}" (known: ${QUEUE_NAMES.join(', ')})`]);
+    }
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError([`--concurrency: ${queue}=${value} is not a positive integer`]);
+    out[queue as QueueName] = n;
+  }
+  return out;
+}
+
+/** URLs with their password replaced, for printing */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,74 @@
+// Wires one process: configuration → database → registry → broker. Every CLI command and the
+// future HTTP API start from here, so both runtimes are assembled in one place.
+import type { Logger } from 'pino';
+import { BullmqBroker } from './broker/bullmq/broker.js';
+import { EmbeddedBroker } from './broker/embedded/broker.js';
+import type { Broker, RetentionPolicy } from './broker/port.js';
+import type { Config } from './config.js';
+import { openDatabase, sqliteFileFor, type DatabaseHandle } from './db/open.js';
+import { buildSchedules, type Schedule } from './schedules.js';
+import { buildRegistry, defaultQueueSettings, QUEUE_NAMES, type QueueName } from './tasks.js';
+import type { QueueSettings, TaskRegistry } from './tasks/define.js';
+import { createLogger } from './utils/logger.js';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  registry: TaskRegistry;
+  database: DatabaseHandle;
+  broker: Broker;
+  close(): Promise<void>;
+}
+
+export function queueSettingsFrom(config: Config): Record<QueueName, QueueSettings> {
+  const settings = defaultQueueSettings();
+  for (const queue of QUEUE_NAMES) {
+    const override = config.queues[queue];
+    if (override?.concurrency !== undefined) settings[queue] = { ...settings[queue], concurrency: override.concurrency };
+    if (override?.rateLimit) settings[queue] = { ...settings[queue], rateLimit: override.rateLimit };
+  }
+  return settings;
+}
+
+export function retentionFrom(config: Config): RetentionPolicy {
+  return {
+    completedMaxAgeMs: config.retention.completedMaxAgeHours * 3_600_000,
+    completedMaxCount: config.retention.completedMaxCount,
+    failedMaxAgeMs: config.retention.failedMaxAgeHours * 3_600_000,
+  };
+}
+
+export async function openRuntime(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Runtime> {
+  const registry = buildRegistry(queueSettingsFrom(config));
+  const database = openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+  const common = { registry, db: database.db, logger, lockMs: config.lockMs, retention: retentionFrom(config) };
+  let broker: Broker;
+  try {
+    broker = config.brokerUrl
+      ? new BullmqBroker({ ...common, url: config.brokerUrl, prefix: config.redisPrefix })
+      : await EmbeddedBroker.open({ ...common, file: database.sqliteFile ?? sqliteFileFor(config.dataDir) });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return {
+    config,
+    logger,
+    registry,
+    database,
+    broker,
+    async close() {
+      await broker.close();
+      await database.close();
+    },
+  };
+}
+
+/** The configured periodic tasks whose handlers exist; the others are named once in the log. */
+export function runnableSchedules(runtime: Runtime): Schedule[] {
+  const all = buildSchedules(runtime.config.schedules, runtime.config.timezone);
+  const ready = all.filter((s) => runtime.registry.tasks.get(s.task)?.handler);
+  const waiting = all.filter((s) => !ready.includes(s)).map((s) => s.id);
+  if (waiting.length > 0) runtime.logger.info({ schedules: waiting }, 'periodic tasks skipped: their tasks are not available yet');
+  return ready;
+}
