@@ -1,3 +1,5 @@
+import { closestNames } from '../utils/text.js';
+
 // Errors a producer or a handler can meet. `permanent` errors fail a job at once, without retries.
 
 export class TaskError extends Error {
@@ -14,7 +16,7 @@ export class UnknownTaskError extends PermanentTaskError {
     readonly taskName: string,
     known: readonly string[],
   ) {
-    const close = known.filter((k) => k.split('.').pop() === taskName.split('.').pop() || k.startsWith(taskName));
+    const close = closestNames(taskName, known);
     super(
       `unknown task "${taskName}"` +
         (close.length > 0 ? ` (did you mean ${close.map((c) => `"${c}"`).join(', ')}?)` : '') +

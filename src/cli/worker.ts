@@ -18,8 +18,7 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   const scheduler = options.schedules ? await broker.startScheduler(runnableSchedules(runtime)) : undefined;
-  logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: running jobs get the grace period, then go back to their queue');
       process.off('SIGINT', onInt);
@@ -31,6 +30,8 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
+  logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
+  await stopped;
   await scheduler?.close();
   await worker.close(config.shutdownGraceMs);
   await runtime.close();

@@ -218,6 +218,27 @@ for (const kind of brokerKinds()) {
       assert.equal(seen.of('k').length, 1);
     });
 
+    it('on shutdown, puts a job still running after the grace period back in its queue untouched', async () => {
+      const worker = await h.broker.startWorker({ queues: ['beta'] });
+      const ref = await h.broker.enqueue('t.sleep', { key: 'slow', ms: 1_500 });
+      await until('the job to start', () => seen.of('slow').length === 1);
+      await worker.close(100);
+      const back = await h.broker.getJob(ref.id);
+      assert.equal(back?.state, 'waiting');
+      assert.equal(back?.attemptsMade, 0);
+      await h.broker.startWorker({ queues: ['beta'] });
+      assert.equal((await h.broker.waitForJob(ref.id, 10_000))?.state, 'completed');
+      assert.equal(seen.of('slow').length, 2);
+    });
+
+    it('on shutdown, lets a job that finishes within the grace period complete', async () => {
+      const worker = await h.broker.startWorker({ queues: ['beta'] });
+      const ref = await h.broker.enqueue('t.sleep', { key: 'quick', ms: 200 });
+      await until('the job to start', () => seen.of('quick').length === 1);
+      await worker.close(5_000);
+      assert.equal((await h.broker.getJob(ref.id))?.state, 'completed');
+    });
+
     it('fires a periodic task once per tick however many schedulers run', async () => {
       const second = await h.openAnother();
       const schedule = [{ id: 'every-second', task: 't.tick', payload: { key: 'tick' }, cron: '* * * * * *', timezone: 'UTC' }];

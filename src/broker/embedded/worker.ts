@@ -109,7 +109,7 @@ export class EmbeddedWorker implements WorkerHandle {
     this.armTimer();
   }
 
-  /** sleeps until the next delayed job, the end of a rate window, or the poll interval */
+  /** sleeps until the next delayed job, the end of a rate window, or the poll interval (this timer keeps a worker process alive) */
   private armTimer(): void {
     clearTimeout(this.timer);
     if (this.closing) return;
@@ -126,7 +126,6 @@ export class EmbeddedWorker implements WorkerHandle {
       this.nextDueAt = Date.now();
       this.wake();
     }, Math.max(0, at - now));
-    this.timer.unref();
   }
 
   private run(row: JobRow): void {

@@ -1,0 +1,98 @@
+// The soniquebay command as a user runs it, on a fresh data folder.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import Database from 'better-sqlite3';
+import { redisUrl } from '../helpers/brokers.js';
+
+const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
+
+function soniquebay(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    env: { ...process.env, SONIQUEBAY_LOG_LEVEL: '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function dataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sb-cli-'));
+}
+
+describe('soniquebay CLI (embedded default)', () => {
+  it('lists every task with its queue as JSON', () => {
+    const { code, stdout } = soniquebay(['tasks', '--json']);
+    assert.equal(code, 0);
+    const { tasks, aliases } = JSON.parse(stdout) as { tasks: { name: string; queue: string; payload: object }[]; aliases: unknown[] };
+    assert.equal(tasks.length, 19);
+    assert.equal(tasks.find((t) => t.name === 'scan.discovery')?.queue, 'scan');
+    assert.ok(aliases.length >= 20);
+  });
+
+  it('reports queue counts of a fresh data folder, creating its SQLite file in WAL mode', () => {
+    const dir = dataDir();
+    const { code, stdout } = soniquebay(['jobs', '--json'], { SONIQUEBAY_DATA_DIR: dir });
+    assert.equal(code, 0);
+    const report = JSON.parse(stdout) as { broker: string; counts: Record<string, Record<string, number>> };
+    assert.equal(report.broker, 'embedded');
+    assert.deepEqual(Object.keys(report.counts).sort(), ['batch', 'covers', 'deferred', 'extract', 'maintenance', 'metadata', 'scan', 'vectorization']);
+    const db = new Database(path.join(dir, 'soniquebay.db'), { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  it('refuses an unknown task and a bad payload with a clear message and exit code 1', () => {
+    const dir = dataDir();
+    const unknown = soniquebay(['enqueue', 'scan.discovry', '{"root":"/m"}'], { SONIQUEBAY_DATA_DIR: dir });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown task "scan\.discovry" \(did you mean "scan\.discovery"\?\)/);
+    const badJson = soniquebay(['enqueue', 'scan.discovery', '{root:'], { SONIQUEBAY_DATA_DIR: dir });
+    assert.equal(badJson.code, 1);
+    assert.match(badJson.stderr, /payload is not valid JSON/);
+  });
+
+  it('names the bad setting and exits 2 on a configuration error', () => {
+    const { code, stderr } = soniquebay(['jobs'], { SONIQUEBAY_CONCURRENCY: 'extract=many' });
+    assert.equal(code, 2);
+    assert.match(stderr, /SONIQUEBAY_CONCURRENCY="extract=many"/);
+  });
+
+  it('runs in one process until SIGTERM, then stops cleanly', async () => {
+    const dir = dataDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run'], {
+      env: { ...process.env, SONIQUEBAY_DATA_DIR: dir, SONIQUEBAY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!log.includes('worker started')) {
+      if (Date.now() > deadline) throw new Error(`no start line in: ${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0);
+    assert.match(log, /"broker":"embedded"/);
+    assert.match(log, /worker stopped/);
+  });
+});
+
+describe('soniquebay CLI (BullMQ broker)', { skip: redisUrl() ? false : 'REDIS_URL not set' }, () => {
+  it('uses Redis when SONIQUEBAY_BROKER_URL is set', async () => {
+    const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
+    const { code, stdout, stderr } = soniquebay(['jobs', '--json'], { SONIQUEBAY_DATA_DIR: dataDir(), SONIQUEBAY_BROKER_URL: redisUrl()!, SONIQUEBAY_REDIS_PREFIX: prefix });
+    assert.equal(code, 0, stderr);
+    assert.equal((JSON.parse(stdout) as { broker: string }).broker, 'bullmq');
+    const redis = new Redis(redisUrl()!);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+});
