@@ -207,6 +207,18 @@ for (const kind of brokerKinds()) {
       assert.equal(seen.of('c').length, 1);
     });
 
+    it('waits out a handler\'s open database transaction instead of deadlocking', async () => {
+      await h.broker.startWorker();
+      const tx = await h.broker.enqueue('t.transaction', { key: 'tx', holdMs: 400 });
+      await sleep(100);
+      const others = [];
+      for (let i = 0; i < 5; i++) others.push(await h.broker.enqueue('t.echo', { key: `during-${i}`, value: String(i) }));
+      for (const ref of others) assert.equal((await h.broker.waitForJob(ref.id, 10_000))?.state, 'completed');
+      const done = await h.broker.waitForJob(tx.id, 10_000);
+      assert.equal(done?.state, 'completed');
+      assert.equal((await h.broker.waitForJob((done?.result as { next: string }).next, 10_000))?.state, 'completed');
+    });
+
     it('returns the existing job for a repeated job id', async () => {
       const a = await h.broker.enqueue('t.echo', { key: 'k', value: '1' }, { jobId: 'same-id' });
       const b = await h.broker.enqueue('t.echo', { key: 'k', value: '2' }, { jobId: 'same-id' });

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { PermanentTaskError } from '../../src/broker/errors.js';
 import { createRegistry, defineTask, type TaskRegistry } from '../../src/tasks/define.js';
@@ -156,6 +157,24 @@ export function testRegistry(): TaskRegistry {
           await sleep(p.workMs);
           fs.appendFileSync(path.join(p.dir, 'effects'), `${process.pid}\n`);
           return { pid: process.pid };
+        },
+      }),
+      defineTask({
+        name: 't.transaction',
+        queue: 'beta',
+        description: 'holds a library write transaction open across awaits',
+        schema: z.object({ key: z.string(), holdMs: z.number().int() }),
+        timeoutMs: 10_000,
+        retry: fast,
+        handler: async (p, ctx) => {
+          await sql`CREATE TABLE IF NOT EXISTS t_effects (key TEXT NOT NULL)`.execute(ctx.db);
+          await ctx.db.transaction().execute(async (trx) => {
+            await sql`INSERT INTO t_effects (key) VALUES (${p.key})`.execute(trx);
+            await sleep(p.holdMs);
+          });
+          seen.runs.push({ task: 't.transaction', key: p.key, at: Date.now(), attempt: ctx.attempt });
+          const next = await ctx.enqueue('t.echo', { key: `${p.key}-after`, value: 'after commit' });
+          return { next: next.id };
         },
       }),
       defineTask({
