@@ -110,7 +110,11 @@ export class BullmqBroker implements Broker {
   async enqueueMany(jobs: readonly { name: string; payload: unknown; options?: EnqueueOptions }[]): Promise<JobRef[]> {
     const planned = jobs.map((job) => planJob(this.registry, job.name, job.payload, job.options, this.options.logger));
     const byQueue = new Map<string, number[]>();
-    planned.forEach((job, i) => byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), i]));
+    planned.forEach((job, i) => {
+      const indexes = byQueue.get(job.queue);
+      if (indexes) indexes.push(i);
+      else byQueue.set(job.queue, [i]);
+    });
     const refs: JobRef[] = new Array(planned.length);
     await Promise.all(
       [...byQueue].map(async ([queueName, indexes]) => {
