@@ -4,6 +4,8 @@ import { ConfigError } from './config.js';
 import { configCommand } from './cli/config.js';
 import { enqueueCommand } from './cli/enqueue.js';
 import { jobsCommand } from './cli/jobs.js';
+import { libraryCommand, tracksCommand } from './cli/library.js';
+import { scanCommand } from './cli/scan.js';
 import { tasksCommand } from './cli/tasks.js';
 import { runCommand, workerCommand } from './cli/worker.js';
 
@@ -13,7 +15,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), tasksCommand(), configCommand()]) {
+  for (const command of [scanCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), tasksCommand(), configCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;
@@ -30,5 +32,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `soniquebay tracks | head`: a closed pipe ends the output, not the program with a stack trace
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const code = await main(process.argv);
 process.exitCode = code;

@@ -5,6 +5,7 @@ import { BullmqBroker } from './broker/bullmq/broker.js';
 import { EmbeddedBroker } from './broker/embedded/broker.js';
 import type { Broker, RetentionPolicy } from './broker/port.js';
 import type { Config } from './config.js';
+import { migrateToLatest } from './db/migrate.js';
 import { openDatabase, sqliteFileFor, type DatabaseHandle } from './db/open.js';
 import { buildSchedules, type Schedule } from './schedules.js';
 import { buildRegistry, defaultQueueSettings, QUEUE_NAMES, type QueueName } from './tasks.js';
@@ -41,6 +42,12 @@ export function retentionFrom(config: Config): RetentionPolicy {
 export async function openRuntime(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Runtime> {
   const registry = buildRegistry(queueSettingsFrom(config));
   const database = openDatabase({ dataDir: config.dataDir, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
+  try {
+    await migrateToLatest(database.db, database.dialect);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const common = { registry, db: database.db, logger, lockMs: config.lockMs, retention: retentionFrom(config) };
   let broker: Broker;
   try {

@@ -5,6 +5,11 @@ import os from 'node:os';
 import { z } from 'zod';
 import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
 import { LEGACY_ALIASES } from './tasks/legacy.js';
+import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
+import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
+import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
+import { discovery } from './workers/scan/scan_worker.js';
+import { failScan } from './workers/scan/sessions.js';
 
 export const QUEUE_NAMES = [
   'scan',
@@ -36,11 +41,11 @@ const id = z.number().int().positive();
 const ids = z.array(id).min(1).max(10_000);
 const limit = z.number().int().positive().max(10_000);
 const scanId = z.string().min(1).max(100);
+const batchNo = z.number().int().min(1);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 // Handlers arrive with the issue that builds each stage; until then the task refuses to run.
-const SCAN_ISSUE = 'the scan pipeline (issue #3)';
 const COVERS_ISSUE = 'covers and artist images (issue #4)';
 const ANALYSIS_ISSUE = 'audio analysis and enrichment (issue #5)';
 const VECTORS_ISSUE = 'vectorization (issue #6)';
@@ -55,26 +60,38 @@ export const TASKS = [
     retry: { attempts: 3, backoff: { baseMs: 30_000, factor: 2, capMs: 10 * MIN } },
     timeoutMs: 12 * HOUR,
     positional: ['root'],
-    arrivesWith: SCAN_ISSUE,
+    handler: discovery,
+    onFinalFailure: async (payload, ctx, error) => {
+      if (payload.scanId) await failScan(ctx.db, payload.scanId, error);
+    },
   }),
   defineTask({
     name: 'metadata.extract_batch',
     queue: 'extract',
     description: 'reads tags and audio properties of a batch of files; a bad file is an error row',
-    schema: z.object({ scanId: scanId.optional(), batchId: z.string().optional(), paths: z.array(z.string().min(1)).min(1).max(5_000) }).strict(),
+    schema: z.object({ scanId: scanId.optional(), batchNo: batchNo.optional(), paths: z.array(z.string().min(1)).min(1).max(5_000) }).strict(),
     timeoutMs: 30 * MIN,
-    positional: ['paths', 'batchId'],
-    arrivesWith: SCAN_ISSUE,
+    positional: ['paths'],
+    handler: extractBatch,
+    onFinalFailure: extractBatchFailed,
   }),
   defineTask({
     name: 'batch.process_entities',
     queue: 'batch',
     description: 'upserts artists, albums, genres, tracks and links of a batch in one transaction',
-    schema: z.object({ scanId: scanId.optional(), batchId: z.string().optional(), items: z.array(z.looseObject({ path: z.string().min(1) })).max(5_000) }).strict(),
+    schema: z
+      .object({
+        scanId: scanId.optional(),
+        batchNo: batchNo.optional(),
+        items: z.array(extractedTrackSchema).max(5_000),
+        errors: z.array(fileErrorSchema).max(5_000).default([]),
+      })
+      .strict(),
     retry: { attempts: 5, backoff: { baseMs: 2_000, factor: 2, capMs: 5 * MIN } },
     timeoutMs: 10 * MIN,
-    positional: ['items', 'batchId'],
-    arrivesWith: SCAN_ISSUE,
+    positional: ['items'],
+    handler: processEntities,
+    onFinalFailure: processEntitiesFailed,
   }),
   defineTask({
     name: 'covers.extract_embedded_covers_batch',

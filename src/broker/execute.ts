@@ -76,3 +76,24 @@ function scanIdOf(payload: unknown): string | undefined {
   const value = (payload as { scanId?: unknown }).scanId;
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
+
+/**
+ * Calls the task's onFinalFailure hook for a job that failed for good. A hook that throws is
+ * logged: the job's own failure stays the recorded outcome.
+ */
+export async function runFailureHook(job: RunnableJob, error: string, deps: Omit<ExecuteDeps, 'progress' | 'shutdown'>): Promise<void> {
+  let resolved;
+  try {
+    resolved = resolveRunnable(deps.registry, job.name, job.payload);
+  } catch {
+    return; // unknown task or bad payload: nothing the hook could act on
+  }
+  const hook = resolved.def.onFinalFailure;
+  if (!hook) return;
+  const log = deps.logger.child({ task: resolved.def.name, jobId: job.id });
+  try {
+    await hook(resolved.payload, { db: deps.db, log, enqueue: deps.enqueue, jobId: job.id, taskName: resolved.def.name }, error);
+  } catch (err) {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'the failure hook of a failed job failed too');
+  }
+}

@@ -24,6 +24,9 @@ export function sqliteFileFor(dataDir: string): string {
   return path.join(dataDir, SQLITE_FILE_NAME);
 }
 
+// 64-bit integers (epoch-ms times, file sizes, ids) as numbers: they stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if (target.databaseUrl) {
     const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });

@@ -1,11 +1,236 @@
-import type { Kysely } from 'kysely';
+import type { Generated, Kysely } from 'kysely';
 
-/**
- * The library schema as Kysely sees it. The tables arrive with the scan pipeline (issue #3);
- * until then handlers get a connected handle with no typed tables.
- */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Database {}
+// The library schema as Kysely sees it; created by src/db/migrations/ on SQLite and PostgreSQL.
+// Times are epoch milliseconds; booleans are 0/1 integers (the same on both databases).
+
+export interface LibraryRootTable {
+  id: Generated<number>;
+  path: string;
+  added_at: number;
+}
+
+export interface ScanTable {
+  id: string;
+  root_id: number;
+  root_path: string;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  full: number;
+  walk_done: number;
+  cancel_requested: number;
+  discovered: number;
+  unchanged: number;
+  queued: number;
+  extracted: number;
+  inserted: number;
+  updated: number;
+  moved: number;
+  removed: number;
+  failed: number;
+  batches_total: number;
+  batches_done: number;
+  started_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  last_error: string | null;
+}
+
+export interface ScanBatchTable {
+  scan_id: string;
+  batch_no: number;
+  done_at: number;
+}
+
+export interface FolderTable {
+  id: Generated<number>;
+  root_id: number;
+  path: string;
+  /** fingerprint of the folder when its files were last all in the database */
+  fingerprint: string | null;
+  /** fingerprint seen by the scan still running; becomes `fingerprint` when that scan completes */
+  pending_fingerprint: string | null;
+  pending_scan_id: string | null;
+  last_seen_scan_id: string | null;
+}
+
+export interface ScanErrorTable {
+  id: Generated<number>;
+  path: string;
+  root_id: number | null;
+  folder: string;
+  scan_id: string | null;
+  stage: string;
+  message: string;
+  file_size: number | null;
+  mtime_ms: number | null;
+  created_at: number;
+}
+
+export interface ArtistTable {
+  id: Generated<number>;
+  name: string;
+  /** case- and accent-folded name: the dedupe key */
+  name_key: string;
+  mbid: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AlbumTable {
+  id: Generated<number>;
+  title: string;
+  /** `mbid:<release id>` or `title:<folded title>|<album artist id>`: the dedupe key */
+  album_key: string;
+  album_artist_id: number;
+  mbid: string | null;
+  release_group_mbid: string | null;
+  year: number | null;
+  compilation: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GenreTable {
+  id: Generated<number>;
+  name: string;
+  name_key: string;
+}
+
+export interface TagTable {
+  id: Generated<number>;
+  kind: string;
+  name: string;
+  name_key: string;
+}
+
+export interface TrackTable {
+  id: Generated<number>;
+  path: string;
+  root_id: number;
+  folder: string;
+  file_size: number;
+  mtime_ms: number;
+  /** MusicBrainz recording id, else a hash of tags + duration + size: finds a moved file */
+  identity: string;
+  format: string | null;
+  codec: string | null;
+  lossless: number | null;
+  duration: number | null;
+  bitrate: number | null;
+  sample_rate: number | null;
+  channels: number | null;
+  bit_depth: number | null;
+  title: string;
+  artist_display: string;
+  album_artist_display: string | null;
+  album_id: number | null;
+  artist_id: number;
+  disc_no: number | null;
+  disc_total: number | null;
+  track_no: number | null;
+  track_total: number | null;
+  year: number | null;
+  date: string | null;
+  original_date: string | null;
+  composer: string | null;
+  label: string | null;
+  isrc: string | null;
+  mb_track_id: string | null;
+  mb_recording_id: string | null;
+  mb_album_id: string | null;
+  mb_artist_id: string | null;
+  mb_album_artist_id: string | null;
+  mb_release_group_id: string | null;
+  compilation: number;
+  rg_track_gain: number | null;
+  rg_track_peak: number | null;
+  rg_album_gain: number | null;
+  rg_album_peak: number | null;
+  has_lyrics: number;
+  has_picture: number;
+  picture_hash: string | null;
+  bpm_tag: number | null;
+  key_tag: string | null;
+  /** raw AcousticBrainz-style `ab:*` tags as JSON, for the analysis stage */
+  ab_tags: string | null;
+  /** fields filled by a documented fallback because the tag was missing, as JSON */
+  fallbacks: string | null;
+  /** set when a scan found the file gone; the track is removed when that scan ends (unless it moved) */
+  missing_scan_id: string | null;
+  last_scan_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TrackArtistTable {
+  track_id: number;
+  artist_id: number;
+  position: number;
+}
+
+export interface TrackGenreTable {
+  track_id: number;
+  genre_id: number;
+}
+
+export interface AlbumGenreTable {
+  album_id: number;
+  genre_id: number;
+}
+
+export interface ArtistGenreTable {
+  artist_id: number;
+  genre_id: number;
+}
+
+export interface TrackTagTable {
+  track_id: number;
+  tag_id: number;
+  source: string;
+  weight: number | null;
+}
+
+export interface CoverTable {
+  id: Generated<number>;
+  entity_type: 'track' | 'album' | 'artist';
+  entity_id: number;
+  source: string;
+  hash: string;
+  mime: string;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+}
+
+export interface WorkStateTable {
+  entity_type: 'track' | 'album' | 'artist';
+  entity_id: number;
+  stage: string;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  attempts: number;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  updated_at: number;
+}
+
+export interface Database {
+  library_roots: LibraryRootTable;
+  scans: ScanTable;
+  scan_batches: ScanBatchTable;
+  folders: FolderTable;
+  scan_errors: ScanErrorTable;
+  artists: ArtistTable;
+  albums: AlbumTable;
+  genres: GenreTable;
+  tags: TagTable;
+  tracks: TrackTable;
+  track_artists: TrackArtistTable;
+  track_genres: TrackGenreTable;
+  album_genres: AlbumGenreTable;
+  artist_genres: ArtistGenreTable;
+  track_tags: TrackTagTable;
+  covers: CoverTable;
+  work_state: WorkStateTable;
+}
 
 export type Db = Kysely<Database>;
 

@@ -69,6 +69,9 @@ export interface TaskContext {
 
 export type TaskHandler<P> = (payload: P, ctx: TaskContext) => Promise<unknown>;
 
+/** What a failure hook gets: the job is over, so no progress and no abort signal. */
+export type FailureContext = Pick<TaskContext, 'db' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
+
 export interface TaskDefinition<S extends z.ZodType = z.ZodType> {
   name: string;
   queue: string;
@@ -84,6 +87,11 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType> {
   handler?: TaskHandler<z.infer<S>>;
   /** where the handler comes from when it is absent, for the "not available yet" error */
   arrivesWith?: string;
+  /**
+   * Runs once when a job of this task has failed for good (retries exhausted or a permanent
+   * error), so that its work is recorded as failed instead of silently lost.
+   */
+  onFinalFailure?: (payload: z.infer<S>, ctx: FailureContext, error: string) => Promise<void>;
 }
 
 export interface LegacyAlias {

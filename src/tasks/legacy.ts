@@ -16,7 +16,7 @@ const scanFromLegacy = (p: Payload): Payload => ({ ...pick(p, ['root', 'scanId',
 
 const insertionToItems = (p: Payload): Payload => {
   const data = (p.insertionData ?? p.insertion_data) as { tracks?: unknown } | undefined;
-  return { ...pick(p, ['scanId', 'batchId', 'items']), ...(data?.tracks !== undefined ? { items: data.tracks } : {}) };
+  return { ...pick(p, ['scanId', 'batchNo', 'items', 'errors']), ...(data?.tracks !== undefined ? { items: data.tracks } : {}) };
 };
 
 const oneTrackToBatch = (p: Payload): Payload => (p.trackId !== undefined ? { trackIds: [p.trackId] } : pick(p, ['trackIds']));
@@ -30,8 +30,8 @@ const retrainFromTrigger = (p: Payload): Payload => {
 
 export const LEGACY_ALIASES: readonly LegacyAlias[] = [
   { name: 'scan_music_task', target: 'scan.discovery', positional: ['directory', 'progressCallback'], adapt: scanFromLegacy },
-  { name: 'extract_metadata_batch', target: 'metadata.extract_batch', positional: ['paths', 'batchId'] },
-  { name: 'batch_entities', target: 'batch.process_entities', positional: ['items', 'batchId'] },
+  { name: 'extract_metadata_batch', target: 'metadata.extract_batch', positional: ['paths', 'batchId'], adapt: (p) => pick(p, ['paths', 'scanId', 'batchNo']) },
+  { name: 'batch_entities', target: 'batch.process_entities', positional: ['items', 'batchId'], adapt: (p) => pick(p, ['items', 'errors', 'scanId', 'batchNo']) },
   { name: 'insert.direct_batch', target: 'batch.process_entities', positional: ['insertionData'], adapt: insertionToItems },
   { name: 'insert_batch_direct', target: 'batch.process_entities', positional: ['insertionData'], adapt: insertionToItems },
   { name: 'covers.extract_embedded', target: 'covers.extract_embedded_covers_batch', positional: ['trackIds'] },

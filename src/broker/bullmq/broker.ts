@@ -9,7 +9,7 @@ import type { Schedule } from '../../schedules.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { JobIdError, errorMessage, isPermanent } from '../errors.js';
-import { executeJob } from '../execute.js';
+import { executeJob, runFailureHook } from '../execute.js';
 import {
   DEFAULT_RETENTION,
   emptyCounts,
@@ -259,6 +259,15 @@ export class BullmqBroker implements Broker {
           if (shutdown.aborted && err instanceof ShutdownError) {
             await job.moveToWait(token);
             throw new WaitingError();
+          }
+          const final = isPermanent(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          if (final) {
+            await runFailureHook({ id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 }, errorMessage(err), {
+              registry,
+              db,
+              logger,
+              enqueue: (name, payload, opts) => this.enqueue(name, payload, opts),
+            });
           }
           if (isPermanent(err)) throw new UnrecoverableError(errorMessage(err));
           throw err;

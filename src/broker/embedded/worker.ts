@@ -7,7 +7,7 @@ import type { Db } from '../../db/types.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { errorMessage, isPermanent } from '../errors.js';
-import { executeJob } from '../execute.js';
+import { executeJob, runFailureHook } from '../execute.js';
 import type { JobEvent, WorkerHandle } from '../port.js';
 import { retryBusy, type JobRow, type JobStore } from './store.js';
 
@@ -150,12 +150,7 @@ export class EmbeddedWorker implements WorkerHandle {
       }
     };
 
-    let payload: unknown;
-    try {
-      payload = JSON.parse(row.payload);
-    } catch {
-      payload = row.payload;
-    }
+    const payload = parseJson(row.payload);
 
     const done = executeJob(
       { id: ref.id, name: row.name, payload, attempt },
@@ -195,6 +190,7 @@ export class EmbeddedWorker implements WorkerHandle {
       this.nextDueAt = this.nextDueAt === 0 ? runAt : Math.min(this.nextDueAt, runAt);
     } else {
       await this.finish(row, ref, () => store.fail(row.id, this.id, message, progress(), Date.now()), { type: 'failed', job: ref, error: message, willRetry });
+      await runFailureHook({ id: ref.id, name: row.name, payload: parseJson(row.payload), attempt }, message, this.deps);
     }
     this.deps.logger.warn({ jobId: ref.id, task: row.name, attempt, willRetry, err: message }, willRetry ? 'job failed, will retry' : 'job failed');
   }
@@ -271,5 +267,13 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }

@@ -1,0 +1,89 @@
+import { Command } from 'commander';
+import { sql } from 'kysely';
+import { positive } from './jobs.js';
+import { withRuntime } from './context.js';
+import { printJson, printLine, printTable } from './output.js';
+
+export function libraryCommand(): Command {
+  const library = new Command('library').description('what the library database holds');
+
+  library
+    .command('stats')
+    .description('tracks, albums, artists, genres, total duration and size, unreadable files, last scans')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      await withRuntime(command, async ({ database: { db } }) => {
+        const count = async (table: 'tracks' | 'albums' | 'artists' | 'genres' | 'scan_errors' | 'library_roots') =>
+          Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        const totals = await db
+          .selectFrom('tracks')
+          .select((eb) => [eb.fn.sum<number>('duration').as('seconds'), eb.fn.sum<number>('file_size').as('bytes')])
+          .executeTakeFirstOrThrow();
+        const stats = {
+          roots: await count('library_roots'),
+          tracks: await count('tracks'),
+          albums: await count('albums'),
+          artists: await count('artists'),
+          genres: await count('genres'),
+          unreadableFiles: await count('scan_errors'),
+          hours: Math.round((Number(totals.seconds ?? 0) / 3600) * 10) / 10,
+          gigabytes: Math.round((Number(totals.bytes ?? 0) / 1e9) * 100) / 100,
+          lastScans: await db.selectFrom('scans').select(['id', 'root_path', 'status', 'started_at', 'finished_at', 'discovered', 'failed']).orderBy('started_at', 'desc').limit(5).execute(),
+        };
+        if (opts.json) return printJson(stats);
+        printLine(`${stats.tracks} tracks, ${stats.albums} albums, ${stats.artists} artists, ${stats.genres} genres in ${stats.roots} root(s)`);
+        printLine(`${stats.hours} hours, ${stats.gigabytes} GB; ${stats.unreadableFiles} unreadable file(s)`);
+        for (const s of stats.lastScans) printLine(`scan ${s.id}  ${s.status}  ${new Date(s.started_at).toISOString()}  ${s.discovered} files, ${s.failed} failed  ${s.root_path}`);
+      });
+    });
+
+  library
+    .command('errors')
+    .description('files that could not be read, with the reason')
+    .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 100)
+    .option('--json', 'print JSON')
+    .action(async (opts: { limit: number; json?: boolean }, command: Command) => {
+      await withRuntime(command, async ({ database: { db } }) => {
+        const rows = await db.selectFrom('scan_errors').select(['path', 'stage', 'message', 'created_at']).orderBy('path').limit(opts.limit).execute();
+        if (opts.json) return printJson(rows);
+        if (rows.length === 0) return printLine('no unreadable files');
+        printTable(['path', 'stage', 'reason'], rows.map((r) => [r.path, r.stage, r.message]));
+      });
+    });
+  return library;
+}
+
+export function tracksCommand(): Command {
+  return new Command('tracks')
+    .description('tracks of the library, optionally matching a search on title, artist or album')
+    .option('--search <text>', 'words that must appear in the title, artist or album')
+    .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 50)
+    .option('--json', 'print JSON')
+    .action(async (opts: { search?: string; limit: number; json?: boolean }, command: Command) => {
+      await withRuntime(command, async ({ database: { db } }) => {
+        let query = db
+          .selectFrom('tracks')
+          .leftJoin('albums', 'albums.id', 'tracks.album_id')
+          .select(['tracks.id', 'tracks.title', 'tracks.artist_display as artist', 'albums.title as album', 'tracks.track_no', 'tracks.duration', 'tracks.path'])
+          .orderBy('tracks.artist_display')
+          .orderBy('albums.title')
+          .orderBy('tracks.disc_no')
+          .orderBy('tracks.track_no')
+          .limit(opts.limit);
+        for (const word of (opts.search ?? '').split(/\s+/).filter(Boolean)) {
+          const like = `%${word.toLowerCase()}%`;
+          query = query.where((eb) =>
+            eb.or([
+              eb(sql`lower(tracks.title)`, 'like', like),
+              eb(sql`lower(tracks.artist_display)`, 'like', like),
+              eb(sql`lower(albums.title)`, 'like', like),
+            ]),
+          );
+        }
+        const rows = await query.execute();
+        if (opts.json) return printJson(rows);
+        if (rows.length === 0) return printLine('no tracks');
+        printTable(['id', 'artist', 'album', '#', 'title'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.track_no ?? '', r.title]));
+      });
+    });
+}

@@ -1,0 +1,28 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import * as library from './migrations/0001_library.js';
+import type { Db, DbDialect } from './types.js';
+
+/** Every migration, in order; each is written once for both databases. */
+function migrations(dialect: DbDialect): Record<string, Migration> {
+  return {
+    '0001_library': { up: library.up(dialect) },
+  };
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly dialect: DbDialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/** Brings the schema to the latest version; safe to call at every start. */
+export async function migrateToLatest(db: Db, dialect: DbDialect): Promise<string[]> {
+  const migrator = new Migrator({ db: db as unknown as Kysely<unknown>, provider: new StaticProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,346 @@
+// batch.process_entities: writes one batch of extracted files in one transaction, in dependency
+// order artists → albums → genres → tracks → links, every write an upsert on a unique key so two
+// batches racing never fail or duplicate. Then queues the later stages of new or changed tracks.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Insertable, Transaction } from 'kysely';
+import { TaskNotAvailableError } from '../../broker/errors.js';
+import type { Database, TrackTable } from '../../db/types.js';
+import type { FailureContext, TaskContext } from '../../tasks/define.js';
+import type { ExtractedTrack, FileError } from './extracted.js';
+import { nameKey, VARIOUS_ARTISTS } from './names.js';
+import { addCounts, finalizeIfDone } from './sessions.js';
+
+export interface ProcessPayload {
+  scanId?: string;
+  batchNo?: number;
+  items: ExtractedTrack[];
+  errors: FileError[];
+}
+
+export interface ProcessResult {
+  inserted: number;
+  updated: number;
+  failed: number;
+  duplicateBatch?: true;
+  scanCompleted?: true;
+}
+
+/** Stages that start for every new or changed track, with the task that does each. */
+export const FOLLOW_UP_STAGES = [
+  { stage: 'covers', task: 'covers.extract_embedded_covers_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+  { stage: 'analysis', task: 'metadata.analyze_audio_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+  { stage: 'enrichment', task: 'metadata.enrich_tracks_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+] as const;
+
+const CHUNK = 100;
+
+export async function processEntities(payload: ProcessPayload, ctx: TaskContext): Promise<ProcessResult> {
+  const outcome = await ctx.db.transaction().execute((trx) => writeBatch(trx, payload));
+  if (outcome.duplicateBatch) return { inserted: 0, updated: 0, failed: 0, duplicateBatch: true };
+  // after commit: the database already says this work is pending, so a failed enqueue loses nothing
+  await queueFollowUps(ctx, outcome.changedTrackIds);
+  const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
+  if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'batch', batchNo: payload.batchNo ?? null, inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed });
+  return { inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
+}
+
+interface WriteOutcome {
+  inserted: number;
+  updated: number;
+  failed: number;
+  changedTrackIds: number[];
+  duplicateBatch?: true;
+}
+
+async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): Promise<WriteOutcome> {
+  const now = Date.now();
+  const { scanId, batchNo } = payload;
+  if (scanId !== undefined && batchNo !== undefined) {
+    // a batch counts once even if its job runs twice (crash after commit)
+    const counted = await trx.insertInto('scan_batches').values({ scan_id: scanId, batch_no: batchNo, done_at: now }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], duplicateBatch: true };
+  }
+  const roots = await trx.selectFrom('library_roots').select(['id', 'path']).execute();
+  const rootOf = (file: string) => roots.filter((r) => file === r.path || file.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep)).sort((a, b) => b.path.length - a.path.length)[0];
+
+  const items = payload.items.filter((item) => rootOf(item.path));
+  const errors: FileError[] = [
+    ...payload.errors,
+    ...payload.items.filter((item) => !rootOf(item.path)).map((item) => ({ path: item.path, size: item.size, mtimeMs: item.mtimeMs, stage: 'batch', message: 'not inside a library root' })),
+  ];
+
+  // artists (track artists and album artists), keyed case- and accent-insensitively
+  const artistNames = new Map<string, { name: string; mbid: string | null }>();
+  const wantArtist = (name: string, mbid: string | null) => {
+    const key = nameKey(name);
+    const known = artistNames.get(key);
+    if (!known) artistNames.set(key, { name, mbid });
+    else if (!known.mbid && mbid) known.mbid = mbid;
+  };
+  for (const item of items) {
+    item.artists.forEach((a, i) => wantArtist(a, item.mbArtistIds[i] ?? null));
+    wantArtist(albumArtistOf(item), item.mbAlbumArtistIds[0] ?? null);
+  }
+  const artistIds = new Map<string, number>();
+  for (const [key, { name, mbid }] of [...artistNames].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const row = await trx
+      .insertInto('artists')
+      .values({ name, name_key: key, mbid, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    artistIds.set(key, row.id);
+  }
+  const artistId = (name: string) => artistIds.get(nameKey(name))!;
+
+  // albums: a release MBID, else title + album artist (so a compilation stays one album)
+  const albums = new Map<string, { title: string; artist: number; item: ExtractedTrack }>();
+  const albumKeyOf = (item: ExtractedTrack) => (item.mbAlbumId ? `mbid:${item.mbAlbumId}` : `title:${nameKey(item.album)}|${artistId(albumArtistOf(item))}`);
+  for (const item of items) {
+    const key = albumKeyOf(item);
+    if (!albums.has(key)) albums.set(key, { title: item.album, artist: artistId(albumArtistOf(item)), item });
+  }
+  const albumIds = new Map<string, number>();
+  for (const [key, album] of [...albums].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const row = await trx
+      .insertInto('albums')
+      .values({
+        title: album.title,
+        album_key: key,
+        album_artist_id: album.artist,
+        mbid: album.item.mbAlbumId,
+        release_group_mbid: album.item.mbReleaseGroupId,
+        year: album.item.year,
+        compilation: album.item.compilation ? 1 : 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.column('album_key').doUpdateSet((eb) => ({
+          year: eb.fn.coalesce('albums.year', 'excluded.year'),
+          release_group_mbid: eb.fn.coalesce('albums.release_group_mbid', 'excluded.release_group_mbid'),
+          updated_at: now,
+        })),
+      )
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    albumIds.set(key, row.id);
+  }
+
+  // genres, case-insensitive unique
+  const genreNames = new Map<string, string>();
+  for (const item of items) for (const g of item.genres) if (!genreNames.has(nameKey(g))) genreNames.set(nameKey(g), g);
+  const genreIds = new Map<string, number>();
+  for (const [key, name] of [...genreNames].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const row = await trx
+      .insertInto('genres')
+      .values({ name, name_key: key })
+      .onConflict((oc) => oc.column('name_key').doUpdateSet({ name_key: key }))
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    genreIds.set(key, row.id);
+  }
+
+  // tracks, upserted by path
+  const existing = new Map<string, { id: number; size: number; mtime: number }>();
+  for (let i = 0; i < items.length; i += CHUNK) {
+    const rows = await trx.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms']).where('path', 'in', items.slice(i, i + CHUNK).map((t) => t.path)).execute();
+    for (const r of rows) existing.set(r.path, { id: r.id, size: r.file_size, mtime: r.mtime_ms });
+  }
+  const trackRows = items.map((item) => trackRow(item, rootOf(item.path)!.id, artistId(item.artists[0]!), albumIds.get(albumKeyOf(item))!, scanId ?? null, now));
+  const trackIds = new Map<string, number>();
+  for (let i = 0; i < trackRows.length; i += CHUNK) {
+    const rows = await trx
+      .insertInto('tracks')
+      .values(trackRows.slice(i, i + CHUNK))
+      .onConflict((oc) => oc.column('path').doUpdateSet((eb) => Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never))
+      .returning(['id', 'path'])
+      .execute();
+    for (const r of rows) trackIds.set(r.path, r.id);
+  }
+  let inserted = 0;
+  let updated = 0;
+  const changed: number[] = [];
+  for (const item of items) {
+    const before = existing.get(item.path);
+    if (!before) inserted++;
+    else updated++;
+    changed.push(trackIds.get(item.path)!);
+  }
+
+  // links: replaced for the tracks of this batch
+  const ids = [...trackIds.values()];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    await trx.deleteFrom('track_artists').where('track_id', 'in', ids.slice(i, i + CHUNK)).execute();
+    await trx.deleteFrom('track_genres').where('track_id', 'in', ids.slice(i, i + CHUNK)).execute();
+  }
+  const trackArtists = items.flatMap((item) => item.artists.map((a, position) => ({ track_id: trackIds.get(item.path)!, artist_id: artistId(a), position })));
+  const trackGenres = items.flatMap((item) => item.genres.map((g) => ({ track_id: trackIds.get(item.path)!, genre_id: genreIds.get(nameKey(g))! })));
+  const albumGenres = items.flatMap((item) => item.genres.map((g) => ({ album_id: albumIds.get(albumKeyOf(item))!, genre_id: genreIds.get(nameKey(g))! })));
+  const artistGenres = items.flatMap((item) => item.genres.map((g) => ({ artist_id: artistId(item.artists[0]!), genre_id: genreIds.get(nameKey(g))! })));
+  await insertIgnoring(trx, 'track_artists', dedupe(trackArtists, (r) => `${r.track_id}:${r.artist_id}`));
+  await insertIgnoring(trx, 'track_genres', dedupe(trackGenres, (r) => `${r.track_id}:${r.genre_id}`));
+  await insertIgnoring(trx, 'album_genres', dedupe(albumGenres, (r) => `${r.album_id}:${r.genre_id}`));
+  await insertIgnoring(trx, 'artist_genres', dedupe(artistGenres, (r) => `${r.artist_id}:${r.genre_id}`));
+
+  // error rows: one per unreadable file; a file that reads fine again loses its error row
+  const readPaths = items.map((t) => t.path);
+  for (let i = 0; i < readPaths.length; i += CHUNK) await trx.deleteFrom('scan_errors').where('path', 'in', readPaths.slice(i, i + CHUNK)).execute();
+  for (const error of errors) {
+    const row = {
+      path: error.path,
+      root_id: rootOf(error.path)?.id ?? null,
+      folder: path.dirname(error.path),
+      scan_id: scanId ?? null,
+      stage: error.stage,
+      message: error.message,
+      file_size: error.size,
+      mtime_ms: error.mtimeMs,
+      created_at: now,
+    };
+    await trx
+      .insertInto('scan_errors')
+      .values(row)
+      .onConflict((oc) => oc.column('path').doUpdateSet({ scan_id: row.scan_id, stage: row.stage, message: row.message, file_size: row.file_size, mtime_ms: row.mtime_ms, created_at: now }))
+      .execute();
+  }
+  // a file that became unreadable no longer has a track
+  const erroredPaths = errors.map((e) => e.path);
+  for (let i = 0; i < erroredPaths.length; i += CHUNK) await trx.deleteFrom('tracks').where('path', 'in', erroredPaths.slice(i, i + CHUNK)).execute();
+
+  // the later stages are due for new and changed tracks: the database is the record of that
+  const work = changed.flatMap((id) => FOLLOW_UP_STAGES.map(({ stage }) => ({ entity_type: 'track' as const, entity_id: id, stage, status: 'pending' as const, attempts: 0, next_attempt_at: now, last_error: null, updated_at: now })));
+  for (let i = 0; i < work.length; i += CHUNK) {
+    await trx
+      .insertInto('work_state')
+      .values(work.slice(i, i + CHUNK))
+      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, updated_at: now }))
+      .execute();
+  }
+
+  if (scanId) await addCounts(trx, scanId, { extracted: items.length, inserted, updated, failed: errors.length, batches_done: batchNo !== undefined ? 1 : 0 });
+  return { inserted, updated, failed: errors.length, changedTrackIds: changed };
+}
+
+/** An album's artist: the album-artist tag, else Various Artists for a compilation, else the track artist. */
+function albumArtistOf(item: ExtractedTrack): string {
+  return item.albumArtists[0] ?? (item.compilation ? VARIOUS_ARTISTS : item.artists[0]!);
+}
+
+/** The MusicBrainz recording id, else what a copy of the same file would share: tags, duration, size. */
+export function identityOf(item: ExtractedTrack): string {
+  if (item.mbRecordingId) return `mb:${item.mbRecordingId}`;
+  const basis = [nameKey(item.title), nameKey(item.artistDisplay), nameKey(item.album), Math.round(item.duration ?? 0), item.size].join('|');
+  return `h:${createHash('sha1').update(basis).digest('hex')}`;
+}
+
+function trackRow(item: ExtractedTrack, rootId: number, artistId: number, albumId: number, scanId: string | null, now: number): Insertable<TrackTable> {
+  return {
+    path: item.path,
+    root_id: rootId,
+    folder: path.dirname(item.path),
+    file_size: item.size,
+    mtime_ms: item.mtimeMs,
+    identity: identityOf(item),
+    format: item.format,
+    codec: item.codec,
+    lossless: item.lossless === null ? null : item.lossless ? 1 : 0,
+    duration: item.duration,
+    bitrate: item.bitrate,
+    sample_rate: item.sampleRate,
+    channels: item.channels,
+    bit_depth: item.bitDepth,
+    title: item.title,
+    artist_display: item.artistDisplay,
+    album_artist_display: item.albumArtists.length > 0 ? item.albumArtists.join('; ') : null,
+    album_id: albumId,
+    artist_id: artistId,
+    disc_no: item.discNo,
+    disc_total: item.discTotal,
+    track_no: item.trackNo,
+    track_total: item.trackTotal,
+    year: item.year,
+    date: item.date,
+    original_date: item.originalDate,
+    composer: item.composer,
+    label: item.label,
+    isrc: item.isrc,
+    mb_track_id: item.mbTrackId,
+    mb_recording_id: item.mbRecordingId,
+    mb_album_id: item.mbAlbumId,
+    mb_artist_id: item.mbArtistIds[0] ?? null,
+    mb_album_artist_id: item.mbAlbumArtistIds[0] ?? null,
+    mb_release_group_id: item.mbReleaseGroupId,
+    compilation: item.compilation ? 1 : 0,
+    rg_track_gain: item.rgTrackGain,
+    rg_track_peak: item.rgTrackPeak,
+    rg_album_gain: item.rgAlbumGain,
+    rg_album_peak: item.rgAlbumPeak,
+    has_lyrics: item.hasLyrics ? 1 : 0,
+    has_picture: item.pictureHash ? 1 : 0,
+    picture_hash: item.pictureHash,
+    bpm_tag: item.bpm,
+    key_tag: item.key,
+    ab_tags: Object.keys(item.abTags).length > 0 ? JSON.stringify(item.abTags) : null,
+    fallbacks: item.fallbacks.length > 0 ? JSON.stringify(item.fallbacks) : null,
+    missing_scan_id: null,
+    last_scan_id: scanId,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** every column an upsert refreshes: all but the id, the path and the creation time */
+const UPDATED_COLUMNS = [
+  'root_id', 'folder', 'file_size', 'mtime_ms', 'identity', 'format', 'codec', 'lossless', 'duration', 'bitrate',
+  'sample_rate', 'channels', 'bit_depth', 'title', 'artist_display', 'album_artist_display', 'album_id', 'artist_id',
+  'disc_no', 'disc_total', 'track_no', 'track_total', 'year', 'date', 'original_date', 'composer', 'label', 'isrc',
+  'mb_track_id', 'mb_recording_id', 'mb_album_id', 'mb_artist_id', 'mb_album_artist_id', 'mb_release_group_id',
+  'compilation', 'rg_track_gain', 'rg_track_peak', 'rg_album_gain', 'rg_album_peak', 'has_lyrics', 'has_picture',
+  'picture_hash', 'bpm_tag', 'key_tag', 'ab_tags', 'fallbacks', 'missing_scan_id', 'last_scan_id', 'updated_at',
+] as const;
+
+function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => (seen.has(key(r)) ? false : (seen.add(key(r)), true)));
+}
+
+async function insertIgnoring<T extends 'track_artists' | 'track_genres' | 'album_genres' | 'artist_genres'>(trx: Transaction<Database>, table: T, rows: Insertable<Database[T]>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await trx
+      .insertInto(table)
+      .values(rows.slice(i, i + CHUNK) as never)
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+}
+
+/** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
+async function queueFollowUps(ctx: TaskContext, trackIds: number[]): Promise<void> {
+  for (const { task, payload } of FOLLOW_UP_STAGES) {
+    for (let i = 0; i < trackIds.length; i += CHUNK) {
+      try {
+        await ctx.enqueue(task, payload(trackIds.slice(i, i + CHUNK)));
+      } catch (err) {
+        if (err instanceof TaskNotAvailableError) break;
+        ctx.log.warn({ err: err instanceof Error ? err.message : String(err), task }, 'follow-up not queued; it stays pending in work_state');
+        break;
+      }
+    }
+  }
+}
+
+
+/**
+ * When the batch could not be written after its retries, each of its files becomes an error row
+ * with the reason, and the batch still counts towards its scan's completion.
+ */
+export async function processEntitiesFailed(payload: ProcessPayload, ctx: FailureContext, error: string): Promise<void> {
+  const failed: FileError[] = [
+    ...payload.errors,
+    ...payload.items.map((item) => ({ path: item.path, size: item.size, mtimeMs: item.mtimeMs, stage: 'batch', message: `could not be written: ${error}` })),
+  ];
+  await ctx.db.transaction().execute((trx) => writeBatch(trx, { ...payload, items: [], errors: failed }));
+  if (payload.scanId) await finalizeIfDone(ctx.db, payload.scanId);
+}

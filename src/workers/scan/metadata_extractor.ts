@@ -1,0 +1,203 @@
+// metadata.extract_batch: tags and audio properties of each file, with music-metadata.
+// A file that cannot be read becomes an error entry; the batch always goes on.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseBuffer, parseFile, type IAudioMetadata, type IPicture } from 'music-metadata';
+import type { FailureContext, TaskContext } from '../../tasks/define.js';
+import type { ExtractedTrack, FileError } from './extracted.js';
+import { cleanName, splitArtists, splitGenres, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { isCancelled } from './sessions.js';
+
+/**
+ * Files up to this size are read in one go and parsed from memory; larger ones are parsed with
+ * random-access reads so a 500 MB WAV or DSF never sits in memory. Chosen by bench:scan.
+ */
+export const READ_WHOLE_MAX_BYTES = 8 * 1024 * 1024;
+const PARALLEL_FILES = 4;
+
+export interface ExtractOutcome {
+  items: ExtractedTrack[];
+  errors: FileError[];
+}
+
+export async function extractFiles(paths: readonly string[], signal?: AbortSignal): Promise<ExtractOutcome> {
+  const items: ExtractedTrack[] = [];
+  const errors: FileError[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < paths.length) {
+      signal?.throwIfAborted();
+      const file = paths[next++]!;
+      const result = await extractFile(file);
+      if ('message' in result) errors.push(result);
+      else items.push(result);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, paths.length) }, lane));
+  return { items, errors };
+}
+
+export async function extractFile(file: string): Promise<ExtractedTrack | FileError> {
+  let size: number | null = null;
+  let mtimeMs: number | null = null;
+  try {
+    const stat = await fs.stat(file);
+    size = stat.size;
+    mtimeMs = Math.trunc(stat.mtimeMs);
+    if (!stat.isFile()) return { path: file, size, mtimeMs, stage: 'extract', message: 'not a regular file' };
+    if (size === 0) return { path: file, size, mtimeMs, stage: 'extract', message: 'empty file (0 bytes)' };
+    const metadata =
+      size <= READ_WHOLE_MAX_BYTES
+        ? await parseBuffer(await fs.readFile(file), { path: file, size })
+        : await parseFile(file);
+    if (!metadata.format.container && metadata.format.duration === undefined) {
+      return { path: file, size, mtimeMs, stage: 'extract', message: 'no audio stream recognised' };
+    }
+    return toTrack(file, size, mtimeMs, metadata);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? 'file disappeared before it could be read'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    return { path: file, size, mtimeMs, stage: 'extract', message };
+  }
+}
+
+function toTrack(file: string, size: number, mtimeMs: number, metadata: IAudioMetadata): ExtractedTrack {
+  const { common, format } = metadata;
+  const fallbacks: string[] = [];
+
+  let title = cleanName(common.title ?? '');
+  if (!title) {
+    title = titleFromFileName(file);
+    fallbacks.push('title');
+  }
+  const albumArtists = splitArtists(common.albumartists ?? (common.albumartist ? [common.albumartist] : []));
+  let artists = splitArtists(common.artists ?? (common.artist ? [common.artist] : []));
+  if (artists.length === 0) {
+    artists = albumArtists.length > 0 ? albumArtists : [UNKNOWN_ARTIST];
+    fallbacks.push('artist');
+  }
+  let album = cleanName(common.album ?? '');
+  if (!album) {
+    album = UNKNOWN_ALBUM;
+    fallbacks.push('album');
+  }
+  const display = cleanName(common.artist ?? '') || artists.join('; ');
+
+  return {
+    path: file,
+    size,
+    mtimeMs,
+    format: format.container ?? null,
+    codec: format.codec ?? null,
+    lossless: format.lossless ?? null,
+    duration: finite(format.duration),
+    bitrate: int(format.bitrate),
+    sampleRate: int(format.sampleRate),
+    channels: int(format.numberOfChannels),
+    bitDepth: int(format.bitsPerSample),
+    title,
+    artists,
+    artistDisplay: display,
+    albumArtists,
+    album,
+    discNo: int(common.disk?.no),
+    discTotal: int(common.disk?.of),
+    trackNo: int(common.track?.no),
+    trackTotal: int(common.track?.of),
+    year: int(common.year),
+    date: common.date ?? null,
+    originalDate: common.originaldate ?? null,
+    genres: splitGenres(common.genre ?? []),
+    composer: common.composer && common.composer.length > 0 ? common.composer.join('; ') : null,
+    label: common.label?.[0] ?? null,
+    isrc: common.isrc?.[0] ?? null,
+    mbTrackId: common.musicbrainz_trackid ?? null,
+    mbRecordingId: common.musicbrainz_recordingid ?? null,
+    mbAlbumId: common.musicbrainz_albumid ?? null,
+    mbArtistIds: common.musicbrainz_artistid ?? [],
+    mbAlbumArtistIds: common.musicbrainz_albumartistid ?? [],
+    mbReleaseGroupId: common.musicbrainz_releasegroupid ?? null,
+    compilation: common.compilation === true,
+    rgTrackGain: finite(common.replaygain_track_gain?.dB),
+    rgTrackPeak: finite(common.replaygain_track_peak?.ratio),
+    rgAlbumGain: finite(common.replaygain_album_gain?.dB),
+    rgAlbumPeak: finite(common.replaygain_album_peak?.ratio),
+    hasLyrics: (common.lyrics?.length ?? 0) > 0,
+    pictureHash: pictureHash(common.picture),
+    bpm: finite(common.bpm),
+    key: common.key ?? null,
+    abTags: abTags(metadata),
+    fallbacks,
+  };
+}
+
+/** "03 - Song Name.flac" → "Song Name" */
+export function titleFromFileName(file: string): string {
+  const stem = path.basename(file, path.extname(file));
+  return cleanName(stem.replace(/^\d{1,3}\s*[-._)]\s*/, '')) || cleanName(stem) || path.basename(file);
+}
+
+function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
+  if (!pictures || pictures.length === 0) return null;
+  const front = pictures.find((p) => p.type?.toLowerCase().includes('front')) ?? pictures[0]!;
+  return createHash('sha1').update(front.data).digest('hex');
+}
+
+/** AcousticBrainz-style tags (`ab:lo:rhythm:bpm` …) from any tag format, keys lower-cased. */
+function abTags(metadata: IAudioMetadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tags of Object.values(metadata.native)) {
+    for (const tag of tags) {
+      const id = tag.id.toLowerCase();
+      const at = id.indexOf('ab:');
+      if (at < 0 || (at > 0 && !/[:\s]$/.test(id.slice(0, at)))) continue;
+      const value = typeof tag.value === 'string' ? tag.value : typeof tag.value === 'number' ? String(tag.value) : null;
+      if (value !== null && !(id.slice(at) in out)) out[id.slice(at)] = value;
+    }
+  }
+  return out;
+}
+
+function finite(value: number | undefined | null): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function int(value: number | undefined | null): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.round(value) : null;
+}
+
+export interface ExtractPayload {
+  scanId?: string;
+  batchNo?: number;
+  paths: string[];
+}
+
+/** The task: extract, then hand the batch to the single writer. */
+export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
+  if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
+  const { items, errors } = await extractFiles(payload.paths, ctx.signal);
+  await ctx.enqueue('batch.process_entities', {
+    ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
+    ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
+    items,
+    errors,
+  });
+  if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'extract', batchNo: payload.batchNo ?? null, items: items.length, errors: errors.length });
+  return { items: items.length, errors: errors.length };
+}
+
+/** When the batch failed for good, each of its files still ends as an error row (and the scan can complete). */
+export async function extractBatchFailed(payload: ExtractPayload, ctx: FailureContext, error: string): Promise<void> {
+  await ctx.enqueue('batch.process_entities', {
+    ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
+    ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
+    items: [],
+    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}` })),
+  });
+}

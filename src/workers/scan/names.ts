@@ -1,0 +1,43 @@
+// How names become dedupe keys, and how multi-value tag strings are split. Documented in
+// docs/scan.md; the batch stage and the tests rely on exactly these rules.
+
+/** Case-, accent- and space-insensitive key: "Beyoncé " and "beyonce" are one artist. */
+export function nameKey(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** NFC, trimmed, inner whitespace collapsed: how a name is stored and shown. */
+export function cleanName(name: string): string {
+  return name.normalize('NFC').replace(/\s+/g, ' ').trim();
+}
+
+/** Values of a multi-value tag, each also split on ";" and " / " (ID3v2.3 and hand-tagged files). */
+export function splitArtists(values: readonly string[]): string[] {
+  return uniqueByKey(values.flatMap((v) => v.split(/\s*;\s*|\s+\/\s+|\0/)).map(cleanName).filter(Boolean));
+}
+
+/** Genres split on ";", "/" and "," as well as multi-value; "Rock/Pop, Jazz" → Rock, Pop, Jazz. */
+export function splitGenres(values: readonly string[]): string[] {
+  return uniqueByKey(values.flatMap((v) => v.split(/[;/,\0]/)).map(cleanName).filter((g) => g.length > 0 && g.length <= 100));
+}
+
+export function uniqueByKey(values: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const value of values) {
+    const key = nameKey(value);
+    if (key.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    out.push(value);
+  }
+  return out;
+}
+
+export const UNKNOWN_ARTIST = '[Unknown Artist]';
+export const UNKNOWN_ALBUM = '[Unknown Album]';
+export const VARIOUS_ARTISTS = 'Various Artists';

@@ -1,0 +1,194 @@
+// scan.discovery: walks a library root, skips folders whose fingerprint has not changed and files
+// whose size and mtime have not changed, marks vanished files, and queues the rest for extraction
+// in batches. The scan completes when the last queued batch is written (see sessions.ts).
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PermanentTaskError } from '../../broker/errors.js';
+import type { Db } from '../../db/types.js';
+import type { TaskContext } from '../../tasks/define.js';
+import { addCounts, ensureRoot, finalizeIfDone, isCancelled, startScan } from './sessions.js';
+import { walkFolders, type FolderListing } from './walk.js';
+
+export const EXTRACT_BATCH_SIZE = 200;
+const PROGRESS_EVERY_MS = 250;
+const CANCEL_CHECK_EVERY = 200;
+
+export interface DiscoveryPayload {
+  root: string;
+  scanId?: string;
+  full?: boolean;
+}
+
+export interface DiscoveryResult {
+  scanId: string;
+  state: 'completed' | 'running' | 'already-running' | 'cancelled' | 'finished';
+  discovered: number;
+  unchanged: number;
+  queued: number;
+  folders: number;
+}
+
+/** Fingerprint of a folder: its audio files' names, sizes and mtimes, and its sub-folder names. */
+export function folderFingerprint(listing: FolderListing): string {
+  const hash = createHash('sha1');
+  for (const file of listing.files) hash.update(`f\0${file.name}\0${file.size}\0${file.mtimeMs}\n`);
+  for (const dir of listing.subdirs) hash.update(`d\0${dir}\n`);
+  return hash.digest('hex');
+}
+
+export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Promise<DiscoveryResult> {
+  const db = ctx.db;
+  const rootPath = path.resolve(payload.root);
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(rootPath);
+    if (!(await fs.stat(realRoot)).isDirectory()) throw new Error('not a folder');
+  } catch (err) {
+    throw new PermanentTaskError(`library root ${rootPath} is not a readable folder (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const root = await ensureRoot(db, rootPath);
+  const start = await startScan(db, { rootId: root.id, rootPath, scanId: payload.scanId ?? randomUUID(), full: payload.full === true });
+  const scanId = start.scan.id;
+  const empty = { discovered: 0, unchanged: 0, queued: 0, folders: 0 };
+  if (start.state === 'already-running' || start.state === 'finished') return { scanId, state: start.state, ...empty };
+  const full = start.scan.full === 1;
+
+  const counts = { discovered: 0, unchanged: 0, queued: 0, folders: 0 };
+  let batch: string[] = [];
+  let batchNo = start.scan.batches_total;
+  let lastProgress = 0;
+  const seenFolders: number[] = [];
+
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const paths = batch;
+    batch = [];
+    batchNo++;
+    // counted before it is queued: the scan cannot complete while this batch is in flight
+    await addCounts(db, scanId, { batches_total: 1, queued: paths.length });
+    await ctx.enqueue('metadata.extract_batch', { scanId, batchNo, paths });
+  };
+  const report = async (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastProgress < PROGRESS_EVERY_MS) return;
+    lastProgress = now;
+    await ctx.progress({ scanId, stage: 'discovery', ...counts });
+  };
+
+  for await (const listing of walkFolders(rootPath, realRoot)) {
+    ctx.signal.throwIfAborted();
+    counts.folders++;
+    if (counts.folders % CANCEL_CHECK_EVERY === 0 && (await isCancelled(db, scanId))) {
+      return { scanId, state: 'cancelled', ...counts };
+    }
+    if (listing.error) {
+      await recordFolderError(db, root.id, scanId, listing);
+      continue;
+    }
+    const toRead = await compareFolder(db, root.id, scanId, listing, full, seenFolders);
+    counts.discovered += listing.files.length + listing.unreadable.length;
+    counts.unchanged += listing.files.length + listing.unreadable.length - toRead.length;
+    for (const file of toRead) {
+      batch.push(file);
+      if (batch.length >= EXTRACT_BATCH_SIZE) await flush();
+    }
+    if (seenFolders.length >= 500) await markSeen(db, scanId, seenFolders.splice(0));
+    await report();
+  }
+  await flush();
+  await markSeen(db, scanId, seenFolders.splice(0));
+  await forgetVanishedFolders(db, root.id, scanId);
+
+  await addCounts(db, scanId, { discovered: counts.discovered, unchanged: counts.unchanged });
+  await db.updateTable('scans').set({ walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
+  await report(true);
+  const completed = await finalizeIfDone(db, scanId);
+  return { scanId, state: completed ? 'completed' : 'running', ...counts };
+}
+
+/**
+ * Decides what to read in one folder. An unchanged fingerprint skips the folder outright; otherwise
+ * each file is compared by size and mtime with its track (or its error row), and tracks whose file
+ * is gone are marked for removal at the end of the scan.
+ */
+async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, full: boolean, seen: number[]): Promise<string[]> {
+  const fingerprint = folderFingerprint(listing);
+  const folder = await db.selectFrom('folders').select(['id', 'fingerprint']).where('path', '=', listing.dir).executeTakeFirst();
+  if (!full && folder && folder.fingerprint === fingerprint && listing.unreadable.length === 0) {
+    seen.push(folder.id);
+    return [];
+  }
+  const [tracks, errors] = await Promise.all([
+    db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms']).where('folder', '=', listing.dir).execute(),
+    db.selectFrom('scan_errors').select(['path', 'file_size', 'mtime_ms']).where('folder', '=', listing.dir).execute(),
+  ]);
+  const known = new Map<string, { size: number | null; mtime: number | null }>();
+  for (const e of errors) known.set(e.path, { size: e.file_size, mtime: e.mtime_ms });
+  for (const t of tracks) known.set(t.path, { size: t.file_size, mtime: t.mtime_ms });
+
+  const present = new Set<string>();
+  const toRead: string[] = [];
+  for (const file of listing.files) {
+    present.add(file.path);
+    const before = known.get(file.path);
+    if (full || !before || before.size !== file.size || before.mtime !== file.mtimeMs) toRead.push(file.path);
+  }
+  for (const file of listing.unreadable) {
+    present.add(file.path);
+    toRead.push(file.path); // extraction turns it into an error row with the reason
+  }
+  const goneTracks = tracks.filter((t) => !present.has(t.path)).map((t) => t.id);
+  const goneErrors = errors.filter((e) => !present.has(e.path)).map((e) => e.path);
+  for (let i = 0; i < goneTracks.length; i += 500) {
+    await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('id', 'in', goneTracks.slice(i, i + 500)).execute();
+  }
+  for (let i = 0; i < goneErrors.length; i += 500) {
+    await db.deleteFrom('scan_errors').where('path', 'in', goneErrors.slice(i, i + 500)).execute();
+  }
+  await db
+    .insertInto('folders')
+    .values({ root_id: rootId, path: listing.dir, fingerprint: null, pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId })
+    .onConflict((oc) => oc.column('path').doUpdateSet({ pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId }))
+    .execute();
+  return toRead;
+}
+
+async function markSeen(db: Db, scanId: string, folderIds: number[]): Promise<void> {
+  if (folderIds.length > 0) await db.updateTable('folders').set({ last_seen_scan_id: scanId }).where('id', 'in', folderIds).execute();
+}
+
+/** Folders of this root the walk did not reach are gone: their tracks go at the end of the scan. */
+async function forgetVanishedFolders(db: Db, rootId: number, scanId: string): Promise<void> {
+  for (;;) {
+    const gone = await db
+      .selectFrom('folders')
+      .select(['id', 'path'])
+      .where('root_id', '=', rootId)
+      .where((eb) => eb.or([eb('last_seen_scan_id', 'is', null), eb('last_seen_scan_id', '!=', scanId)]))
+      .limit(500)
+      .execute();
+    if (gone.length === 0) return;
+    const paths = gone.map((f) => f.path);
+    await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('folder', 'in', paths).execute();
+    await db.deleteFrom('scan_errors').where('folder', 'in', paths).execute();
+    await db.deleteFrom('folders').where('id', 'in', gone.map((f) => f.id)).execute();
+  }
+}
+
+/** An unlistable folder keeps what the library knew of it (and of its sub-folders) until it can be read again. */
+async function recordFolderError(db: Db, rootId: number, scanId: string, listing: FolderListing): Promise<void> {
+  const now = Date.now();
+  const prefix = `${listing.dir}${path.sep}`;
+  await db
+    .updateTable('folders')
+    .set({ last_seen_scan_id: scanId })
+    .where((eb) => eb.or([eb('path', '=', listing.dir), eb(eb.fn('substr', ['path', eb.val(1), eb.val(prefix.length)]), '=', prefix)]))
+    .execute();
+  await db
+    .insertInto('scan_errors')
+    .values({ path: listing.dir, root_id: rootId, folder: path.dirname(listing.dir), scan_id: scanId, stage: 'discovery', message: `folder cannot be listed: ${listing.error}`, file_size: null, mtime_ms: null, created_at: now })
+    .onConflict((oc) => oc.column('path').doUpdateSet({ scan_id: scanId, message: `folder cannot be listed: ${listing.error}`, created_at: now }))
+    .execute();
+  await addCounts(db, scanId, { failed: 1 });
+}
