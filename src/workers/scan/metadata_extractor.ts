@@ -67,7 +67,28 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
   }
 }
 
+/**
+ * RIFF INFO chunks (WAV, AIFF) have no declared text encoding; most tools write UTF-8 and
+ * music-metadata reads them as Latin-1, so "Sigur Rós" arrives as "Sigur RÃ³s". Re-decode such
+ * strings when that yields valid UTF-8.
+ */
+export function repairMojibake(text: string): string {
+  if (!/[\u00c2-\u00f4][\u0080-\u00bf]/.test(text) || /[^\u0000-\u00ff]/.test(text)) return text;
+  const decoded = Buffer.from(text, 'latin1').toString('utf8');
+  return decoded.includes('\ufffd') ? text : decoded;
+}
+
+function repairRiffText(metadata: IAudioMetadata): void {
+  if (!/^(WAVE|AIFF|AIFF-C)$/i.test(metadata.format.container ?? '')) return;
+  const common = metadata.common as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(common)) {
+    if (typeof value === 'string') common[key] = repairMojibake(value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) common[key] = value.map(repairMojibake);
+  }
+}
+
 function toTrack(file: string, size: number, mtimeMs: number, metadata: IAudioMetadata): ExtractedTrack {
+  repairRiffText(metadata);
   const { common, format } = metadata;
   const fallbacks: string[] = [];
 
