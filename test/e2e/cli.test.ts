@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import Database from 'better-sqlite3';
+import { generateLibrary } from '../../scripts/fixtures.js';
 import { redisUrl } from '../helpers/brokers.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
@@ -32,6 +33,7 @@ describe('soniquebay CLI (embedded default)', () => {
     const { tasks, aliases } = JSON.parse(stdout) as { tasks: { name: string; queue: string; payload: object }[]; aliases: unknown[] };
     assert.equal(tasks.length, 19);
     assert.equal(tasks.find((t) => t.name === 'scan.discovery')?.queue, 'scan');
+    assert.equal((tasks.find((t) => t.name === 'scan.discovery') as { available?: boolean })?.available, true);
     assert.ok(aliases.length >= 20);
   });
 
@@ -61,6 +63,34 @@ describe('soniquebay CLI (embedded default)', () => {
     const { code, stderr } = soniquebay(['jobs'], { SONIQUEBAY_CONCURRENCY: 'extract=many' });
     assert.equal(code, 2);
     assert.match(stderr, /SONIQUEBAY_CONCURRENCY="extract=many"/);
+  });
+
+  it('scans a folder, then shows its stats, finds its tracks and lists the unreadable files', async () => {
+    const dir = dataDir();
+    const manifest = await generateLibrary({ tracks: 40, out: path.join(dir, 'music'), maxFfmpegTracks: 4 });
+    const env = { SONIQUEBAY_DATA_DIR: path.join(dir, 'data') };
+    const scanned = soniquebay(['scan', manifest.root, '--json'], env);
+    assert.equal(scanned.code, 0, scanned.stderr);
+    const summary = JSON.parse(scanned.stdout) as { status: string; discovered: number; failed: number; inserted: number };
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.discovered, manifest.files.length);
+    assert.equal(summary.inserted + summary.failed, manifest.files.length);
+
+    const stats = JSON.parse(soniquebay(['library', 'stats', '--json'], env).stdout) as { tracks: number; artists: number; albums: number; unreadableFiles: number };
+    assert.equal(stats.tracks, summary.inserted);
+    assert.equal(stats.artists, manifest.artistKeys.length);
+    assert.equal(stats.albums, manifest.albumKeys.length);
+    assert.equal(stats.unreadableFiles, summary.failed);
+
+    const title = Object.values(manifest.tracks)[2]!.title;
+    const found = JSON.parse(soniquebay(['tracks', '--search', title, '--json'], env).stdout) as { title: string }[];
+    assert.ok(found.some((t) => t.title === title));
+    const errors = JSON.parse(soniquebay(['library', 'errors', '--json'], env).stdout) as { path: string; message: string }[];
+    assert.ok(errors.some((e) => /empty file/.test(e.message)));
+
+    const rescan = JSON.parse(soniquebay(['scan', manifest.root, '--json'], env).stdout) as { unchanged: number; extracted: number };
+    assert.equal(rescan.unchanged, manifest.files.length);
+    assert.equal(rescan.extracted, 0);
   });
 
   it('runs in one process until SIGTERM, then stops cleanly', async () => {
