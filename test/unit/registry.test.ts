@@ -52,9 +52,11 @@ describe('task registry', () => {
       reason: 'new genres',
       force: true,
     });
-    assert.deepEqual(resolveTask(registry, 'insert.direct_batch', { insertionData: { artists: [], tracks: [{ path: '/a.flac' }] } }).payload, {
+    assert.deepEqual(registry.aliases.get('insert.direct_batch')?.adapt?.({ insertionData: { artists: [], tracks: [{ path: '/a.flac' }] } }), {
       items: [{ path: '/a.flac' }],
     });
+    // the old insert shape lacks what a track needs now: refused with the missing fields named
+    assert.throws(() => resolveTask(registry, 'insert.direct_batch', { insertionData: { tracks: [{ path: '/a.flac' }] } }), /items\.0\.title/);
   });
 
   it('suggests the right name for a near miss', () => {
