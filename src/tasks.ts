@@ -51,6 +51,24 @@ const ANALYSIS_ISSUE = 'audio analysis and enrichment (issue #5)';
 const VECTORS_ISSUE = 'vectorization (issue #6)';
 const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
 
+/** periodic sweeps run again at their next tick instead of retrying */
+const NO_RETRY = { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } };
+
+/** A deferred sweep: picks up to `limit` due items of one kind of work from the database. */
+function sweep(name: string, description: string, defaultLimit: number) {
+  return defineTask({
+    name,
+    queue: 'deferred',
+    description,
+    schema: z.object({ limit: limit.default(defaultLimit) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    arrivesWith: DEFERRED_ISSUE,
+  });
+}
+
 export const TASKS = [
   defineTask({
     name: 'scan.discovery',
@@ -182,45 +200,15 @@ export const TASKS = [
     timeoutMs: 10 * MIN,
     arrivesWith: VECTORS_ISSUE,
   }),
-  defineTask({
-    name: 'deferred.process_enrichment_batch',
-    queue: 'deferred',
-    description: 'picks due enrichment/analysis work from the database',
-    schema: z.object({ limit: limit.default(10) }).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
-    timeoutMs: 15 * MIN,
-    priority: 10,
-    positional: ['limit'],
-    arrivesWith: DEFERRED_ISSUE,
-  }),
-  defineTask({
-    name: 'deferred.process_covers_batch',
-    queue: 'deferred',
-    description: 'picks due cover and artist-image work from the database',
-    schema: z.object({ limit: limit.default(5) }).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
-    timeoutMs: 15 * MIN,
-    priority: 10,
-    positional: ['limit'],
-    arrivesWith: DEFERRED_ISSUE,
-  }),
-  defineTask({
-    name: 'deferred.process_vectors_batch',
-    queue: 'deferred',
-    description: 'picks due vector work from the database',
-    schema: z.object({ limit: limit.default(50) }).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
-    timeoutMs: 15 * MIN,
-    priority: 10,
-    positional: ['limit'],
-    arrivesWith: DEFERRED_ISSUE,
-  }),
+  sweep('deferred.process_enrichment_batch', 'picks due enrichment/analysis work from the database', 10),
+  sweep('deferred.process_covers_batch', 'picks due cover and artist-image work from the database', 5),
+  sweep('deferred.process_vectors_batch', 'picks due vector work from the database', 50),
   defineTask({
     name: 'deferred.retry_failed',
     queue: 'deferred',
     description: 'makes failed work due now',
     schema: z.object({ stage: z.string().min(1).optional(), limit: limit.default(5) }).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
     positional: ['limit'],
@@ -231,7 +219,7 @@ export const TASKS = [
     queue: 'maintenance',
     description: 'prunes finished job records, orphan images, tracks of deleted files',
     schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(7) }).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    retry: NO_RETRY,
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
@@ -242,7 +230,7 @@ export const TASKS = [
     queue: 'maintenance',
     description: 'queue depths, failures, oldest due work, model state',
     schema: z.object({}).strict(),
-    retry: { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } },
+    retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
     arrivesWith: DEFERRED_ISSUE,

@@ -92,3 +92,14 @@ export function splitJobId(id: string): { queue: string; local: string } | null 
   if (at <= 0 || at === id.length - 1) return null;
   return { queue: id.slice(0, at), local: id.slice(at + 1) };
 }
+
+/** Polls a broker until the job has finished (completed or failed); null on timeout. */
+export async function pollUntilFinished(getJob: (id: string) => Promise<JobInfo | null>, id: string, timeoutMs: number): Promise<JobInfo | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(id);
+    if (job && (job.state === 'completed' || job.state === 'failed')) return job;
+    if (Date.now() >= deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
+  }
+}

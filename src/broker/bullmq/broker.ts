@@ -13,6 +13,7 @@ import { executeJob, runFailureHook } from '../execute.js';
 import {
   DEFAULT_RETENTION,
   emptyCounts,
+  pollUntilFinished,
   splitJobId,
   type Broker,
   type JobEvent,
@@ -206,13 +207,7 @@ export class BullmqBroker implements Broker {
   }
 
   async waitForJob(id: string, timeoutMs: number): Promise<JobInfo | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const job = await this.getJob(id);
-      if (job && (job.state === 'completed' || job.state === 'failed')) return job;
-      if (Date.now() >= deadline) return null;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
-    }
+    return pollUntilFinished((jobId) => this.getJob(jobId), id, timeoutMs);
   }
 
   async startWorker(options: WorkerOptions = {}): Promise<WorkerHandle> {

@@ -9,6 +9,7 @@ import { JobIdError } from '../errors.js';
 import {
   DEFAULT_RETENTION,
   emptyCounts,
+  pollUntilFinished,
   splitJobId,
   type Broker,
   type JobEvent,
@@ -21,6 +22,7 @@ import {
   type WorkerOptions,
 } from '../port.js';
 import { planJob } from '../resolve.js';
+import { parseJsonOrText } from '../../utils/json.js';
 import { ensureQueueSchema } from './schema.js';
 import { startEmbeddedScheduler } from './scheduler.js';
 import { JobStore, retryBusy, type JobRow } from './store.js';
@@ -133,13 +135,7 @@ export class EmbeddedBroker implements Broker {
   }
 
   async waitForJob(id: string, timeoutMs: number): Promise<JobInfo | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const job = await this.getJob(id);
-      if (job && (job.state === 'completed' || job.state === 'failed')) return job;
-      if (Date.now() >= deadline) return null;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
-    }
+    return pollUntilFinished((jobId) => this.getJob(jobId), id, timeoutMs);
   }
 
   async startWorker(options: WorkerOptions = {}): Promise<WorkerHandle> {
@@ -203,12 +199,7 @@ export class EmbeddedBroker implements Broker {
 }
 
 function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return text === null ? null : parseJsonOrText(text);
 }
 
 function toInfo(row: JobRow): JobInfo {

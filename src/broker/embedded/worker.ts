@@ -9,6 +9,7 @@ import { backoffDelay } from '../backoff.js';
 import { errorMessage, isPermanent } from '../errors.js';
 import { executeJob, runFailureHook } from '../execute.js';
 import type { JobEvent, WorkerHandle } from '../port.js';
+import { parseJsonOrText } from '../../utils/json.js';
 import { retryBusy, type JobRow, type JobStore } from './store.js';
 
 export interface EmbeddedWorkerDeps {
@@ -150,7 +151,7 @@ export class EmbeddedWorker implements WorkerHandle {
       }
     };
 
-    const payload = parseJson(row.payload);
+    const payload = parseJsonOrText(row.payload);
 
     const done = executeJob(
       { id: ref.id, name: row.name, payload, attempt },
@@ -190,7 +191,7 @@ export class EmbeddedWorker implements WorkerHandle {
       this.nextDueAt = this.nextDueAt === 0 ? runAt : Math.min(this.nextDueAt, runAt);
     } else {
       await this.finish(row, ref, () => store.fail(row.id, this.id, message, progress(), Date.now()), { type: 'failed', job: ref, error: message, willRetry });
-      await runFailureHook({ id: ref.id, name: row.name, payload: parseJson(row.payload), attempt }, message, this.deps);
+      await runFailureHook({ id: ref.id, name: row.name, payload: parseJsonOrText(row.payload), attempt }, message, this.deps);
     }
     this.deps.logger.warn({ jobId: ref.id, task: row.name, attempt, willRetry, err: message }, willRetry ? 'job failed, will retry' : 'job failed');
   }
@@ -267,13 +268,5 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }
