@@ -13,6 +13,7 @@ import { walkFolders, type FolderListing } from './walk.js';
 export const EXTRACT_BATCH_SIZE = 200;
 const PROGRESS_EVERY_MS = 250;
 const CANCEL_CHECK_EVERY = 200;
+const YIELD_EVERY_FOLDERS = 8;
 
 export interface DiscoveryPayload {
   root: string;
@@ -95,6 +96,8 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
     }
     if (seenFolders.length >= 500) await markSeen(db, scanId, seenFolders.splice(0));
     await report();
+    // the walk and SQLite calls are synchronous underneath: let queued extract batches start
+    if (counts.folders % YIELD_EVERY_FOLDERS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   await flush();
   await markSeen(db, scanId, seenFolders.splice(0));
