@@ -25,6 +25,8 @@ import { EmbeddedBroker } from '../src/broker/embedded/broker.js';
 import { openDatabase } from '../src/db/open.js';
 import { openSqlite } from '../src/db/sqlite.js';
 import { DEFAULT_RETRY, createRegistry, defineTask, type TaskRegistry } from '../src/tasks/define.js';
+import { loadConfig } from '../src/config.js';
+import { createServices } from '../src/services/index.js';
 
 const N = intEnv('BENCH_N', 20_000);
 const RUNS = intEnv('BENCH_RUNS', 3);
@@ -38,6 +40,8 @@ const RUN_TIMEOUT_MS = 300_000;
 const QUEUE = 'bench';
 const TASK = 'bench.noop';
 const logger = pino({ level: 'silent' });
+// the no-op task uses no service; outside lookups stay off
+const services = createServices({ ...loadConfig({}), dataDir: os.tmpdir(), outsideLookups: false });
 
 /** handler runs since the last reset, to check that every job really ran once */
 let handled = 0;
@@ -186,7 +190,7 @@ function sqliteBaselineRun(dir: string, n: number, batch: number): RunResult {
 
 async function embeddedRun(dir: string, n: number): Promise<RunResult> {
   const database = openDatabase({ dataDir: dir });
-  const broker = await EmbeddedBroker.open({ file: database.sqliteFile!, registry, db: database.db, logger });
+  const broker = await EmbeddedBroker.open({ file: database.sqliteFile!, registry, db: database.db, services, logger });
   try {
     const jobs = jobsOf(n);
     const t0 = performance.now();
@@ -353,7 +357,7 @@ async function rawBullmqRun(ctx: RedisCtx, prefix: string, n: number): Promise<R
 
 async function adapterBullmqRun(ctx: RedisCtx, prefix: string, n: number): Promise<RunResult> {
   return withMonitor(ctx, prefix, async (monitor) => {
-    const broker = new BullmqBroker({ url: ctx.url, prefix, registry, db: ctx.db.db, logger });
+    const broker = new BullmqBroker({ url: ctx.url, prefix, registry, db: ctx.db.db, services, logger });
     try {
       const jobs = jobsOf(n);
       const t0 = performance.now();
@@ -415,7 +419,7 @@ async function benchBullmq(root: string): Promise<void> {
   const db = openDatabase({ dataDir: fs.mkdtempSync(path.join(root, 'bullmq-db-')) });
   try {
     // the exact options the broker gives a default job, reused for the plain BullMQ jobs
-    const probe = new BullmqBroker({ url: REDIS_URL, prefix: `${basePrefix}-probe`, registry, db: db.db, logger });
+    const probe = new BullmqBroker({ url: REDIS_URL, prefix: `${basePrefix}-probe`, registry, db: db.db, services, logger });
     const jobOptions = probe.jobOptions({ priority: 0, delayMs: 0, attempts: DEFAULT_RETRY.attempts });
     await probe.close();
     const ctx: RedisCtx = { url: REDIS_URL, basePrefix, jobOptions, db };

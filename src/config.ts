@@ -41,6 +41,34 @@ export const configSchema = z
     lockMs: positiveInt.min(1_000).default(30_000),
     /** on SIGTERM, running jobs get this long to finish before they are put back in their queue */
     shutdownGraceMs: z.number().int().min(0).default(30_000),
+    /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
+    outsideLookups: z.boolean().default(true),
+    /** how the outside services can reach whoever runs this server (sent in the User-Agent) */
+    contact: z.string().max(200).optional(),
+    lastfmApiKey: z.string().min(1).optional(),
+    fanartApiKey: z.string().min(1).optional(),
+    /** base URLs of the outside services (a mirror, or a local replay server in tests) */
+    providerUrls: z
+      .object({
+        coverartarchive: z.url().default('https://coverartarchive.org'),
+        deezer: z.url().default('https://api.deezer.com'),
+        lastfm: z.url().default('https://ws.audioscrobbler.com'),
+        fanarttv: z.url().default('https://webservice.fanart.tv'),
+        musicbrainz: z.url().default('https://musicbrainz.org'),
+      })
+      .strict()
+      .prefault({}),
+    covers: z
+      .object({
+        /** album art files looked for in an album's folders (any case, jpg/jpeg/png/webp), in this order */
+        fileNames: z.array(z.string().min(1)).default(['cover', 'folder', 'front', 'album']),
+        /** artist image files looked for in an artist's folder */
+        artistFileNames: z.array(z.string().min(1)).default(['artist', 'folder']),
+        /** rendered sizes in pixels (longest side), each in WebP and JPEG */
+        sizes: z.array(z.number().int().min(16).max(4096)).min(1).default([64, 256, 512, 1024]),
+      })
+      .strict()
+      .prefault({}),
     retention: z
       .object({
         completedMaxAgeHours: z.number().positive().default(24),
@@ -141,6 +169,10 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
   if (env.SONIQUEBAY_REDIS_PREFIX) set('redisPrefix', env.SONIQUEBAY_REDIS_PREFIX, 'SONIQUEBAY_REDIS_PREFIX');
   if (env.SONIQUEBAY_LOG_LEVEL) set('logLevel', env.SONIQUEBAY_LOG_LEVEL, 'SONIQUEBAY_LOG_LEVEL');
   if (env.TZ) set('timezone', env.TZ, 'TZ');
+  if (env.SONIQUEBAY_OUTSIDE_LOOKUPS) set('outsideLookups', booleanOf(env.SONIQUEBAY_OUTSIDE_LOOKUPS), 'SONIQUEBAY_OUTSIDE_LOOKUPS');
+  if (env.SONIQUEBAY_CONTACT) set('contact', env.SONIQUEBAY_CONTACT, 'SONIQUEBAY_CONTACT');
+  if (env.SONIQUEBAY_LASTFM_API_KEY) set('lastfmApiKey', env.SONIQUEBAY_LASTFM_API_KEY, 'SONIQUEBAY_LASTFM_API_KEY');
+  if (env.SONIQUEBAY_FANART_API_KEY) set('fanartApiKey', env.SONIQUEBAY_FANART_API_KEY, 'SONIQUEBAY_FANART_API_KEY');
   if (env.SONIQUEBAY_LOCK_MS) set('lockMs', numeric(env.SONIQUEBAY_LOCK_MS), 'SONIQUEBAY_LOCK_MS');
   if (env.SONIQUEBAY_SHUTDOWN_GRACE_MS) set('shutdownGraceMs', numeric(env.SONIQUEBAY_SHUTDOWN_GRACE_MS), 'SONIQUEBAY_SHUTDOWN_GRACE_MS');
 
@@ -160,6 +192,14 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
     if (env[variable]) setConcurrency(queue, env[variable]!, variable);
   }
   if (Object.keys(queues).length > 0) raw.queues = queues;
+}
+
+/** true/false/1/0/yes/no/on/off → boolean; anything else stays a string for the schema to report */
+function booleanOf(value: string): boolean | string {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return value;
 }
 
 /** "12" → 12; anything else stays a string so the schema reports it against its key */

@@ -8,12 +8,14 @@ import type { Config } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openDatabase, sqliteFileFor, type DatabaseHandle } from './db/open.js';
 import { buildSchedules, type Schedule } from './schedules.js';
+import { createServices, type Services } from './services/index.js';
 import { buildRegistry, defaultQueueSettings, QUEUE_NAMES, type QueueName } from './tasks.js';
 import type { QueueSettings, TaskRegistry } from './tasks/define.js';
 import { createLogger } from './utils/logger.js';
 
 export interface Runtime {
   config: Config;
+  services: Services;
   logger: Logger;
   registry: TaskRegistry;
   database: DatabaseHandle;
@@ -48,7 +50,8 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     await database.close();
     throw err;
   }
-  const common = { registry, db: database.db, logger, lockMs: config.lockMs, retention: retentionFrom(config) };
+  const services = createServices(config);
+  const common = { registry, db: database.db, services, logger, lockMs: config.lockMs, retention: retentionFrom(config) };
   let broker: Broker;
   try {
     broker = config.brokerUrl
@@ -60,6 +63,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   }
   return {
     config,
+    services,
     logger,
     registry,
     database,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/types.js';
+import type { Services } from '../services/index.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskContext, TaskRegistry } from '../tasks/define.js';
 import { TaskTimeoutError } from './errors.js';
 import { resolveRunnable } from './resolve.js';
@@ -15,6 +16,7 @@ export interface RunnableJob {
 export interface ExecuteDeps {
   registry: TaskRegistry;
   db: Db;
+  services: Services;
   logger: Logger;
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
   progress(value: ProgressValue): Promise<void>;
@@ -44,6 +46,7 @@ export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<u
 
   const ctx: TaskContext = {
     db: deps.db,
+    services: deps.services,
     log: deps.logger.child(scanId ? { task: def.name, jobId: job.id, scanId } : { task: def.name, jobId: job.id }),
     jobId: job.id,
     taskName: def.name,
@@ -92,7 +95,7 @@ export async function runFailureHook(job: RunnableJob, error: string, deps: Omit
   if (!hook) return;
   const log = deps.logger.child({ task: resolved.def.name, jobId: job.id });
   try {
-    await hook(resolved.payload, { db: deps.db, log, enqueue: deps.enqueue, jobId: job.id, taskName: resolved.def.name }, error);
+    await hook(resolved.payload, { db: deps.db, services: deps.services, log, enqueue: deps.enqueue, jobId: job.id, taskName: resolved.def.name }, error);
   } catch (err) {
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'the failure hook of a failed job failed too');
   }

@@ -11,7 +11,8 @@ export function configCommand(): Command {
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }, command: Command) => {
       const config = configOf(command);
-      const shown = { ...config, brokerUrl: redactUrl(config.brokerUrl), databaseUrl: redactUrl(config.databaseUrl) };
+      const hidden = (key: string | undefined) => (key ? '***' : undefined);
+      const shown = { ...config, brokerUrl: redactUrl(config.brokerUrl), databaseUrl: redactUrl(config.databaseUrl), lastfmApiKey: hidden(config.lastfmApiKey), fanartApiKey: hidden(config.fanartApiKey) };
       const queues = queueSettingsFrom(config);
       const schedules = buildSchedules(config.schedules, config.timezone);
       if (opts.json) return printJson({ config: shown, queues, schedules });

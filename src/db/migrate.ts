@@ -1,11 +1,13 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as library from './migrations/0001_library.js';
+import * as images from './migrations/0002_images.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
 function migrations(dialect: DbDialect): Record<string, Migration> {
   return {
     '0001_library': { up: library.up(dialect) },
+    '0002_images': { up: images.up(dialect) },
   };
 }
 

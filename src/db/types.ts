@@ -189,6 +189,16 @@ export interface TrackTagTable {
   weight: number | null;
 }
 
+export interface ImageTable {
+  /** sha256 of the original bytes: the same art is stored once */
+  hash: string;
+  mime: string;
+  width: number;
+  height: number;
+  bytes: number;
+  created_at: number;
+}
+
 export interface CoverTable {
   id: Generated<number>;
   entity_type: 'track' | 'album' | 'artist';
@@ -229,6 +239,7 @@ export interface Database {
   artist_genres: ArtistGenreTable;
   track_tags: TrackTagTable;
   covers: CoverTable;
+  images: ImageTable;
   work_state: WorkStateTable;
 }
 

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Db } from '../db/types.js';
+import type { Services } from '../services/index.js';
 
 export interface BackoffPolicy {
   /** delay before the first retry */
@@ -53,6 +54,8 @@ export type ProgressValue = number | Record<string, unknown>;
 /** What every handler receives besides its validated payload. */
 export interface TaskContext {
   db: Db;
+  /** image store, outside HTTP client, cover settings */
+  services: Services;
   log: Logger;
   jobId: string;
   taskName: string;
@@ -70,7 +73,7 @@ export interface TaskContext {
 export type TaskHandler<P> = (payload: P, ctx: TaskContext) => Promise<unknown>;
 
 /** What a failure hook gets: the job is over, so no progress and no abort signal. */
-export type FailureContext = Pick<TaskContext, 'db' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
+export type FailureContext = Pick<TaskContext, 'db' | 'services' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
 
 export interface TaskDefinition<S extends z.ZodType = z.ZodType> {
   name: string;

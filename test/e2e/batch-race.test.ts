@@ -13,7 +13,7 @@ import type { TaskContext } from '../../src/tasks/define.js';
 import { processEntities } from '../../src/workers/scan/batch_processor.js';
 import type { ExtractedTrack } from '../../src/workers/scan/extracted.js';
 import { ensureRoot } from '../../src/workers/scan/sessions.js';
-import { testLogger } from '../helpers/brokers.js';
+import { testLogger, testServices } from '../helpers/brokers.js';
 import { databaseUrl } from '../unit/database.test.js';
 
 function item(root: string, n: number, artist: string, album: string, genre: string): ExtractedTrack {
@@ -29,7 +29,7 @@ function item(root: string, n: number, artist: string, album: string, genre: str
 
 function context(handle: DatabaseHandle): TaskContext {
   return {
-    db: handle.db, log: testLogger, jobId: 'batch:test', taskName: 'batch.process_entities', attempt: 1,
+    db: handle.db, services: testServices(os.tmpdir()), log: testLogger, jobId: 'batch:test', taskName: 'batch.process_entities', attempt: 1,
     progress: async () => undefined, enqueue: async (name) => ({ id: 'x:1', name, queue: 'x' }), signal: new AbortController().signal,
   };
 }

@@ -10,11 +10,18 @@ import { BullmqBroker } from '../../src/broker/bullmq/broker.js';
 import { EmbeddedBroker } from '../../src/broker/embedded/broker.js';
 import type { Broker } from '../../src/broker/port.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices, type Services } from '../../src/services/index.js';
 import type { TaskRegistry } from '../../src/tasks/define.js';
 
 export type BrokerKind = 'embedded' | 'bullmq';
 
 export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** Services for tests: images under `dataDir`, outside lookups off. */
+export function testServices(dataDir: string): Services {
+  return createServices({ ...loadConfig({}), dataDir, outsideLookups: false });
+}
 
 /** Redis for tests: REDIS_URL; under CI=true a missing Redis is a failure, never a skip. */
 export function redisUrl(): string | undefined {
@@ -58,8 +65,8 @@ export async function createHarness(kind: BrokerKind, registry: TaskRegistry, op
     databases.push(database);
     const broker =
       kind === 'embedded'
-        ? await EmbeddedBroker.open({ file, registry, db: database.db, logger: testLogger, lockMs, pollMs: options.pollMs ?? 50 })
-        : new BullmqBroker({ url: redisUrl()!, prefix, registry, db: database.db, logger: testLogger, lockMs, stalledIntervalMs: Math.max(250, lockMs / 2) });
+        ? await EmbeddedBroker.open({ file, registry, db: database.db, services: testServices(dir), logger: testLogger, lockMs, pollMs: options.pollMs ?? 50 })
+        : new BullmqBroker({ url: redisUrl()!, prefix, registry, db: database.db, services: testServices(dir), logger: testLogger, lockMs, stalledIntervalMs: Math.max(250, lockMs / 2) });
     brokers.push(broker);
     return broker;
   };

@@ -3,7 +3,7 @@
 import { BullmqBroker } from '../../src/broker/bullmq/broker.js';
 import { EmbeddedBroker } from '../../src/broker/embedded/broker.js';
 import { openDatabase } from '../../src/db/open.js';
-import { testLogger } from './brokers.js';
+import { testLogger, testServices } from './brokers.js';
 import { testRegistry } from './test-tasks.js';
 
 const env = process.env;
@@ -13,8 +13,8 @@ const registry = testRegistry();
 const { db } = openDatabase({ dataDir: dir });
 const broker =
   env.SB_TEST_BROKER === 'embedded'
-    ? await EmbeddedBroker.open({ file: `${dir}/soniquebay.db`, registry, db, logger: testLogger, lockMs, pollMs: 50 })
-    : new BullmqBroker({ url: env.REDIS_URL!, prefix: env.SB_TEST_PREFIX!, registry, db, logger: testLogger, lockMs, stalledIntervalMs: Math.max(250, lockMs / 2) });
+    ? await EmbeddedBroker.open({ file: `${dir}/soniquebay.db`, registry, db, services: testServices(dir), logger: testLogger, lockMs, pollMs: 50 })
+    : new BullmqBroker({ url: env.REDIS_URL!, prefix: env.SB_TEST_PREFIX!, registry, db, services: testServices(dir), logger: testLogger, lockMs, stalledIntervalMs: Math.max(250, lockMs / 2) });
 await broker.startWorker();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type JobsOptions, type JobType } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
+import type { Services } from '../../services/index.js';
 import type { Schedule } from '../../schedules.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
@@ -33,6 +34,7 @@ export interface BullmqBrokerOptions {
   prefix?: string;
   registry: TaskRegistry;
   db: Db;
+  services: Services;
   logger: Logger;
   /** a running job's lock lasts this long without renewal before it counts as stalled */
   lockMs?: number;
@@ -224,7 +226,7 @@ export class BullmqBroker implements Broker {
 
   /** used by the worker group: one BullMQ Worker per queue, sharing this broker's settings */
   createWorker(queueName: string, concurrency: number, shutdown: AbortSignal): Worker {
-    const { registry, logger, db } = this.options;
+    const { registry, logger, db, services } = this.options;
     const lockMs = this.options.lockMs ?? 30_000;
     const limit = registry.queues[queueName]?.rateLimit;
     const worker = new Worker(
@@ -246,7 +248,7 @@ export class BullmqBroker implements Broker {
         try {
           const result = await executeJob(
             { id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 },
-            { registry, db, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts) },
+            { registry, db, services, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts) },
           );
           if (unsaved !== undefined) await job.updateProgress(unsaved);
           return result;
@@ -260,6 +262,7 @@ export class BullmqBroker implements Broker {
             await runFailureHook({ id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 }, errorMessage(err), {
               registry,
               db,
+              services,
               logger,
               enqueue: (name, payload, opts) => this.enqueue(name, payload, opts),
             });

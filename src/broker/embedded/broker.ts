@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
+import type { Services } from '../../services/index.js';
 import { openSqlite, type SqliteConnection } from '../../db/sqlite.js';
 import type { Schedule } from '../../schedules.js';
 import type { EnqueueOptions, JobRef, TaskRegistry } from '../../tasks/define.js';
@@ -33,6 +34,7 @@ export interface EmbeddedBrokerOptions {
   file: string;
   registry: TaskRegistry;
   db: Db;
+  services: Services;
   logger: Logger;
   /** a running job's lock lasts this long without a heartbeat before another worker may take it */
   lockMs?: number;
@@ -151,6 +153,7 @@ export class EmbeddedBroker implements Broker {
         store: this.store,
         registry: this.registry,
         db: this.options.db,
+        services: this.options.services,
         logger: this.options.logger,
         emit: (event) => this.events.emit('event', event),
         enqueue: (name, payload, opts) => this.enqueue(name, payload, opts),

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
+import type { Services } from '../../services/index.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { errorMessage, isPermanent } from '../errors.js';
@@ -16,6 +17,7 @@ export interface EmbeddedWorkerDeps {
   store: JobStore;
   registry: TaskRegistry;
   db: Db;
+  services: Services;
   logger: Logger;
   emit(event: JobEvent): void;
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
@@ -155,7 +157,7 @@ export class EmbeddedWorker implements WorkerHandle {
 
     const done = executeJob(
       { id: ref.id, name: row.name, payload, attempt },
-      { registry, db: this.deps.db, logger, enqueue: this.deps.enqueue, progress, shutdown: this.shutdown.signal },
+      { registry, db: this.deps.db, services: this.deps.services, logger, enqueue: this.deps.enqueue, progress, shutdown: this.shutdown.signal },
     )
       .then(
         (result) => this.finish(row, ref, () => store.complete(row.id, this.id, JSON.stringify(result), pendingProgress, Date.now()), {

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { CorruptImageError, ImageStore } from '../../src/services/images/store.js';
+
+const store = () => new ImageStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sb-images-')));
+
+describe('image store', () => {
+  it('keeps the original once and renders every size in WebP and JPEG, without upscaling', async () => {
+    const images = store();
+    const jpeg = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+    const first = await images.put(jpeg);
+    const again = await images.put(jpeg);
+    assert.equal(first.created, true);
+    assert.equal(again.created, false);
+    assert.equal(again.hash, first.hash);
+    assert.deepEqual([first.mime, first.width, first.height], ['image/jpeg', 800, 600]);
+    const folder = images.folderOf(first.hash);
+    assert.deepEqual(fs.readdirSync(folder).sort(), ['1024.jpg', '1024.webp', '256.jpg', '256.webp', '512.jpg', '512.webp', '64.jpg', '64.webp', 'meta.json', 'original.jpg']);
+    assert.ok(fs.readFileSync(path.join(folder, 'original.jpg')).equals(jpeg));
+    const sizes = await Promise.all([64, 256, 512, 1024].map(async (s) => (await sharp(images.renditionPath(first.hash, s, 'webp')).metadata()).width));
+    assert.deepEqual(sizes, [64, 256, 512, 800], 'aspect kept, never enlarged');
+    assert.equal((await sharp(images.renditionPath(first.hash, 64, 'jpeg')).metadata()).height, 48);
+    assert.equal(images.pathFor(first.hash, 300, 'webp'), images.renditionPath(first.hash, 512, 'webp'));
+    assert.equal(images.pathFor(first.hash, 4000, 'jpeg'), images.renditionPath(first.hash, 1024, 'jpeg'));
+  });
+
+  it('renders a PNG with transparency to JPEG on white, and keeps the alpha in WebP', async () => {
+    const images = store();
+    const png = await sharp({ create: { width: 100, height: 100, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const stored = await images.put(png);
+    assert.equal(stored.mime, 'image/png');
+    const jpeg = await sharp(images.renditionPath(stored.hash, 64, 'jpeg')).raw().toBuffer();
+    assert.ok(jpeg[0]! > 245 && jpeg[1]! > 245 && jpeg[2]! > 245, `transparent pixels became ${jpeg.subarray(0, 3).join(',')}, expected white`);
+    const webp = await sharp(images.renditionPath(stored.hash, 64, 'webp')).metadata();
+    assert.equal(webp.hasAlpha, true);
+  });
+
+  it('refuses bytes that are not an image, leaving nothing behind', async () => {
+    const images = store();
+    await assert.rejects(images.put(Buffer.from('definitely not a picture')), CorruptImageError);
+    const truncated = (await sharp({ create: { width: 300, height: 300, channels: 3, background: '#fff' } }).jpeg().toBuffer()).subarray(0, 200);
+    await assert.rejects(images.put(truncated), CorruptImageError);
+    const left = fs.readdirSync(images.dir, { recursive: true }).filter((f) => !fs.statSync(path.join(images.dir, String(f))).isDirectory());
+    assert.deepEqual(left, []);
+  });
+});
