@@ -34,6 +34,12 @@ export interface FixtureManifest {
   albumKeys: string[];
   genreKeys: string[];
   hiddenFiles: string[];
+  /** album key → where its art is: embedded in its files (wins), a cover/folder file, or none */
+  albumArt: Record<string, 'embedded' | 'folder' | null>;
+  /** artist keys whose folder holds an artist.jpg */
+  artistArt: string[];
+  /** tracks whose embedded picture is not an image */
+  corruptPictures: string[];
 }
 
 export interface FixtureOptions {
@@ -124,7 +130,7 @@ export async function generateLibrary(options: FixtureOptions): Promise<FixtureM
   const bases = await makeBases(options.seconds ?? 1);
   const maxSlow = options.maxFfmpegTracks ?? 200;
 
-  const manifest: FixtureManifest = { root: out, files: [], tracks: {}, artistKeys: [], albumKeys: [], genreKeys: [], hiddenFiles: [] };
+  const manifest: FixtureManifest = { root: out, files: [], tracks: {}, artistKeys: [], albumKeys: [], genreKeys: [], hiddenFiles: [], albumArt: {}, artistArt: [], corruptPictures: [] };
   const artistKeys = new Set<string>();
   const albumKeys = new Set<string>();
   const genreKeys = new Set<string>();
@@ -172,7 +178,14 @@ export async function generateLibrary(options: FixtureOptions): Promise<FixtureM
       const dir = path.join(out, safeName(albumArtist), safeName(`${album} (${year})`));
       fs.mkdirSync(dir, { recursive: true });
       const withCover = albumNo % 3 === 0;
-      if (albumNo % 4 === 0) fs.writeFileSync(path.join(dir, albumNo % 8 === 0 ? 'Folder.JPG' : 'cover.jpg'), bases.cover);
+      // every album's art has bytes of its own (same picture, its number after the JPEG end marker)
+      const art = Buffer.concat([bases.cover, Buffer.from(`album ${albumNo}`)]);
+      if (albumNo % 4 === 0) fs.writeFileSync(path.join(dir, albumNo % 8 === 0 ? 'Folder.JPG' : 'cover.jpg'), art);
+      manifest.albumArt[`${nameKey(album)}|${nameKey(albumArtist)}`] = withCover ? 'embedded' : albumNo % 4 === 0 ? 'folder' : null;
+      if (!compilation && a === 0 && artistNo % 3 === 0) {
+        fs.writeFileSync(path.join(out, safeName(artist), 'artist.jpg'), Buffer.concat([bases.cover, Buffer.from(`artist ${artistNo}`)]));
+        manifest.artistArt.push(nameKey(artist));
+      }
       const length = 4 + Math.floor(random() * 8);
       const albumGenres = [pick(GENRES), ...(random() < 0.4 ? [pick(GENRES)] : [])].filter((g, i, all) => all.indexOf(g) === i);
       for (let t = 1; t <= length && made < options.tracks; t++) {
@@ -199,12 +212,14 @@ export async function generateLibrary(options: FixtureOptions): Promise<FixtureM
           disc: [1, 1],
           year,
           ...(compilation ? { compilation: true } : {}),
-          ...(withCover ? { cover: { mime: 'image/jpeg', data: bases.cover } } : {}),
+          ...(withCover ? { cover: { mime: 'image/jpeg', data: art } } : {}),
+          ...(!withCover && index % 37 === 20 ? { cover: { mime: 'image/jpeg', data: Buffer.from('this is not a picture at all') } } : {}),
           ...(index % 12 === 0 ? { extra: { 'ab:lo:rhythm:bpm': String(80 + (index % 100)) } } : {}),
         };
         const fileName = index % 19 === 11 ? `${String(t).padStart(2, '0')} ${'Long name '.repeat(15).trim()} ${index}` : `${String(t).padStart(2, '0')} - ${safeName(title)}`;
         const nfd = index % 29 === 13 ? fileName.normalize('NFD') : fileName;
-        writeTrack(dir, nfd, tags, { title, artists: [trackArtist, ...guests], album, albumArtist, genres: albumGenres }, index);
+        const written = writeTrack(dir, nfd, tags, { title, artists: [trackArtist, ...guests], album, albumArtist, genres: albumGenres }, index);
+        if (!withCover && index % 37 === 20 && /\.(mp3|flac)$/.test(written)) manifest.corruptPictures.push(written);
       }
     }
   }

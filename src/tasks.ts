@@ -5,6 +5,10 @@ import os from 'node:os';
 import { z } from 'zod';
 import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
 import { LEGACY_ALIASES } from './tasks/legacy.js';
+import { extractArtistImages } from './workers/covers/artist_images.js';
+import { processAlbumCovers } from './workers/covers/cover_processor.js';
+import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
+import { processCoversBatch } from './workers/deferred/covers_deferred.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
@@ -46,7 +50,6 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 // Handlers arrive with the issue that builds each stage; until then the task refuses to run.
-const COVERS_ISSUE = 'covers and artist images (issue #4)';
 const ANALYSIS_ISSUE = 'audio analysis and enrichment (issue #5)';
 const VECTORS_ISSUE = 'vectorization (issue #6)';
 const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
@@ -118,25 +121,25 @@ export const TASKS = [
     schema: z.object({ trackIds: ids }).strict(),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    arrivesWith: COVERS_ISSUE,
+    handler: extractEmbeddedCovers,
   }),
   defineTask({
     name: 'covers.process_album_covers',
     queue: 'covers',
-    description: 'album art: embedded, then folder files, then Cover Art Archive by MBID',
-    schema: z.object({ albumIds: ids }).strict(),
+    description: 'album art: embedded, then folder files, then (deferred) Cover Art Archive by MBID',
+    schema: z.object({ albumIds: ids, outside: z.boolean().optional() }).strict(),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
-    arrivesWith: COVERS_ISSUE,
+    handler: processAlbumCovers,
   }),
   defineTask({
     name: 'covers.extract_artist_images_batch',
     queue: 'covers',
-    description: 'artist images: artist folder files, then outside providers',
-    schema: z.object({ artistIds: ids }).strict(),
+    description: 'artist images: artist folder files, then (deferred) outside providers',
+    schema: z.object({ artistIds: ids, outside: z.boolean().optional() }).strict(),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
-    arrivesWith: COVERS_ISSUE,
+    handler: extractArtistImages,
   }),
   defineTask({
     name: 'metadata.analyze_audio_batch',
@@ -201,7 +204,17 @@ export const TASKS = [
     arrivesWith: VECTORS_ISSUE,
   }),
   sweep('deferred.process_enrichment_batch', 'picks due enrichment/analysis work from the database', 10),
-  sweep('deferred.process_covers_batch', 'picks due cover and artist-image work from the database', 5),
+  defineTask({
+    name: 'deferred.process_covers_batch',
+    queue: 'deferred',
+    description: 'queues the due outside lookups of album covers and artist images (low priority)',
+    schema: z.object({ limit: limit.default(5) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    handler: processCoversBatch,
+  }),
   sweep('deferred.process_vectors_batch', 'picks due vector work from the database', 50),
   defineTask({
     name: 'deferred.retry_failed',

@@ -7,73 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { generateLibrary, type FixtureManifest } from '../../scripts/fixtures.js';
-import type { Config } from '../../src/config.js';
-import { loadConfig } from '../../src/config.js';
-import type { Db, ScanTable } from '../../src/db/types.js';
+import type { Db } from '../../src/db/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { nameKey } from '../../src/workers/scan/names.js';
-import { getScan } from '../../src/workers/scan/sessions.js';
-import { redisUrl, testLogger } from '../helpers/brokers.js';
-import { databaseUrl } from '../unit/database.test.js';
-
-interface Setup {
-  name: string;
-  config(dataDir: string): Promise<{ config: Config; cleanup(): Promise<void> }>;
-}
-
-const setups: Setup[] = [
-  {
-    name: 'embedded (SQLite)',
-    async config(dataDir) {
-      return { config: { ...loadConfig({}), dataDir }, cleanup: async () => undefined };
-    },
-  },
-];
-if (redisUrl() && databaseUrl()) {
-  setups.push({
-    name: 'distributed (BullMQ + PostgreSQL)',
-    async config(dataDir) {
-      const schema = `sbscan_${randomUUID().slice(0, 8)}`;
-      const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
-      const admin = new pg.Client({ connectionString: databaseUrl() });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const url = new URL(databaseUrl()!);
-      url.searchParams.set('options', `-c search_path=${schema}`);
-      return {
-        config: { ...loadConfig({}), dataDir, brokerUrl: redisUrl()!, redisPrefix: prefix, databaseUrl: url.toString() },
-        async cleanup() {
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
-          const redis = new Redis(redisUrl()!);
-          const keys = await redis.keys(`${prefix}:*`);
-          if (keys.length > 0) await redis.del(...keys);
-          redis.disconnect();
-        },
-      };
-    },
-  });
-}
-
-async function scan(runtime: Runtime, root: string): Promise<ScanTable> {
-  const worker = await runtime.broker.startWorker();
-  const scanId = randomUUID();
-  await runtime.broker.enqueue('scan.discovery', { root, scanId });
-  const deadline = Date.now() + 120_000;
-  let current: ScanTable | undefined;
-  for (;;) {
-    current = await getScan(runtime.database.db, scanId);
-    if (current && current.status !== 'running') break;
-    if (Date.now() > deadline) throw new Error(`scan still running: ${JSON.stringify(current)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await worker.close();
-  assert.equal(current.status, 'completed', current.last_error ?? '');
-  return current;
-}
+import { testLogger } from '../helpers/brokers.js';
+import { runtimeSetups as setups, scan } from '../helpers/runtimes.js';
 
 async function snapshot(db: Db) {
   return db.selectFrom('tracks').select(['id', 'path', 'updated_at', 'album_id', 'artist_id']).orderBy('path').execute();

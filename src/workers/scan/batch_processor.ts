@@ -39,7 +39,7 @@ export async function processEntities(payload: ProcessPayload, ctx: TaskContext)
   const outcome = await ctx.db.transaction().execute((trx) => writeBatch(trx, payload));
   if (outcome.duplicateBatch) return { inserted: 0, updated: 0, failed: 0, duplicateBatch: true };
   // after commit: the database already says this work is pending, so a failed enqueue loses nothing
-  await queueFollowUps(ctx, outcome.changedTrackIds);
+  await queueFollowUps(ctx, outcome);
   const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
   if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'batch', batchNo: payload.batchNo ?? null, inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed });
   return { inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
@@ -50,6 +50,9 @@ interface WriteOutcome {
   updated: number;
   failed: number;
   changedTrackIds: number[];
+  /** albums and artists of this batch that have no image yet */
+  albumsWithoutArt: number[];
+  artistsWithoutArt: number[];
   duplicateBatch?: true;
 }
 
@@ -59,7 +62,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   if (scanId !== undefined && batchNo !== undefined) {
     // a batch counts once even if its job runs twice (crash after commit)
     const counted = await trx.insertInto('scan_batches').values({ scan_id: scanId, batch_no: batchNo, done_at: now }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-    if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], duplicateBatch: true };
+    if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], albumsWithoutArt: [], artistsWithoutArt: [], duplicateBatch: true };
   }
   const roots = await trx.selectFrom('library_roots').select(['id', 'path']).execute();
   const rootOf = (file: string) => roots.filter((r) => file === r.path || file.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep)).sort((a, b) => b.path.length - a.path.length)[0];
@@ -219,8 +222,32 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
       .execute();
   }
 
+  // albums and artists still without art get their own pending work (local files first)
+  const albumsWithoutArt = await withoutArt(trx, 'album', [...albumIds.values()]);
+  const artistsWithoutArt = await withoutArt(trx, 'artist', [...artistIds.values()]);
+  const artWork = [
+    ...albumsWithoutArt.map((id) => ({ entity_type: 'album' as const, entity_id: id, stage: 'cover' })),
+    ...artistsWithoutArt.map((id) => ({ entity_type: 'artist' as const, entity_id: id, stage: 'image' })),
+  ].map((w) => ({ ...w, status: 'pending' as const, attempts: 0, next_attempt_at: now, last_error: null, updated_at: now }));
+  for (let i = 0; i < artWork.length; i += CHUNK) {
+    await trx
+      .insertInto('work_state')
+      .values(artWork.slice(i, i + CHUNK))
+      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: now, updated_at: now }))
+      .execute();
+  }
+
   if (scanId) await addCounts(trx, scanId, { extracted: items.length, inserted, updated, failed: errors.length, batches_done: batchNo !== undefined ? 1 : 0 });
-  return { inserted, updated, failed: errors.length, changedTrackIds: changed };
+  return { inserted, updated, failed: errors.length, changedTrackIds: changed, albumsWithoutArt, artistsWithoutArt };
+}
+
+async function withoutArt(trx: Transaction<Database>, entity: 'album' | 'artist', ids: number[]): Promise<number[]> {
+  const have = new Set<number>();
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const rows = await trx.selectFrom('covers').select('entity_id').where('entity_type', '=', entity).where('entity_id', 'in', ids.slice(i, i + CHUNK)).execute();
+    for (const r of rows) have.add(r.entity_id);
+  }
+  return ids.filter((id) => !have.has(id));
 }
 
 /** An album's artist: the album-artist tag, else Various Artists for a compilation, else the track artist. */
@@ -317,20 +344,25 @@ async function insertIgnoring<T extends 'track_artists' | 'track_genres' | 'albu
 }
 
 /** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
-async function queueFollowUps(ctx: TaskContext, trackIds: number[]): Promise<void> {
-  for (const { task, payload } of FOLLOW_UP_STAGES) {
-    for (let i = 0; i < trackIds.length; i += CHUNK) {
+async function queueFollowUps(ctx: TaskContext, outcome: WriteOutcome): Promise<void> {
+  const jobs: { task: string; payload: (ids: number[]) => unknown; ids: number[] }[] = [
+    ...FOLLOW_UP_STAGES.map(({ task, payload }) => ({ task, payload, ids: outcome.changedTrackIds })),
+    { task: 'covers.process_album_covers', payload: (ids: number[]) => ({ albumIds: ids }), ids: outcome.albumsWithoutArt },
+    { task: 'covers.extract_artist_images_batch', payload: (ids: number[]) => ({ artistIds: ids }), ids: outcome.artistsWithoutArt },
+  ];
+  for (const { task, payload, ids } of jobs) {
+    for (let i = 0; i < ids.length; i += CHUNK) {
       try {
-        await ctx.enqueue(task, payload(trackIds.slice(i, i + CHUNK)));
+        await ctx.enqueue(task, payload(ids.slice(i, i + CHUNK)));
       } catch (err) {
-        if (err instanceof TaskNotAvailableError) break;
-        ctx.log.warn({ err: err instanceof Error ? err.message : String(err), task }, 'follow-up not queued; it stays pending in work_state');
+        if (!(err instanceof TaskNotAvailableError)) {
+          ctx.log.warn({ err: err instanceof Error ? err.message : String(err), task }, 'follow-up not queued; it stays pending in work_state');
+        }
         break;
       }
     }
   }
 }
-
 
 /**
  * When the batch could not be written after its retries, each of its files becomes an error row

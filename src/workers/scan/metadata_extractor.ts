@@ -175,10 +175,23 @@ export function titleFromFileName(file: string): string {
   return cleanName(stem.replace(/^\d{1,3}\s*[-._)]\s*/, '')) || cleanName(stem) || path.basename(file);
 }
 
-function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
+/** The front cover (by picture type), else the first picture. */
+export function frontPicture(pictures: readonly IPicture[] | undefined): IPicture | null {
   if (!pictures || pictures.length === 0) return null;
-  const front = pictures.find((p) => p.type?.toLowerCase().includes('front')) ?? pictures[0]!;
-  return createHash('sha1').update(front.data).digest('hex');
+  return pictures.find((p) => p.type?.toLowerCase().includes('front')) ?? pictures[0]!;
+}
+
+function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
+  const front = frontPicture(pictures);
+  return front ? createHash('sha1').update(front.data).digest('hex') : null;
+}
+
+/** The embedded front cover of a file, read the same way the scan reads tags. */
+export async function readEmbeddedPicture(file: string): Promise<IPicture | null> {
+  const { size } = await fs.stat(file);
+  const metadata =
+    size <= READ_WHOLE_MAX_BYTES ? await parseBuffer(await fs.readFile(file), { path: file, size }, { duration: false }) : await parseFile(file, { duration: false });
+  return frontPicture(metadata.common.picture);
 }
 
 /** AcousticBrainz-style tags (`ab:lo:rhythm:bpm` …) from any tag format, keys lower-cased. */

@@ -1,0 +1,99 @@
+// covers.process_album_covers: album art from the album's own files first (embedded picture, then
+// cover/folder/front/album.* in its folders), then, on the deferred path, the Cover Art Archive by
+// release (or release group) MBID. One album's failure never fails the batch.
+import fs from 'node:fs';
+import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
+import { CorruptImageError } from '../../services/images/store.js';
+import { coverArtArchiveFront } from '../../services/providers/images.js';
+import { failWork, markWork } from '../../services/work_state.js';
+import type { TaskContext } from '../../tasks/define.js';
+import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
+import { findImageFile, hasCover, saveImage } from './links.js';
+
+export interface AlbumCoversPayload {
+  albumIds: number[];
+  /** look outside (Cover Art Archive) when the files have no art; set by the deferred sweep */
+  outside?: boolean;
+}
+
+type Outcome = 'embedded' | 'folder' | 'coverartarchive' | 'had' | 'later' | 'none' | 'failed';
+
+export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
+  const counts: Record<Outcome, number> = { embedded: 0, folder: 0, coverartarchive: 0, had: 0, later: 0, none: 0, failed: 0 };
+  for (const id of payload.albumIds) {
+    ctx.signal.throwIfAborted();
+    counts[await albumCover(id, payload.outside === true, ctx)]++;
+  }
+  return counts;
+}
+
+async function albumCover(id: number, outside: boolean, ctx: TaskContext): Promise<Outcome> {
+  const { db, services } = ctx;
+  const album = await db.selectFrom('albums').select(['id', 'title', 'mbid', 'release_group_mbid']).where('id', '=', id).executeTakeFirst();
+  if (!album) return 'none';
+  try {
+    if (await hasCover(db, 'album', id)) {
+      await markWork(db, 'album', id, 'cover', 'done');
+      return 'had';
+    }
+    const local = await localCover(id, ctx);
+    if (local) {
+      await markWork(db, 'album', id, 'cover', 'done');
+      return local;
+    }
+    await markWork(db, 'album', id, 'cover', 'done', { error: 'no art in its files or folders' });
+    if (!album.mbid && !album.release_group_mbid) return 'none';
+    if (!services.http.enabled) return 'none';
+    if (!outside) {
+      // the outside lookup waits for the deferred sweep: it never slows a scan
+      await markWork(db, 'album', id, 'cover_outside', 'pending');
+      return 'later';
+    }
+    const bytes = await coverArtArchiveFront(services.http, services.covers.providerUrls.coverartarchive, album.mbid, album.release_group_mbid, ctx.signal);
+    if (!bytes) {
+      await markWork(db, 'album', id, 'cover_outside', 'done', { error: 'the Cover Art Archive has no front image' });
+      return 'none';
+    }
+    await saveImage(db, services.images, bytes, 'album', id, 'coverartarchive');
+    await markWork(db, 'album', id, 'cover_outside', 'done');
+    return 'coverartarchive';
+  } catch (err) {
+    if (err instanceof OutsideLookupsDisabledError) return 'none';
+    const reason = err instanceof Error ? err.message : String(err);
+    const stage = outside ? 'cover_outside' : 'cover';
+    if (err instanceof CorruptImageError) await markWork(db, 'album', id, stage, 'failed', { error: reason });
+    else await failWork(db, 'album', id, stage, reason, err instanceof ProviderUnavailableError ? err.retryAt : undefined);
+    ctx.log.warn({ albumId: id, album: album.title, reason }, 'album cover failed');
+    return 'failed';
+  }
+}
+
+/** Embedded art of one of its tracks, else an image file in one of its folders. */
+async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded' | 'folder' | null> {
+  const { db, services } = ctx;
+  const tracks = await db
+    .selectFrom('tracks')
+    .select(['path', 'folder', 'has_picture'])
+    .where('album_id', '=', albumId)
+    .orderBy('disc_no')
+    .orderBy('track_no')
+    .execute();
+  for (const track of tracks.filter((t) => t.has_picture)) {
+    try {
+      const picture = await readEmbeddedPicture(track.path);
+      if (picture) {
+        await saveImage(db, services.images, Buffer.from(picture.data), 'album', albumId, 'embedded');
+        return 'embedded';
+      }
+    } catch (err) {
+      ctx.log.debug({ path: track.path, err: err instanceof Error ? err.message : String(err) }, 'embedded picture unusable, trying the next track');
+    }
+  }
+  for (const folder of new Set(tracks.map((t) => t.folder))) {
+    const file = findImageFile(folder, services.covers.fileNames);
+    if (!file) continue;
+    await saveImage(db, services.images, fs.readFileSync(file), 'album', albumId, 'folder');
+    return 'folder';
+  }
+  return null;
+}

@@ -1,0 +1,53 @@
+// covers.extract_embedded_covers_batch: each track's embedded front cover (else its first
+// picture), stored once per content hash, linked to the track and, if it has none, its album.
+import { CorruptImageError } from '../../services/images/store.js';
+import { failWork, markWork } from '../../services/work_state.js';
+import type { TaskContext } from '../../tasks/define.js';
+import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
+import { hasCover, saveImage } from './links.js';
+
+export interface CoverBatchResult {
+  stored: number;
+  reused: number;
+  none: number;
+  failed: number;
+}
+
+export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx: TaskContext): Promise<CoverBatchResult> {
+  const { db, services } = ctx;
+  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'album_id', 'has_picture']).where('id', 'in', payload.trackIds).execute();
+  const result: CoverBatchResult = { stored: 0, reused: 0, none: 0, failed: 0 };
+  const albums = new Set<number>();
+  for (const track of tracks) {
+    ctx.signal.throwIfAborted();
+    if (!track.has_picture) {
+      result.none++;
+      await markWork(db, 'track', track.id, 'covers', 'done');
+      continue;
+    }
+    try {
+      const picture = await readEmbeddedPicture(track.path);
+      if (!picture) {
+        result.none++;
+        await markWork(db, 'track', track.id, 'covers', 'done');
+        continue;
+      }
+      const stored = await saveImage(db, services.images, Buffer.from(picture.data), 'track', track.id, 'embedded');
+      if (stored.created) result.stored++;
+      else result.reused++;
+      if (track.album_id !== null && !albums.has(track.album_id) && !(await hasCover(db, 'album', track.album_id))) {
+        await saveImage(db, services.images, Buffer.from(picture.data), 'album', track.album_id, 'embedded');
+      }
+      if (track.album_id !== null) albums.add(track.album_id);
+      await markWork(db, 'track', track.id, 'covers', 'done');
+    } catch (err) {
+      result.failed++;
+      const reason = err instanceof CorruptImageError ? `embedded picture: ${err.message}` : `embedded picture could not be read: ${err instanceof Error ? err.message : String(err)}`;
+      // a corrupt picture will not get better by retrying: failed at once, with the reason
+      if (err instanceof CorruptImageError) await markWork(db, 'track', track.id, 'covers', 'failed', { error: reason });
+      else await failWork(db, 'track', track.id, 'covers', reason);
+      ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
+    }
+  }
+  return result;
+}

@@ -1,0 +1,79 @@
+// Linking stored images to tracks, albums and artists, and finding an entity's image for display.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CoverTable, Db } from '../../db/types.js';
+import type { ImageFormat, ImageStore, StoredImage } from '../../services/images/store.js';
+
+export type CoverEntity = CoverTable['entity_type'];
+
+/** Which source wins when an entity has several: the first in each list. */
+export const SOURCE_ORDER: Record<CoverEntity, readonly string[]> = {
+  track: ['embedded'],
+  album: ['embedded', 'folder', 'coverartarchive'],
+  artist: ['folder', 'deezer', 'fanarttv', 'lastfm'],
+};
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
+
+/** Stores the bytes once, then links the entity to them for this source. */
+export async function saveImage(db: Db, store: ImageStore, bytes: Buffer, entity: CoverEntity, id: number, source: string): Promise<StoredImage> {
+  const stored = await store.put(bytes);
+  await linkImage(db, stored, entity, id, source);
+  return stored;
+}
+
+export async function linkImage(db: Db, stored: Omit<StoredImage, 'created'>, entity: CoverEntity, id: number, source: string): Promise<void> {
+  const now = Date.now();
+  await db
+    .insertInto('images')
+    .values({ hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, bytes: stored.bytes, created_at: now })
+    .onConflict((oc) => oc.column('hash').doNothing())
+    .execute();
+  await db
+    .insertInto('covers')
+    .values({ entity_type: entity, entity_id: id, source, hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, created_at: now })
+    .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'source']).doUpdateSet({ hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, created_at: now }))
+    .execute();
+}
+
+export async function hasCover(db: Db, entity: CoverEntity, id: number): Promise<boolean> {
+  return (await db.selectFrom('covers').select('id').where('entity_type', '=', entity).where('entity_id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+/**
+ * The file to serve for an entity's image at a display size (the API uses this): the best source
+ * it has, at the smallest rendered size that covers `size`. Null when it has none.
+ */
+export async function imageFor(db: Db, store: ImageStore, entity: CoverEntity, id: number, size: number, format: ImageFormat): Promise<{ path: string; hash: string; source: string; mime: string } | null> {
+  const rows = await db.selectFrom('covers').select(['source', 'hash']).where('entity_type', '=', entity).where('entity_id', '=', id).execute();
+  const order = SOURCE_ORDER[entity];
+  const best = rows.sort((a, b) => rank(order, a.source) - rank(order, b.source))[0];
+  if (!best) return null;
+  const file = store.pathFor(best.hash, size, format);
+  if (!fs.existsSync(file)) return null;
+  return { path: file, hash: best.hash, source: best.source, mime: format === 'jpeg' ? 'image/jpeg' : 'image/webp' };
+}
+
+function rank(order: readonly string[], source: string): number {
+  const at = order.indexOf(source);
+  return at < 0 ? order.length : at;
+}
+
+/** The first image file in `dir` whose name (any case) is one of `names`, in the order of `names`. */
+export function findImageFile(dir: string, names: readonly string[]): string | null {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const wanted = name.toLowerCase();
+    const match = entries.find((e) => {
+      const ext = path.extname(e).toLowerCase();
+      return IMAGE_EXTENSIONS.includes(ext) && path.basename(e, path.extname(e)).toLowerCase() === wanted;
+    });
+    if (match) return path.join(dir, match);
+  }
+  return null;
+}
