@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config.js';
 import { configCommand } from './cli/config.js';
+import { coversCommand } from './cli/covers.js';
 import { enqueueCommand } from './cli/enqueue.js';
 import { jobsCommand } from './cli/jobs.js';
 import { libraryCommand, tracksCommand } from './cli/library.js';
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [scanCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), tasksCommand(), configCommand()]) {
+  for (const command of [scanCommand(), coversCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), tasksCommand(), configCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -129,4 +129,5 @@ function printSummary(s: ScanSummary): void {
   printLine(`  ${s.moved} moved, ${s.removed} removed`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
+  printLine('  covers and the later stages of new tracks continue in `soniquebay run` (or `soniquebay covers fetch`)');
 }
