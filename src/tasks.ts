@@ -9,6 +9,7 @@ import { extractArtistImages } from './workers/covers/artist_images.js';
 import { processAlbumCovers } from './workers/covers/cover_processor.js';
 import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
 import { processCoversBatch } from './workers/deferred/covers_deferred.js';
+import { retryFailed } from './workers/deferred/retry_failed.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
@@ -219,13 +220,13 @@ export const TASKS = [
   defineTask({
     name: 'deferred.retry_failed',
     queue: 'deferred',
-    description: 'makes failed work due now',
+    description: 'makes failed work (failed for a day at least) due again, a few items per tick',
     schema: z.object({ stage: z.string().min(1).optional(), limit: limit.default(5) }).strict(),
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
     positional: ['limit'],
-    arrivesWith: DEFERRED_ISSUE,
+    handler: retryFailed,
   }),
   defineTask({
     name: 'deferred.cleanup_expired',
