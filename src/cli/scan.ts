@@ -114,10 +114,12 @@ export function scanCommand(): Command {
   scan
     .command('cancel <scanId>')
     .description('cancels a running scan (what it already wrote stays)')
-    .action(async (scanId: string, _opts: unknown, command: Command) => {
+    .option('--json', 'print JSON')
+    .action(async (scanId: string, opts: { json?: boolean }, command: Command) => {
       await withRuntime(command, async ({ database }) => {
         if (!(await requestCancel(database.db, scanId))) throw new Error(`no running scan ${scanId}`);
-        printLine(`scan ${scanId} cancelled`);
+        if (opts.json) printJson({ scanId, status: 'cancelled' });
+        else printLine(`scan ${scanId} cancelled`);
       });
     });
   return scan;
