@@ -1,6 +1,7 @@
 // The `soniquebay` command.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config.js';
+import { analyzeCommand, trackCommand } from './cli/analyze.js';
 import { configCommand } from './cli/config.js';
 import { coversCommand } from './cli/covers.js';
 import { enqueueCommand } from './cli/enqueue.js';
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [scanCommand(), coversCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), tasksCommand(), configCommand()]) {
+  for (const command of [scanCommand(), coversCommand(), analyzeCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), trackCommand(), tasksCommand(), configCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;

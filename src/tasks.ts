@@ -9,6 +9,7 @@ import { extractArtistImages } from './workers/covers/artist_images.js';
 import { processAlbumCovers } from './workers/covers/cover_processor.js';
 import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
 import { processCoversBatch } from './workers/deferred/covers_deferred.js';
+import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
@@ -145,11 +146,11 @@ export const TASKS = [
   defineTask({
     name: 'metadata.analyze_audio_batch',
     queue: 'metadata',
-    description: 'decodes each track once: BPM, key, loudness, spectral/MFCC/chroma summary',
+    description: 'decodes each track once: BPM, key, loudness/ReplayGain, energy, spectral/MFCC/chroma summary',
     schema: z.object({ trackIds: ids }).strict(),
     timeoutMs: 2 * HOUR,
     positional: ['trackIds'],
-    arrivesWith: ANALYSIS_ISSUE,
+    handler: analyzeAudioBatch,
   }),
   defineTask({
     name: 'metadata.enrich_tracks_batch',

@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as library from './migrations/0001_library.js';
 import * as images from './migrations/0002_images.js';
+import * as analysis from './migrations/0003_analysis.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -8,6 +9,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
   return {
     '0001_library': { up: library.up(dialect) },
     '0002_images': { up: images.up(dialect) },
+    '0003_analysis': { up: analysis.up(dialect) },
   };
 }
 

@@ -211,6 +211,32 @@ export interface CoverTable {
   created_at: number;
 }
 
+export interface TrackAnalysisTable {
+  track_id: number;
+  /** ANALYSIS_VERSION of the code that computed the row: a new version re-analyses */
+  version: number;
+  decoder: string;
+  seconds_analyzed: number;
+  analyzed_at: number;
+  bpm: number | null;
+  bpm_confidence: number | null;
+  key: string | null;
+  scale: string | null;
+  key_confidence: number | null;
+  camelot: string | null;
+  lufs: number | null;
+  sample_peak: number | null;
+  true_peak: number | null;
+  rg_track_gain: number | null;
+  rg_album_gain: number | null;
+  /** 400 ms blocks that passed the loudness gates: the weight of this track in its album's loudness */
+  gated_blocks: number | null;
+  energy: number | null;
+  danceability: number | null;
+  /** spectral/MFCC/chroma means and variances, as JSON: the numeric summary fed to vectors */
+  features: string | null;
+}
+
 export interface WorkStateTable {
   entity_type: 'track' | 'album' | 'artist';
   entity_id: number;
@@ -241,6 +267,7 @@ export interface Database {
   covers: CoverTable;
   images: ImageTable;
   work_state: WorkStateTable;
+  track_analysis: TrackAnalysisTable;
 }
 
 export type Db = Kysely<Database>;

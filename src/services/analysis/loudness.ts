@@ -1,0 +1,547 @@
+// Streaming loudness meter after ITU-R BS.1770-4 / EBU R 128 (integrated loudness, loudness range
+// after EBU Tech 3342), with sample peak and true peak (4x oversampling). Written from the specs.
+// No samples are kept: state is a few filter values per channel, and memory grows by two doubles
+// per 100 ms of input (the 400 ms block and 3 s short-term energies; ~0.6 MB for an hour).
+//
+// K-weighting: BS.1770 publishes the two biquads for 48 kHz only. Both stages are bilinear
+// transforms (prewarped at the stage's corner frequency) of second-order analog prototypes, so we
+// invert the transform on the published 48 kHz coefficients to recover each analog prototype
+// (corner frequency, Q and numerator), then transform it again for the actual sample rate. At
+// 48 kHz this reproduces the table exactly; at other rates the response matches the analog filter
+// the table was designed from.
+
+/** the BS.1770-4 K-weighting coefficients at 48 kHz (Table 1: pre-filter, Table 2: RLB high-pass) */
+const SPEC_RATE = 48_000;
+const SPEC_PRE_FILTER = { b: [1.53512485958697, -2.69169618940638, 1.19839281085285], a: [-1.69065929318241, 0.73248077421585] } as const;
+const SPEC_RLB_FILTER = { b: [1.0, -2.0, 1.0], a: [-1.99004745483398, 0.99007225036621] } as const;
+
+/** loudness of a (channel-weighted) mean square: L = −0.691 + 10·log10(z) */
+const LOUDNESS_OFFSET = -0.691;
+const ABSOLUTE_GATE_LUFS = -70;
+const RELATIVE_GATE_LU = -10;
+/** EBU Tech 3342: short-term (3 s) loudness, relative gate −20 LU, 10th to 95th percentile */
+const LRA_RELATIVE_GATE_LU = -20;
+const LRA_LOW_PERCENTILE = 0.1;
+const LRA_HIGH_PERCENTILE = 0.95;
+
+/** gating blocks are 400 ms long and start every 100 ms (75 % overlap): 4 steps per block */
+const STEPS_PER_SECOND = 10;
+const STEPS_PER_BLOCK = 4;
+const STEPS_PER_SHORT_TERM = 30;
+
+/** ReplayGain 2.0 reference level: a track is played back at −18 LUFS */
+const REPLAYGAIN_REFERENCE_LUFS = -18;
+
+export interface Biquad {
+  b0: number;
+  b1: number;
+  b2: number;
+  a1: number;
+  a2: number;
+}
+
+/**
+ * A second-order analog section in frequency normalised to its corner ω0:
+ * H(s) = (n2·s² + n1·s + n0) / (s² + s/q + 1). A high shelf has n0 = 1 (unity at DC) and n2 = its
+ * high-frequency gain; a high-pass has n0 = n1 = 0.
+ */
+export interface AnalogSection {
+  f0: number;
+  q: number;
+  n0: number;
+  n1: number;
+  n2: number;
+}
+
+/**
+ * Bilinear transform prewarped at f0: s = (1/K)·(1 − z⁻¹)/(1 + z⁻¹), K = tan(π·f0/fs). Multiplying
+ * through by K²(1 + z⁻¹)² gives the raw (unnormalised) numerator and denominator:
+ *   den = [1 + K/q + K², 2(K² − 1), 1 − K/q + K²]
+ *   num = [n2 + n1·K + n0·K², 2(n0·K² − n2), n2 − n1·K + n0·K²]
+ */
+export function bilinear(section: AnalogSection, sampleRate: number): Biquad {
+  const k = Math.tan((Math.PI * section.f0) / sampleRate);
+  const kq = k / section.q;
+  const k2 = k * k;
+  const a0 = 1 + kq + k2;
+  return {
+    b0: (section.n2 + section.n1 * k + section.n0 * k2) / a0,
+    b1: (2 * (section.n0 * k2 - section.n2)) / a0,
+    b2: (section.n2 - section.n1 * k + section.n0 * k2) / a0,
+    a1: (2 * (k2 - 1)) / a0,
+    a2: (1 - kq + k2) / a0,
+  };
+}
+
+/**
+ * The inverse of `bilinear`: from a biquad normalised to a0 = 1, recover the analog section. From the
+ * raw denominator: d0 − d1 + d2 = 4 and d0 + d1 + d2 = 4K², d0 − d2 = 2K/q; from the raw numerator
+ * (B = b·d0): B0 − B1 + B2 = 4·n2, B0 + B1 + B2 = 4·n0·K², B0 − B2 = 2·n1·K.
+ */
+export function analogPrototype(biquad: Biquad, sampleRate: number): AnalogSection {
+  const d0 = 4 / (1 - biquad.a1 + biquad.a2);
+  const k = Math.sqrt((1 + biquad.a1 + biquad.a2) / (1 - biquad.a1 + biquad.a2));
+  const kq = (d0 * (1 - biquad.a2)) / 2;
+  const B0 = biquad.b0 * d0;
+  const B1 = biquad.b1 * d0;
+  const B2 = biquad.b2 * d0;
+  return {
+    f0: (sampleRate * Math.atan(k)) / Math.PI,
+    q: k / kq,
+    n0: (B0 + B1 + B2) / (4 * k * k),
+    n1: (B0 - B2) / (2 * k),
+    n2: (B0 - B1 + B2) / 4,
+  };
+}
+
+function specBiquad(spec: { b: readonly number[]; a: readonly number[] }): Biquad {
+  return { b0: spec.b[0] ?? 0, b1: spec.b[1] ?? 0, b2: spec.b[2] ?? 0, a1: spec.a[0] ?? 0, a2: spec.a[1] ?? 0 };
+}
+
+/** the analog prototypes behind the 48 kHz table (f0 ≈ 1682 Hz, +4 dB shelf; f0 ≈ 38 Hz high-pass) */
+export const K_WEIGHTING_PROTOTYPES: readonly [AnalogSection, AnalogSection] = [
+  analogPrototype(specBiquad(SPEC_PRE_FILTER), SPEC_RATE),
+  analogPrototype(specBiquad(SPEC_RLB_FILTER), SPEC_RATE),
+];
+
+/** the two K-weighting stages (pre-filter shelf, then RLB high-pass) for a sample rate */
+export function kWeightingCoefficients(sampleRate: number): [Biquad, Biquad] {
+  return [bilinear(K_WEIGHTING_PROTOTYPES[0], sampleRate), bilinear(K_WEIGHTING_PROTOTYPES[1], sampleRate)];
+}
+
+/**
+ * BS.1770-4 channel weights in the usual (WAV / ffmpeg) order: L, R, C = 1.0; LFE is not measured;
+ * surround channels 1.41. Mono is a single channel of weight 1 (not "dual mono").
+ */
+export function defaultChannelWeights(channels: number): number[] {
+  if (channels <= 3) return new Array<number>(channels).fill(1);
+  if (channels === 5) return [1, 1, 1, 1.41, 1.41]; // L R C Ls Rs
+  if (channels === 6) return [1, 1, 1, 0, 1.41, 1.41]; // L R C LFE Ls Rs
+  const weights = new Array<number>(channels).fill(1.41);
+  weights[0] = weights[1] = weights[2] = 1;
+  if (channels > 3) weights[3] = 0; // 7.1 and wider: LFE fourth
+  return weights;
+}
+
+// ---------------------------------------------------------------------------------------------
+// True peak: a polyphase FIR interpolator (4x for rates under 96 kHz, 2x under 192 kHz, as
+// BS.1770-4 Annex 2 suggests). The prototype is a Kaiser-windowed sinc cut off at the input's
+// Nyquist frequency, with its centre on a multiple of the factor so that phase 0 is the input
+// itself (sample peak) and only the in-between phases need computing. Each phase is normalised to
+// unity gain at DC.
+
+const TRUE_PEAK_TAPS_PER_PHASE = 24;
+const TRUE_PEAK_KAISER_BETA = 7;
+/** inputs are checked in runs of this many samples against the running peak (see `truePeakRun`) */
+const TRUE_PEAK_RUN = 64;
+/** a large push is de-interleaved this many frames at a time (bounded scratch memory) */
+const TRUE_PEAK_SLICE = 16_384;
+
+function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const q = (x * x) / 4;
+  for (let k = 1; k < 50; k++) {
+    term *= q / (k * k);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return sum;
+}
+
+interface Interpolator {
+  factor: number;
+  /** phases[r − 1][j]: weight of x[q − j] in the output r/factor of a sample after x[q − taps/2] */
+  phases: Float64Array[];
+  taps: number;
+  /** per phase, Σ|h| over all taps, and over the taps outside the central four */
+  l1: Float64Array;
+  tailL1: Float64Array;
+  /** the largest Σ|h| of a phase: |output| ≤ maxL1 · max|input in its window| */
+  maxL1: number;
+}
+
+/** the central taps of each phase (j = taps/2 − 2 … taps/2 + 1) hold most of its weight */
+const CORE_TAPS = 4;
+
+function makeInterpolator(sampleRate: number): Interpolator {
+  const factor = sampleRate < 96_000 ? 4 : sampleRate < 192_000 ? 2 : 1;
+  const taps = TRUE_PEAK_TAPS_PER_PHASE;
+  const length = factor * taps + 1;
+  const centre = (factor * taps) / 2;
+  const i0Beta = besselI0(TRUE_PEAK_KAISER_BETA);
+  const h = new Float64Array(length);
+  for (let n = 0; n < length; n++) {
+    const t = (n - centre) / factor;
+    const sinc = t === 0 ? 1 : Math.sin(Math.PI * t) / (Math.PI * t);
+    const r = (n - centre) / centre;
+    h[n] = sinc * (besselI0(TRUE_PEAK_KAISER_BETA * Math.sqrt(Math.max(0, 1 - r * r))) / i0Beta);
+  }
+  const phases: Float64Array[] = [];
+  const l1 = new Float64Array(Math.max(0, factor - 1));
+  const tailL1 = new Float64Array(Math.max(0, factor - 1));
+  const coreStart = taps / 2 - CORE_TAPS / 2;
+  for (let r = 1; r < factor; r++) {
+    const phase = new Float64Array(taps);
+    let sum = 0;
+    for (let j = 0; j < taps; j++) {
+      phase[j] = h[j * factor + r] ?? 0;
+      sum += phase[j] ?? 0;
+    }
+    let all = 0;
+    let tail = 0;
+    for (let j = 0; j < taps; j++) {
+      const w = (phase[j] ?? 0) / sum;
+      phase[j] = w;
+      all += Math.abs(w);
+      if (j < coreStart || j >= coreStart + CORE_TAPS) tail += Math.abs(w);
+    }
+    l1[r - 1] = all;
+    tailL1[r - 1] = tail;
+    phases.push(phase);
+  }
+  return { factor, phases, taps, l1, tailL1, maxL1: Math.max(1, ...l1) };
+}
+
+/** bounds are compared with this much slack so that rounding can never skip a new maximum */
+const BOUND_SLACK = 1 + 1e-9;
+
+/**
+ * The largest |interpolated value| over outputs q ∈ [start, end) of `x` (each using x[q − taps + 1 … q]),
+ * or `peak` if none is larger. Work is skipped where a bound shows it cannot beat `peak`: a whole run
+ * of inputs when max|x| · Σ|h| is under it, else each output whose four central taps plus the
+ * remaining taps' Σ|h| · max|x| are. The bounds are exact, so the result is the same as computing
+ * everything (and does not depend on how the input was chunked).
+ */
+function truePeakRun(interp: Interpolator, x: Float64Array, start: number, end: number, peak: number): number {
+  const { phases, taps, maxL1, tailL1 } = interp;
+  const c0 = taps / 2 - CORE_TAPS / 2;
+  for (let runStart = start; runStart < end; runStart += TRUE_PEAK_RUN) {
+    const runEnd = Math.min(end, runStart + TRUE_PEAK_RUN);
+    let runMax = 0;
+    for (let i = runStart - taps + 1; i < runEnd; i++) {
+      const v = Math.abs(x[i] as number);
+      if (v > runMax) runMax = v;
+    }
+    if (runMax * maxL1 * BOUND_SLACK <= peak) continue;
+    for (let p = 0; p < phases.length; p++) {
+      const phase = phases[p] as Float64Array;
+      const h0 = phase[c0] as number;
+      const h1 = phase[c0 + 1] as number;
+      const h2 = phase[c0 + 2] as number;
+      const h3 = phase[c0 + 3] as number;
+      const tail = (tailL1[p] as number) * runMax;
+      for (let q = runStart; q < runEnd; q++) {
+        const k = q - c0;
+        const core = h0 * (x[k] as number) + h1 * (x[k - 1] as number) + h2 * (x[k - 2] as number) + h3 * (x[k - 3] as number);
+        if (((core < 0 ? -core : core) + tail) * BOUND_SLACK <= peak) continue;
+        let acc = 0;
+        for (let j = 0; j < taps; j++) acc += (phase[j] as number) * (x[q - j] as number);
+        const v = acc < 0 ? -acc : acc;
+        if (v > peak) peak = v;
+      }
+    }
+  }
+  return peak;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class GrowableF64 {
+  private data = new Float64Array(256);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  values(): Float64Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
+export interface LoudnessResult {
+  /** gated integrated loudness (LUFS); null when no block passes the gates (silence, or under 400 ms) */
+  integratedLufs: number | null;
+  /** largest |sample| over all channels, linear (1.0 = full scale) */
+  samplePeak: number;
+  /** largest |value| of the 4x-oversampled signal, linear; `dbtp()` gives dBTP */
+  truePeak: number;
+  /** EBU Tech 3342 loudness range (LU); absent when the input is shorter than one 3 s window */
+  loudnessRange?: number;
+}
+
+export interface LoudnessMeterOptions {
+  /** per-channel weights; default `defaultChannelWeights(channels)` */
+  channelWeights?: number[];
+  /** skip the true-peak interpolator (true peak is then reported as the sample peak) */
+  truePeak?: boolean;
+}
+
+export class LoudnessMeter {
+  readonly sampleRate: number;
+  readonly channels: number;
+  private readonly weights: Float64Array;
+  private readonly stage1: Biquad;
+  private readonly stage2: Biquad;
+  /** per channel: two transposed direct-form II biquads, 2 state values each */
+  private readonly state: Float64Array;
+
+  /** frames seen, and where the current 100 ms step ends (step k ends at round(k·fs/10)) */
+  private frames = 0;
+  private step = 0;
+  private stepEnd: number;
+  private stepSum = 0;
+  /** the last 30 steps' weighted sums of squares and lengths (a ring), for 400 ms and 3 s windows */
+  private readonly ringSums = new Float64Array(STEPS_PER_SHORT_TERM);
+  private readonly ringFrames = new Float64Array(STEPS_PER_SHORT_TERM);
+  private readonly blockEnergies = new GrowableF64();
+  private readonly shortTermEnergies = new GrowableF64();
+
+  private samplePeak = 0;
+  private readonly interp: Interpolator | null;
+  /** per channel: the last taps − 1 inputs of the interpolator */
+  private readonly history: Float64Array[];
+  /** one channel's history followed by up to TRUE_PEAK_SLICE of its new samples */
+  private readonly scratch: Float64Array;
+  private truePeak = 0;
+  /** a partial frame left over when a pushed chunk is not a whole number of frames */
+  private readonly pending: Float32Array;
+  private pendingLength = 0;
+
+  constructor(sampleRate: number, channels: number, options: LoudnessMeterOptions = {}) {
+    // the pre-filter's prototype corner (~1.7 kHz) must sit well under Nyquist
+    if (!(sampleRate >= 8000) || !Number.isFinite(sampleRate)) throw new RangeError(`unsupported sample rate ${sampleRate}`);
+    if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`bad channel count ${channels}`);
+    this.sampleRate = sampleRate;
+    this.channels = channels;
+    const weights = options.channelWeights ?? defaultChannelWeights(channels);
+    if (weights.length !== channels) throw new RangeError(`${weights.length} channel weights for ${channels} channels`);
+    this.weights = Float64Array.from(weights);
+    [this.stage1, this.stage2] = kWeightingCoefficients(sampleRate);
+    this.state = new Float64Array(channels * 4);
+    this.stepEnd = Math.round(sampleRate / STEPS_PER_SECOND);
+    this.interp = options.truePeak === false ? null : makeInterpolator(sampleRate);
+    const historyLength = this.interp ? this.interp.taps - 1 : 0;
+    this.history = Array.from({ length: channels }, () => new Float64Array(historyLength));
+    this.scratch = new Float64Array(this.interp ? historyLength + TRUE_PEAK_SLICE : 0);
+    this.pending = new Float32Array(channels);
+  }
+
+  /** feeds interleaved samples (any length; a trailing partial frame waits for the next call) */
+  push(interleaved: Float32Array): void {
+    const ch = this.channels;
+    let input = interleaved;
+    if (this.pendingLength > 0) {
+      const need = ch - this.pendingLength;
+      if (interleaved.length < need) {
+        this.pending.set(interleaved, this.pendingLength);
+        this.pendingLength += interleaved.length;
+        return;
+      }
+      this.pending.set(interleaved.subarray(0, need), this.pendingLength);
+      this.pendingLength = 0;
+      this.pushFrames(this.pending);
+      input = interleaved.subarray(need);
+    }
+    const whole = input.length - (input.length % ch);
+    if (whole > 0) this.pushFrames(input.subarray(0, whole));
+    if (whole < input.length) {
+      this.pending.set(input.subarray(whole));
+      this.pendingLength = input.length - whole;
+    }
+  }
+
+  private pushFrames(x: Float32Array): void {
+    const ch = this.channels;
+    const total = x.length / ch;
+    const { b0: p0, b1: p1, b2: p2, a1: pa1, a2: pa2 } = this.stage1;
+    const { b0: r0, b1: r1, b2: r2, a1: ra1, a2: ra2 } = this.stage2;
+    const st = this.state;
+    let peak = this.samplePeak;
+    let done = 0;
+    while (done < total) {
+      const n = Math.min(total - done, this.stepEnd - this.frames);
+      let sum = 0;
+      for (let c = 0; c < ch; c++) {
+        const w = this.weights[c] as number;
+        let s1 = st[c * 4] as number;
+        let s2 = st[c * 4 + 1] as number;
+        let t1 = st[c * 4 + 2] as number;
+        let t2 = st[c * 4 + 3] as number;
+        let acc = 0;
+        const end = (done + n) * ch + c;
+        for (let i = done * ch + c; i < end; i += ch) {
+          const v = x[i] as number;
+          const a = v < 0 ? -v : v;
+          if (a > peak) peak = a;
+          const y = p0 * v + s1;
+          s1 = p1 * v - pa1 * y + s2;
+          s2 = p2 * v - pa2 * y;
+          const z = r0 * y + t1;
+          t1 = r1 * y - ra1 * z + t2;
+          t2 = r2 * y - ra2 * z;
+          acc += z * z;
+        }
+        // flush denormals once per segment: after digital silence the high-pass state decays towards them
+        st[c * 4] = Math.abs(s1) < 1e-30 ? 0 : s1;
+        st[c * 4 + 1] = Math.abs(s2) < 1e-30 ? 0 : s2;
+        st[c * 4 + 2] = Math.abs(t1) < 1e-30 ? 0 : t1;
+        st[c * 4 + 3] = Math.abs(t2) < 1e-30 ? 0 : t2;
+        sum += w * acc;
+      }
+      this.stepSum += sum;
+      this.frames += n;
+      done += n;
+      if (this.frames === this.stepEnd) this.closeStep();
+    }
+    this.samplePeak = peak;
+    if (this.interp) this.pushTruePeak(x, total);
+  }
+
+  /** a 100 ms step is complete: record the 400 ms block and 3 s window that end with it */
+  private closeStep(): void {
+    const stepStart = Math.round((this.step * this.sampleRate) / STEPS_PER_SECOND);
+    const slot = this.step % STEPS_PER_SHORT_TERM;
+    this.ringSums[slot] = this.stepSum;
+    this.ringFrames[slot] = this.stepEnd - stepStart;
+    this.step++;
+    this.stepSum = 0;
+    this.stepEnd = Math.round(((this.step + 1) * this.sampleRate) / STEPS_PER_SECOND);
+    if (this.step >= STEPS_PER_BLOCK) this.blockEnergies.push(this.windowEnergy(STEPS_PER_BLOCK));
+    if (this.step >= STEPS_PER_SHORT_TERM) this.shortTermEnergies.push(this.windowEnergy(STEPS_PER_SHORT_TERM));
+  }
+
+  /** the weighted mean square over the last `steps` steps */
+  private windowEnergy(steps: number): number {
+    let sum = 0;
+    let frames = 0;
+    for (let k = 1; k <= steps; k++) {
+      const slot = (this.step - k) % STEPS_PER_SHORT_TERM;
+      sum += this.ringSums[slot] as number;
+      frames += this.ringFrames[slot] as number;
+    }
+    return frames > 0 ? sum / frames : 0;
+  }
+
+  private pushTruePeak(x: Float32Array, total: number): void {
+    const interp = this.interp as Interpolator;
+    const ch = this.channels;
+    const keep = interp.taps - 1;
+    const ext = this.scratch;
+    let peak = this.truePeak;
+    for (let c = 0; c < ch; c++) {
+      const history = this.history[c] as Float64Array;
+      for (let from = 0; from < total; from += TRUE_PEAK_SLICE) {
+        const n = Math.min(TRUE_PEAK_SLICE, total - from);
+        ext.set(history);
+        for (let i = 0; i < n; i++) ext[keep + i] = x[(from + i) * ch + c] as number;
+        peak = truePeakRun(interp, ext, keep, keep + n, peak);
+        history.set(ext.subarray(n, n + keep));
+      }
+    }
+    this.truePeak = peak;
+  }
+
+  /** the weighted mean square of every complete 400 ms gating block so far (for album loudness) */
+  blocks(): Float64Array {
+    return this.blockEnergies.values();
+  }
+
+  result(): LoudnessResult {
+    const integratedLufs = integratedFromBlocks([this.blockEnergies.values()]);
+    const out: LoudnessResult = { integratedLufs, samplePeak: this.samplePeak, truePeak: Math.max(this.samplePeak, this.flushedTruePeak()) };
+    if (this.shortTermEnergies.length > 0) out.loudnessRange = loudnessRange(this.shortTermEnergies.values());
+    return out;
+  }
+
+  /** the true peak including the interpolations between the last inputs (as if zeros followed) */
+  private flushedTruePeak(): number {
+    const interp = this.interp;
+    if (!interp) return this.samplePeak;
+    const keep = interp.taps - 1;
+    const ext = new Float64Array(keep + keep);
+    let peak = this.truePeak;
+    for (const history of this.history) {
+      ext.fill(0);
+      ext.set(history);
+      peak = truePeakRun(interp, ext, keep, keep + keep, peak);
+    }
+    return peak;
+  }
+}
+
+export function energyToLufs(meanSquare: number): number {
+  return meanSquare > 0 ? LOUDNESS_OFFSET + 10 * Math.log10(meanSquare) : -Infinity;
+}
+
+function lufsToEnergy(lufs: number): number {
+  return Math.pow(10, (lufs - LOUDNESS_OFFSET) / 10);
+}
+
+/**
+ * Gated integrated loudness over the 400 ms blocks of one or more tracks (BS.1770-4 §2.8): blocks
+ * under −70 LUFS are dropped, then blocks more than 10 LU under the loudness of the rest. Passing the
+ * `blocks()` of every track of an album gives the album's loudness.
+ */
+export function integratedFromBlocks(blocks: Float64Array[]): number | null {
+  const absolute = lufsToEnergy(ABSOLUTE_GATE_LUFS);
+  let sum = 0;
+  let count = 0;
+  for (const list of blocks) {
+    for (const e of list) {
+      if (e > absolute) {
+        sum += e;
+        count++;
+      }
+    }
+  }
+  if (count === 0) return null;
+  const relative = lufsToEnergy(energyToLufs(sum / count) + RELATIVE_GATE_LU);
+  const gate = Math.max(absolute, relative);
+  sum = 0;
+  count = 0;
+  for (const list of blocks) {
+    for (const e of list) {
+      if (e > gate) {
+        sum += e;
+        count++;
+      }
+    }
+  }
+  return count === 0 ? null : energyToLufs(sum / count);
+}
+
+/** EBU Tech 3342 loudness range from the short-term (3 s, every 100 ms) mean squares */
+export function loudnessRange(shortTerm: Float64Array): number {
+  const absolute = lufsToEnergy(ABSOLUTE_GATE_LUFS);
+  let sum = 0;
+  let count = 0;
+  for (const e of shortTerm) {
+    if (e > absolute) {
+      sum += e;
+      count++;
+    }
+  }
+  if (count === 0) return 0;
+  const gate = Math.max(absolute, lufsToEnergy(energyToLufs(sum / count) + LRA_RELATIVE_GATE_LU));
+  const kept: number[] = [];
+  for (const e of shortTerm) if (e > gate) kept.push(energyToLufs(e));
+  if (kept.length < 2) return 0;
+  kept.sort((a, b) => a - b);
+  const at = (p: number): number => kept[Math.round((kept.length - 1) * p)] as number;
+  return at(LRA_HIGH_PERCENTILE) - at(LRA_LOW_PERCENTILE);
+}
+
+/** linear peak → dBTP (dBFS for a sample peak); −Infinity for 0 */
+export function dbtp(linear: number): number {
+  return linear > 0 ? 20 * Math.log10(linear) : -Infinity;
+}
+
+/** ReplayGain 2.0 track gain in dB: the change that brings the track to −18 LUFS */
+export function replayGainTrackGain(lufs: number): number {
+  return REPLAYGAIN_REFERENCE_LUFS - lufs;
+}

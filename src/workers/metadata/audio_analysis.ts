@@ -1,0 +1,127 @@
+// metadata.analyze_audio_batch: decodes each track once (ffmpeg) and stores, with the analysis
+// version: BPM and its confidence, key/scale/Camelot, EBU R128 loudness with sample and true peak,
+// ReplayGain track gain (album gain once the whole album is analysed), energy, a danceability proxy
+// and the spectral/MFCC/chroma summary the vectors are built from.
+import { decodeForAnalysis, DecodeError } from '../../services/analysis/decode.js';
+import { spectralFeatures } from '../../services/analysis/features.js';
+import { chromagram, estimateKey } from '../../services/analysis/key.js';
+import { LoudnessMeter, replayGainTrackGain } from '../../services/analysis/loudness.js';
+import { estimateTempo } from '../../services/analysis/tempo.js';
+import { failWork, markWork } from '../../services/work_state.js';
+import type { Db } from '../../db/types.js';
+import type { TaskContext } from '../../tasks/define.js';
+
+/** bump when a change of method changes results: every track is analysed again */
+export const ANALYSIS_VERSION = 1;
+/** tempo, key and spectral features look at the first 10 minutes; loudness at the whole track */
+export const MAX_ANALYSED_SECONDS = 600;
+
+export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: TaskContext): Promise<{ analysed: number; failed: number }> {
+  const { db } = ctx;
+  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'album_id']).where('id', 'in', payload.trackIds).execute();
+  let analysed = 0;
+  let failed = 0;
+  const albums = new Set<number>();
+  for (const track of tracks) {
+    ctx.signal.throwIfAborted();
+    try {
+      await analyseTrack(db, track, ctx.signal);
+      await markWork(db, 'track', track.id, 'analysis', 'done');
+      if (track.album_id !== null) albums.add(track.album_id);
+      analysed++;
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      failed++;
+      const reason = err instanceof Error ? err.message : String(err);
+      // a file ffmpeg cannot decode will not decode next time either
+      if (err instanceof DecodeError) await markWork(db, 'track', track.id, 'analysis', 'failed', { error: reason });
+      else await failWork(db, 'track', track.id, 'analysis', reason);
+      ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'audio analysis failed');
+    }
+    await ctx.progress({ stage: 'analysis', analysed, failed, total: tracks.length });
+  }
+  for (const album of albums) await albumGain(db, album);
+  return { analysed, failed };
+}
+
+async function analyseTrack(db: Db, track: { id: number; path: string; channels: number | null }, signal: AbortSignal): Promise<void> {
+  const channels = track.channels === 1 ? 1 : 2;
+  const meter = new LoudnessMeter(48_000, channels);
+  const decoded = await decodeForAnalysis({ file: track.path, loudnessChannels: channels, maxSeconds: MAX_ANALYSED_SECONDS, onLoudness: (chunk) => meter.push(chunk), signal });
+  const tempo = estimateTempo(decoded.mono, 22_050);
+  const key = estimateKey(decoded.mono, 22_050);
+  const chroma = chromagram(decoded.mono, 22_050);
+  const spectral = spectralFeatures(decoded.mono, 22_050);
+  const loudness = meter.result();
+  const lufs = loudness.integratedLufs;
+  const row = {
+    track_id: track.id,
+    version: ANALYSIS_VERSION,
+    decoder: 'ffmpeg',
+    seconds_analyzed: Math.min(decoded.seconds, MAX_ANALYSED_SECONDS),
+    analyzed_at: Date.now(),
+    bpm: tempo.confidence > 0 ? round(tempo.bpm, 2) : null,
+    bpm_confidence: round(tempo.confidence, 3),
+    key: key.confidence > 0 ? key.key : null,
+    scale: key.confidence > 0 ? key.scale : null,
+    key_confidence: round(key.confidence, 3),
+    camelot: key.confidence > 0 ? key.camelot : null,
+    lufs: lufs === null ? null : round(lufs, 2),
+    sample_peak: round(loudness.samplePeak, 5),
+    true_peak: round(loudness.truePeak, 5),
+    rg_track_gain: lufs === null ? null : round(replayGainTrackGain(lufs), 2),
+    rg_album_gain: null,
+    gated_blocks: gatedBlocks(meter, lufs),
+    energy: round(spectral.energy, 4),
+    danceability: round(spectral.danceability, 4),
+    features: JSON.stringify({ ...spectral, chroma: { mean: [...chroma.mean], variance: [...chroma.variance] } }, (_, v: unknown) => (typeof v === 'number' ? round(v, 5) : v)),
+  };
+  await db
+    .insertInto('track_analysis')
+    .values(row)
+    .onConflict((oc) => oc.column('track_id').doUpdateSet(row))
+    .execute();
+}
+
+/** blocks that pass both gates: how much of the track counts in its album's loudness */
+function gatedBlocks(meter: LoudnessMeter, lufs: number | null): number | null {
+  if (lufs === null) return null;
+  const threshold = Math.max(-70, lufs - 10);
+  let n = 0;
+  for (const meanSquare of meter.blocks()) if (-0.691 + 10 * Math.log10(meanSquare) >= threshold) n++;
+  return n;
+}
+
+/**
+ * Album gain once every track of the album is analysed: the album's loudness is the gated-block
+ * weighted mean of its tracks' energies (the album-level relative gate is approximated by the
+ * tracks' own), and gain = −18 − loudness, as for tracks.
+ */
+async function albumGain(db: Db, albumId: number): Promise<void> {
+  const rows = await db
+    .selectFrom('tracks')
+    .leftJoin('track_analysis', 'track_analysis.track_id', 'tracks.id')
+    .select(['tracks.id', 'track_analysis.lufs', 'track_analysis.gated_blocks', 'track_analysis.version'])
+    .where('tracks.album_id', '=', albumId)
+    .execute();
+  if (rows.some((r) => r.version !== ANALYSIS_VERSION)) return; // not complete yet
+  let energy = 0;
+  let blocks = 0;
+  for (const r of rows) {
+    if (r.lufs === null || !r.gated_blocks) continue;
+    energy += r.gated_blocks * 10 ** ((r.lufs + 0.691) / 10);
+    blocks += r.gated_blocks;
+  }
+  if (blocks === 0) return;
+  const albumLufs = -0.691 + 10 * Math.log10(energy / blocks);
+  await db
+    .updateTable('track_analysis')
+    .set({ rg_album_gain: round(-18 - albumLufs, 2) })
+    .where('track_id', 'in', rows.map((r) => r.id))
+    .execute();
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
