@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { normalizeGenres } from '../src/services/genres/normalize.js';
 import { nameKey, UNKNOWN_ALBUM, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../src/workers/scan/names.js';
 import { flacWithTags, mp3WithTags, splitFlac, stripId3, type FixtureTags } from './tag-writers.js';
 
@@ -218,7 +219,9 @@ export async function generateLibrary(options: FixtureOptions): Promise<FixtureM
         };
         const fileName = index % 19 === 11 ? `${String(t).padStart(2, '0')} ${'Long name '.repeat(15).trim()} ${index}` : `${String(t).padStart(2, '0')} - ${safeName(title)}`;
         const nfd = index % 29 === 13 ? fileName.normalize('NFD') : fileName;
-        const written = writeTrack(dir, nfd, tags, { title, artists: [trackArtist, ...guests], album, albumArtist, genres: albumGenres }, index);
+        // genres as a scan must store them: canonical names of the taxonomy ("Hip-Hop" → "Hip Hop")
+        const expectedGenres = normalizeGenres(albumGenres).map((g) => g.name);
+        const written = writeTrack(dir, nfd, tags, { title, artists: [trackArtist, ...guests], album, albumArtist, genres: expectedGenres }, index);
         if (!withCover && index % 37 === 20 && /\.(mp3|flac)$/.test(written)) manifest.corruptPictures.push(written);
       }
     }

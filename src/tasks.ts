@@ -9,7 +9,9 @@ import { extractArtistImages } from './workers/covers/artist_images.js';
 import { processAlbumCovers } from './workers/covers/cover_processor.js';
 import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
 import { processCoversBatch } from './workers/deferred/covers_deferred.js';
+import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
 import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
+import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
@@ -52,7 +54,6 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 // Handlers arrive with the issue that builds each stage; until then the task refuses to run.
-const ANALYSIS_ISSUE = 'audio analysis and enrichment (issue #5)';
 const VECTORS_ISSUE = 'vectorization (issue #6)';
 const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
 
@@ -155,11 +156,11 @@ export const TASKS = [
   defineTask({
     name: 'metadata.enrich_tracks_batch',
     queue: 'metadata',
-    description: 'genre normalisation, tag features, outside tags when due',
-    schema: z.object({ trackIds: ids }).strict(),
+    description: 'moods and genre tags from ab:* tags; Last.fm top tags on the deferred path (outside: true)',
+    schema: z.object({ trackIds: ids, outside: z.boolean().optional() }).strict(),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    arrivesWith: ANALYSIS_ISSUE,
+    handler: enrichTracksBatch,
   }),
   defineTask({
     name: 'vectorization.calculate_vector',
@@ -205,7 +206,17 @@ export const TASKS = [
     timeoutMs: 10 * MIN,
     arrivesWith: VECTORS_ISSUE,
   }),
-  sweep('deferred.process_enrichment_batch', 'picks due enrichment/analysis work from the database', 10),
+  defineTask({
+    name: 'deferred.process_enrichment_batch',
+    queue: 'deferred',
+    description: 'queues due analysis and enrichment work and the Last.fm lookups (low priority)',
+    schema: z.object({ limit: limit.default(10) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    handler: processEnrichmentBatch,
+  }),
   defineTask({
     name: 'deferred.process_covers_batch',
     queue: 'deferred',

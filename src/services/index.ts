@@ -14,6 +14,8 @@ export interface CoverSettings {
 }
 
 export interface Services {
+  /** false: tracks are not decoded; their tag values (BPM, key, ReplayGain, ab:*) stand in */
+  analysisEnabled: boolean;
   images: ImageStore;
   http: OutsideHttp;
   covers: CoverSettings;
@@ -23,6 +25,7 @@ export const USER_AGENT_PRODUCT = 'SoniqueBay-Worker/0.1.0';
 
 export function createServices(config: Config, overrides: { fetchImpl?: typeof fetch } = {}): Services {
   return {
+    analysisEnabled: config.analysis,
     images: new ImageStore(path.join(config.dataDir, 'images'), config.covers.sizes),
     http: new OutsideHttp({
       enabled: config.outsideLookups,

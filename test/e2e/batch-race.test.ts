@@ -13,8 +13,7 @@ import type { TaskContext } from '../../src/tasks/define.js';
 import { processEntities } from '../../src/workers/scan/batch_processor.js';
 import type { ExtractedTrack } from '../../src/workers/scan/extracted.js';
 import { ensureRoot } from '../../src/workers/scan/sessions.js';
-import { testLogger, testServices } from '../helpers/brokers.js';
-import { databaseUrl } from '../unit/database.test.js';
+import { databaseUrl, testLogger, testServices } from '../helpers/brokers.js';
 
 function item(root: string, n: number, artist: string, album: string, genre: string): ExtractedTrack {
   return {

@@ -30,6 +30,13 @@ export function redisUrl(): string | undefined {
   return url;
 }
 
+/** PostgreSQL for tests: DATABASE_URL; under CI=true a missing one is a failure, never a skip. */
+export function databaseUrl(): string | undefined {
+  const url = process.env.DATABASE_URL;
+  if (!url && process.env.CI === 'true') throw new Error('CI=true but DATABASE_URL is not set: PostgreSQL tests must run in CI');
+  return url;
+}
+
 export function brokerKinds(): BrokerKind[] {
   return redisUrl() ? ['embedded', 'bullmq'] : ['embedded'];
 }

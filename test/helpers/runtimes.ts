@@ -9,8 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { ScanTable } from '../../src/db/types.js';
 import type { Runtime } from '../../src/runtime.js';
 import { getScan } from '../../src/workers/scan/sessions.js';
-import { databaseUrl } from '../unit/database.test.js';
-import { redisUrl } from './brokers.js';
+import { databaseUrl, redisUrl } from './brokers.js';
 
 export interface Setup {
   name: string;

@@ -8,12 +8,7 @@ import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/open.js';
-
-export function databaseUrl(): string | undefined {
-  const url = process.env.DATABASE_URL;
-  if (!url && process.env.CI === 'true') throw new Error('CI=true but DATABASE_URL is not set: PostgreSQL tests must run in CI');
-  return url;
-}
+import { databaseUrl } from '../helpers/brokers.js';
 
 describe('database handle', () => {
   it('opens SQLite in the data folder and serialises transactions (single writer)', async () => {

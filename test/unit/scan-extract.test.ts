@@ -6,7 +6,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { mp3WithTags, stripId3 } from '../../scripts/tag-writers.js';
 import { extractFile, repairMojibake, titleFromFileName } from '../../src/workers/scan/metadata_extractor.js';
-import { nameKey, splitArtists, splitGenres, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from '../../src/workers/scan/names.js';
+import { nameKey, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from '../../src/workers/scan/names.js';
 
 describe('names and multi-value tags', () => {
   it('dedupes names by case, accents and spacing', () => {
@@ -18,10 +18,6 @@ describe('names and multi-value tags', () => {
     assert.deepEqual(splitArtists(['Simon & Garfunkel; Paul Simon']), ['Simon & Garfunkel', 'Paul Simon']);
     assert.deepEqual(splitArtists(['AC/DC']), ['AC/DC']);
     assert.deepEqual(splitArtists(['A / B', 'a']), ['A', 'B']);
-  });
-
-  it('splits genres on ; / , and multi-values, case-insensitively unique', () => {
-    assert.deepEqual(splitGenres(['Rock/Pop, Jazz', 'rock', 'Drum & Bass']), ['Rock', 'Pop', 'Jazz', 'Drum & Bass']);
   });
 
   it('takes a title from the file name without its track number', () => {

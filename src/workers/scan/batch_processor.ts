@@ -34,6 +34,11 @@ export const FOLLOW_UP_STAGES = [
 ] as const;
 
 const CHUNK = 100;
+/**
+ * Follow-up work is queued directly after each batch; its work-state row only becomes due for the
+ * deferred sweeps if it is still not done this much later (a lost job, a task not available yet).
+ */
+export const FOLLOW_UP_GRACE_MS = 6 * 3_600_000;
 
 export async function processEntities(payload: ProcessPayload, ctx: TaskContext): Promise<ProcessResult> {
   const outcome = await ctx.db.transaction().execute((trx) => writeBatch(trx, payload));
@@ -213,12 +218,13 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   for (let i = 0; i < erroredPaths.length; i += CHUNK) await trx.deleteFrom('tracks').where('path', 'in', erroredPaths.slice(i, i + CHUNK)).execute();
 
   // the later stages are due for new and changed tracks: the database is the record of that
-  const work = changed.flatMap((id) => FOLLOW_UP_STAGES.map(({ stage }) => ({ entity_type: 'track' as const, entity_id: id, stage, status: 'pending' as const, attempts: 0, next_attempt_at: now, last_error: null, updated_at: now })));
+  const due = now + FOLLOW_UP_GRACE_MS;
+  const work = changed.flatMap((id) => FOLLOW_UP_STAGES.map(({ stage }) => ({ entity_type: 'track' as const, entity_id: id, stage, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now })));
   for (let i = 0; i < work.length; i += CHUNK) {
     await trx
       .insertInto('work_state')
       .values(work.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: now, last_error: null, updated_at: now }))
+      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: due, last_error: null, updated_at: now }))
       .execute();
   }
 
@@ -228,12 +234,12 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   const artWork = [
     ...albumsWithoutArt.map((id) => ({ entity_type: 'album' as const, entity_id: id, stage: 'cover' })),
     ...artistsWithoutArt.map((id) => ({ entity_type: 'artist' as const, entity_id: id, stage: 'image' })),
-  ].map((w) => ({ ...w, status: 'pending' as const, attempts: 0, next_attempt_at: now, last_error: null, updated_at: now }));
+  ].map((w) => ({ ...w, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now }));
   for (let i = 0; i < artWork.length; i += CHUNK) {
     await trx
       .insertInto('work_state')
       .values(artWork.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: now, updated_at: now }))
+      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: due, updated_at: now }))
       .execute();
   }
 

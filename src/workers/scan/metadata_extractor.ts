@@ -6,7 +6,8 @@ import path from 'node:path';
 import { parseBuffer, parseFile, type IAudioMetadata, type IPicture } from 'music-metadata';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
-import { cleanName, splitArtists, splitGenres, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { normalizeGenres } from '../../services/genres/normalize.js';
+import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
 import { isCancelled } from './sessions.js';
 
 /**
@@ -145,7 +146,8 @@ function toTrack(file: string, size: number, mtimeMs: number, metadata: IAudioMe
     year: int(common.year),
     date: common.date ?? null,
     originalDate: common.originaldate ?? null,
-    genres: splitGenres(common.genre ?? []),
+    // canonical names from the shipped taxonomy; junk such as "00s" or "Unknown" dropped
+    genres: normalizeGenres(common.genre ?? []).map((g) => g.name),
     composer: common.composer && common.composer.length > 0 ? common.composer.join('; ') : null,
     label: common.label?.[0] ?? null,
     isrc: common.isrc?.[0] ?? null,

@@ -21,11 +21,6 @@ export function splitArtists(values: readonly string[]): string[] {
   return uniqueByKey(values.flatMap((v) => v.split(/\s*;\s*|\s+\/\s+|\0/)).map(cleanName).filter(Boolean));
 }
 
-/** Genres split on ";", "/" and "," as well as multi-value; "Rock/Pop, Jazz" → Rock, Pop, Jazz. */
-export function splitGenres(values: readonly string[]): string[] {
-  return uniqueByKey(values.flatMap((v) => v.split(/[;/,\0]/)).map(cleanName).filter((g) => g.length > 0 && g.length <= 100));
-}
-
 export function uniqueByKey(values: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
