@@ -94,6 +94,12 @@ function floatChunks(stream: Readable, onChunk: (samples: Float32Array) => void)
   let carry: Buffer | null = null;
   return new Promise((resolve, reject) => {
     stream.on('data', (data: Buffer) => {
+      if (!carry && data.byteOffset % 4 === 0 && data.length % 4 === 0) {
+        // the usual case: whole samples at an aligned offset, read in place (the chunk is not
+        // reused by the stream, and the consumers copy what they keep)
+        if (data.length > 0) onChunk(new Float32Array(data.buffer, data.byteOffset, data.length / 4));
+        return;
+      }
       let buffer = carry ? Buffer.concat([carry, data]) : data;
       const whole = buffer.length - (buffer.length % 4);
       carry = whole < buffer.length ? Buffer.from(buffer.subarray(whole)) : null;

@@ -111,6 +111,54 @@ function emptySummary(): SpectralSummary {
 const hzToMel = (hz: number): number => 2595 * Math.log10(1 + hz / 700);
 const melToHz = (mel: number): number => 700 * (Math.pow(10, mel / 2595) - 1);
 
+/**
+ * Everything that depends only on the sample rate, built once per rate: the window, the mel
+ * filterbank as flat arrays of its non-zero weights, the DCT matrix, the contrast band edges.
+ */
+interface Plan {
+  fft: FFT;
+  window: Float64Array;
+  binHz: number;
+  /** filter m covers bins melStart[m] … melStart[m] + (melOffset[m + 1] − melOffset[m]) − 1, weights melWeights[melOffset[m] …] */
+  melStart: Int32Array;
+  melOffset: Int32Array;
+  melWeights: Float64Array;
+  /** row-major MFCC_COUNT × MEL_BANDS */
+  dct: Float64Array;
+  cEdges: Int32Array;
+  bassBins: number;
+}
+
+const plans = new Map<number, Plan>();
+
+function planFor(sampleRate: number): Plan {
+  let plan = plans.get(sampleRate);
+  if (plan) return plan;
+  const binHz = sampleRate / FRAME;
+  const filters = melFilterbank(sampleRate);
+  const melStart = Int32Array.from(filters, (f) => f.start);
+  const melOffset = new Int32Array(MEL_BANDS + 1);
+  for (let m = 0; m < MEL_BANDS; m++) melOffset[m + 1] = (melOffset[m] as number) + (filters[m] as MelFilter).weights.length;
+  const melWeights = new Float64Array(melOffset[MEL_BANDS] as number);
+  filters.forEach((f, m) => melWeights.set(f.weights, melOffset[m] as number));
+  const dct = new Float64Array(MFCC_COUNT * MEL_BANDS);
+  dctMatrix().forEach((row, k) => dct.set(row, k * MEL_BANDS));
+  plan = {
+    fft: new FFT(FRAME),
+    window: Float64Array.from({ length: FRAME }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / FRAME)),
+    binHz,
+    melStart,
+    melOffset,
+    melWeights,
+    dct,
+    cEdges: Int32Array.from(contrastEdges(sampleRate)),
+    bassBins: Math.min(BINS, Math.floor(BASS_MAX_HZ / binHz) + 1),
+  };
+  if (plans.size > 8) plans.clear();
+  plans.set(sampleRate, plan);
+  return plan;
+}
+
 interface MelFilter {
   start: number;
   weights: Float64Array;
@@ -161,6 +209,53 @@ function contrastEdges(sampleRate: number): number[] {
   return edges;
 }
 
+/**
+ * Logarithms are taken of products of up to this many factors rather than of each factor (the sum
+ * of logs is the log of the product): power + floor lies in [1e−10, ~1e6] for samples within ±1,
+ * so a product of 16 stays far inside the double range. A product that leaves [1e−300, 1e300]
+ * (samples far outside ±1) is redone one log per factor.
+ */
+const LOG_GROUP = 16;
+const PRODUCT_MIN = 1e-300;
+const PRODUCT_MAX = 1e300;
+
+/**
+ * Spectral contrast of one band: the mean of its `take` strongest and of its `take` weakest bins,
+ * in dB (power[start … end)). The extremes are kept in two small sorted lists (ascending `lo`,
+ * descending `hi`), and summed in the order a full sort would give, so the result is the same.
+ */
+function bandContrast(power: Float64Array, start: number, end: number, lo: Float64Array, hi: Float64Array): number {
+  const take = Math.max(1, Math.round(CONTRAST_QUANTILE * (end - start)));
+  let nLo = 0;
+  let nHi = 0;
+  for (let i = start; i < end; i++) {
+    const x = power[i] as number;
+    if (nLo < take || x < (lo[take - 1] as number)) {
+      let j = nLo < take ? nLo++ : take - 1;
+      while (j > 0 && (lo[j - 1] as number) > x) {
+        lo[j] = lo[j - 1] as number;
+        j--;
+      }
+      lo[j] = x;
+    }
+    if (nHi < take || x > (hi[take - 1] as number)) {
+      let j = nHi < take ? nHi++ : take - 1;
+      while (j > 0 && (hi[j - 1] as number) < x) {
+        hi[j] = hi[j - 1] as number;
+        j--;
+      }
+      hi[j] = x;
+    }
+  }
+  let valley = 0;
+  let top = 0;
+  for (let i = 0; i < take; i++) {
+    valley += lo[i] as number;
+    top += hi[i] as number;
+  }
+  return 10 * Math.log10((top / take + POWER_FLOOR) / (valley / take + POWER_FLOOR));
+}
+
 export function spectralFeatures(signal: Float32Array, sampleRate: number): SpectralSummary {
   let peak = 0;
   for (let i = 0; i < signal.length; i++) {
@@ -169,24 +264,21 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
   }
   if (!(peak > SILENCE_PEAK) || !(sampleRate > 0)) return emptySummary();
 
-  const fft = new FFT(FRAME);
+  const { fft, window, binHz, melStart, melOffset, melWeights, dct, cEdges, bassBins } = planFor(sampleRate);
   const spectrum = new Float64Array(2 * FRAME);
   const frame = new Float64Array(FRAME);
-  const window = Float64Array.from({ length: FRAME }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / FRAME));
   const power = new Float64Array(BINS);
-  const logMag = new Float64Array(BINS);
-  const prevLogMag = new Float64Array(BINS);
-  const binHz = sampleRate / FRAME;
-  const filters = melFilterbank(sampleRate);
-  const dct = dctMatrix();
+  /** 1 + 100·|X[k]| of the previous frame: the onset envelope uses log1p(100·|X|) = log of it */
+  const prevLevel = new Float64Array(BINS);
   const melLog = new Float64Array(MEL_BANDS);
   const mfcc = new Float64Array(MFCC_COUNT);
-  const cEdges = contrastEdges(sampleRate);
   const contrast = new Float64Array(cEdges.length - 1);
-  const sorted = new Float64Array(BINS);
-  const bassBins = Math.min(BINS, Math.floor(BASS_MAX_HZ / binHz) + 1);
+  const extremeLo = new Float64Array(BINS);
+  const extremeHi = new Float64Array(BINS);
+  const groupBefore = new Float64Array(LOG_GROUP);
 
-  const frames = signal.length <= FRAME ? 1 : 1 + Math.ceil((signal.length - FRAME) / HOP);
+  const length = signal.length;
+  const frames = length <= FRAME ? 1 : 1 + Math.ceil((length - FRAME) / HOP);
   const scalars = new Moments(5); // rms, zcr, centroid, rolloff, flatness
   const scalarRow = new Float64Array(5);
   const contrastStats = new Moments(contrast.length);
@@ -199,15 +291,22 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
 
   for (let f = 0; f < frames; f++) {
     const offset = f * HOP;
-    let sumSq = 0;
+    const avail = Math.min(FRAME, length - offset); // ≥ 1: every frame starts inside the signal
+    let prev = signal[offset] as number;
+    let sumSq = prev * prev;
     let crossings = 0;
-    let prev = 0;
-    for (let n = 0; n < FRAME; n++) {
-      const v = signal[offset + n] ?? 0; // past the end: zero padding
+    frame[0] = prev * (window[0] as number);
+    for (let n = 1; n < avail; n++) {
+      const v = signal[offset + n] as number;
       sumSq += v * v;
-      if (n > 0 && v >= 0 !== prev >= 0) crossings++;
+      if (v >= 0 !== prev >= 0) crossings++;
       prev = v;
       frame[n] = v * (window[n] as number);
+    }
+    if (avail < FRAME) {
+      // zero padding past the end: one crossing if the signal ended below zero
+      if (!(prev >= 0)) crossings++;
+      frame.fill(0, avail);
     }
     fft.realTransform(spectrum, frame);
 
@@ -217,22 +316,43 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
     let logPowerSum = 0;
     let flux = 0;
     let levelSum = 0;
-    for (let k = 0; k < BINS; k++) {
-      const re = spectrum[2 * k] as number;
-      const im = spectrum[2 * k + 1] as number;
-      const p = re * re + im * im;
-      const mag = Math.sqrt(p);
-      power[k] = p;
-      magSum += mag;
-      weightedHz += mag * k * binHz;
-      powerSum += p;
-      logPowerSum += Math.log(p + POWER_FLOOR);
-      // onset strength: half-wave rectified rise of the log-compressed magnitude
-      const lm = Math.log1p(100 * mag);
-      logMag[k] = lm;
-      levelSum += lm;
-      if (f > 0 && lm > (prevLogMag[k] as number)) flux += lm - (prevLogMag[k] as number);
-      if (k < bassBins) bassPower += p;
+    for (let g = 0; g < BINS; g += LOG_GROUP) {
+      const gEnd = Math.min(BINS, g + LOG_GROUP);
+      let powerProduct = 1;
+      let levelProduct = 1;
+      let riseProduct = 1;
+      for (let k = g; k < gEnd; k++) {
+        const re = spectrum[2 * k] as number;
+        const im = spectrum[2 * k + 1] as number;
+        const p = re * re + im * im;
+        const mag = Math.sqrt(p);
+        power[k] = p;
+        magSum += mag;
+        weightedHz += mag * k * binHz;
+        powerSum += p;
+        powerProduct *= p + POWER_FLOOR;
+        // onset strength: half-wave rectified rise of the log-compressed magnitude log1p(100·mag)
+        const level = 1 + 100 * mag;
+        levelProduct *= level;
+        const before = prevLevel[k] as number;
+        groupBefore[k - g] = before;
+        if (level > before && f > 0) riseProduct *= level / before;
+        prevLevel[k] = level;
+        if (k < bassBins) bassPower += p;
+      }
+      if (powerProduct > PRODUCT_MIN && powerProduct < PRODUCT_MAX) logPowerSum += Math.log(powerProduct);
+      else for (let k = g; k < gEnd; k++) logPowerSum += Math.log((power[k] as number) + POWER_FLOOR);
+      if (levelProduct < PRODUCT_MAX && riseProduct < PRODUCT_MAX) {
+        levelSum += Math.log(levelProduct);
+        flux += Math.log(riseProduct);
+      } else {
+        for (let k = g; k < gEnd; k++) {
+          const level = prevLevel[k] as number;
+          const before = groupBefore[k - g] as number;
+          levelSum += Math.log(level);
+          if (level > before && f > 0) flux += Math.log(level) - Math.log(before);
+        }
+      }
     }
     totalPower += powerSum;
     onset[f] = flux;
@@ -240,7 +360,6 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
       fluxTotal += flux;
       levelTotal += levelSum;
     }
-    prevLogMag.set(logMag);
 
     let rolloffHz = 0;
     const threshold = ROLLOFF * powerSum;
@@ -263,34 +382,22 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
     scalars.add(scalarRow);
 
     // spectral contrast: in each band, mean of the strongest vs the weakest 2 % of bins, in dB
-    for (let b = 0; b < contrast.length; b++) {
-      const start = cEdges[b] as number;
-      const end = cEdges[b + 1] as number;
-      const band = sorted.subarray(0, end - start);
-      band.set(power.subarray(start, end));
-      band.sort();
-      const take = Math.max(1, Math.round(CONTRAST_QUANTILE * band.length));
-      let valley = 0;
-      let top = 0;
-      for (let i = 0; i < take; i++) {
-        valley += band[i] as number;
-        top += band[band.length - 1 - i] as number;
-      }
-      contrast[b] = 10 * Math.log10((top / take + POWER_FLOOR) / (valley / take + POWER_FLOOR));
-    }
+    for (let b = 0; b < contrast.length; b++) contrast[b] = bandContrast(power, cEdges[b] as number, cEdges[b + 1] as number, extremeLo, extremeHi);
     contrastStats.add(contrast);
 
     // MFCC: mel band powers → dB → DCT-II
     for (let m = 0; m < MEL_BANDS; m++) {
-      const filter = filters[m] as MelFilter;
+      const from = melOffset[m] as number;
+      const to = melOffset[m + 1] as number;
+      const base = (melStart[m] as number) - from;
       let e = 0;
-      for (let i = 0; i < filter.weights.length; i++) e += (filter.weights[i] as number) * (power[filter.start + i] as number);
+      for (let i = from; i < to; i++) e += (melWeights[i] as number) * (power[base + i] as number);
       melLog[m] = 10 * Math.log10(e + POWER_FLOOR);
     }
     for (let k = 0; k < MFCC_COUNT; k++) {
-      const row = dct[k] as Float64Array;
+      const row = k * MEL_BANDS;
       let c = 0;
-      for (let m = 0; m < MEL_BANDS; m++) c += (row[m] as number) * (melLog[m] as number);
+      for (let m = 0; m < MEL_BANDS; m++) c += (dct[row + m] as number) * (melLog[m] as number);
       mfcc[k] = c;
     }
     mfccStats.add(mfcc);
