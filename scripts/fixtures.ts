@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { normalizeGenres } from '../src/services/genres/normalize.js';
 import { nameKey, UNKNOWN_ALBUM, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../src/workers/scan/names.js';
 import { flacWithTags, mp3WithTags, splitFlac, stripId3, type FixtureTags } from './tag-writers.js';
+import { seededRandom } from './random.js';
 
 const run = promisify(execFile);
 
@@ -56,16 +57,7 @@ export interface FixtureOptions {
 const GENRES = ['Rock', 'Pop', 'Jazz', 'Electronic', 'Hip-Hop', 'Drum & Bass', 'R&B', 'Folk', 'Classical', 'Ambient'];
 const SLOW_FORMATS = ['m4a', 'ogg', 'opus', 'wav'] as const;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function artistName(i: number): string {
   if (i % 7 === 3) return `Sigur Rós ${i}`;

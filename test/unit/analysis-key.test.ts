@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { camelot, chromagram, estimateKey, KEY_NAMES, type Scale } from '../../src/services/analysis/key.js';
+import { seededRandom } from '../../scripts/random.js';
 
 // Accuracy of the key detector on synthetic chord progressions with known keys, generated here
 // (deterministic: a seeded PRNG for phases, levels and noise).
@@ -8,17 +9,7 @@ import { camelot, chromagram, estimateKey, KEY_NAMES, type Scale } from '../../s
 const RATE = 22_050;
 const CHORD_SECONDS = 2;
 
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 type Timbre = 'saw' | 'piano';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { estimateTempo } from '../../src/services/analysis/tempo.js';
+import { seededRandom } from '../../scripts/random.js';
 
 // Accuracy of the BPM estimator on audio synthesised here, with known tempo.
 // Everything is deterministic (seeded noise), so results are reproducible run to run.
@@ -9,17 +10,7 @@ const RATE = 22050;
 const TEMPOS = [60, 72, 85, 90, 100, 110, 120, 128, 140, 150, 160, 174, 180];
 const TOLERANCE = 0.02;
 
-/** mulberry32: small, deterministic PRNG in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 /** Adds `duration` seconds of voice(t, i) to the buffer starting at `at` seconds. */
 function addVoice(buf: Float32Array, at: number, duration: number, voice: (t: number) => number): void {
