@@ -437,6 +437,16 @@ export function keyScores(mean: Float64Array, bass: Float64Array): Float64Array 
 /** Estimates the key of mono PCM; silence (or no tonal content) gives confidence 0. */
 export function estimateKey(signal: Float32Array, sampleRate: number): KeyEstimate {
   const { mean, bass } = analyse(signal, sampleRate);
+  return keyFrom(mean, bass);
+}
+
+/** Key and chromagram from one spectrum: what the analysis task needs, for the cost of one. */
+export function keyAndChroma(signal: Float32Array, sampleRate: number): { key: KeyEstimate; chroma: Chroma } {
+  const { mean, variance, bass } = analyse(signal, sampleRate);
+  return { key: keyFrom(mean, bass), chroma: { mean, variance } };
+}
+
+function keyFrom(mean: Float64Array, bass: Float64Array): KeyEstimate {
   const r = keyScores(mean, bass);
   let best = 0;
   for (let i = 1; i < 24; i++) if (r[i]! > r[best]!) best = i;

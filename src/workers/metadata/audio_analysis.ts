@@ -4,7 +4,7 @@
 // and the spectral/MFCC/chroma summary the vectors are built from.
 import { decodeForAnalysis, DecodeError } from '../../services/analysis/decode.js';
 import { spectralFeatures } from '../../services/analysis/features.js';
-import { chromagram, estimateKey } from '../../services/analysis/key.js';
+import { keyAndChroma } from '../../services/analysis/key.js';
 import { LoudnessMeter, replayGainTrackGain } from '../../services/analysis/loudness.js';
 import { estimateTempo } from '../../services/analysis/tempo.js';
 import { failWork, markWork } from '../../services/work_state.js';
@@ -53,8 +53,7 @@ async function analyseTrack(db: Db, track: { id: number; path: string; channels:
   const meter = new LoudnessMeter(48_000, channels);
   const decoded = await decodeForAnalysis({ file: track.path, loudnessChannels: channels, maxSeconds: MAX_ANALYSED_SECONDS, onLoudness: (chunk) => meter.push(chunk), signal });
   const tempo = estimateTempo(decoded.mono, 22_050);
-  const key = estimateKey(decoded.mono, 22_050);
-  const chroma = chromagram(decoded.mono, 22_050);
+  const { key, chroma } = keyAndChroma(decoded.mono, 22_050);
   const spectral = spectralFeatures(decoded.mono, 22_050);
   const loudness = meter.result();
   const lufs = loudness.integratedLufs;
