@@ -33,6 +33,7 @@ import { estimateTempo } from '../src/services/analysis/tempo.js';
 import type { TaskContext } from '../src/tasks/define.js';
 import { analyzeAudioBatch } from '../src/workers/metadata/audio_analysis.js';
 import { getScan } from '../src/workers/scan/sessions.js';
+import { intEnv, median } from './helpers.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const TRACKS = intEnv('BENCH_TRACKS', 20);
@@ -43,20 +44,6 @@ const CONCURRENCY = 2; // two analyses at a time, as the brief's production sett
 const ROOTS = 2;
 const RATE = 44_100;
 const CACHE = path.join(os.tmpdir(), 'soniquebay-bench', `analysis-${TRACKS}x${SECONDS}s-v1`);
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]! ) / 2;
-}
 
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 

@@ -13,17 +13,13 @@ import { mp3WithTags, stripId3 } from '../scripts/tag-writers.js';
 import { loadConfig } from '../src/config.js';
 import { openRuntime } from '../src/runtime.js';
 import { getScan } from '../src/workers/scan/sessions.js';
+import { intEnv, median } from './helpers.js';
 
-const COUNT = Number(process.env.BENCH_COVERS ?? 200);
-const PX = Number(process.env.BENCH_COVER_PX ?? 1200);
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const COUNT = intEnv('BENCH_COVERS', 200);
+const PX = intEnv('BENCH_COVER_PX', 1200);
+const RUNS = intEnv('BENCH_RUNS', 3);
 const SIZES = [64, 256, 512, 1024];
 const CONCURRENCY = 2; // the covers queue's default
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** distinct, photo-like covers: a gradient with noise, so JPEG decoding costs what real art costs */
 async function makeCovers(dir: string): Promise<Buffer[]> {

@@ -27,6 +27,7 @@ import { openSqlite } from '../src/db/sqlite.js';
 import { DEFAULT_RETRY, createRegistry, defineTask, type TaskRegistry } from '../src/tasks/define.js';
 import { loadConfig } from '../src/config.js';
 import { createServices } from '../src/services/index.js';
+import { intEnv, median } from './helpers.js';
 
 const N = intEnv('BENCH_N', 20_000);
 const RUNS = intEnv('BENCH_RUNS', 3);
@@ -66,20 +67,6 @@ const registry: TaskRegistry = createRegistry(
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function rate(n: number, ms: number): number {
   return (n * 1000) / ms;

@@ -57,7 +57,6 @@ export interface FixtureOptions {
 const GENRES = ['Rock', 'Pop', 'Jazz', 'Electronic', 'Hip-Hop', 'Drum & Bass', 'R&B', 'Folk', 'Classical', 'Ambient'];
 const SLOW_FORMATS = ['m4a', 'ogg', 'opus', 'wav'] as const;
 
-const rng = seededRandom;
 
 function artistName(i: number): string {
   if (i % 7 === 3) return `Sigur Rós ${i}`;
@@ -116,7 +115,7 @@ async function ffmpegTagged(bases: Bases, ext: (typeof SLOW_FORMATS)[number], fi
 }
 
 export async function generateLibrary(options: FixtureOptions): Promise<FixtureManifest> {
-  const random = rng(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const out = path.resolve(options.out);
   fs.mkdirSync(out, { recursive: true });

@@ -9,7 +9,6 @@ import { seededRandom } from '../../scripts/random.js';
 const RATE = 22_050;
 const CHORD_SECONDS = 2;
 
-const rng = seededRandom;
 
 type Timbre = 'saw' | 'piano';
 
@@ -108,7 +107,7 @@ function voice(tonic: number, chord: Chord, voicing: 'close' | 'open'): number[]
 }
 
 function synthesize(tonic: number, p: Progression, cents: number, seed: number): Float32Array {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const chords = sequence(p);
   const chordSamples = CHORD_SECONDS * RATE;
   const out = new Float32Array(chords.length * chordSamples);
@@ -218,7 +217,7 @@ describe('key detection', () => {
   });
 
   it('corrects a tuning offset of +45 cents (the chord tones do not smear onto their neighbours)', () => {
-    const random = rng(7);
+    const random = seededRandom(7);
     const signal = new Float32Array(8 * RATE);
     for (const midi of [48, 60, 64, 67]) {
       const wave = renderNote(440 * 2 ** ((midi - 69 + 0.45) / 12), 8, 'saw', random);

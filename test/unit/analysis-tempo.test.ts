@@ -10,7 +10,6 @@ const RATE = 22050;
 const TEMPOS = [60, 72, 85, 90, 100, 110, 120, 128, 140, 150, 160, 174, 180];
 const TOLERANCE = 0.02;
 
-const rng = seededRandom;
 
 /** Adds `duration` seconds of voice(t, i) to the buffer starting at `at` seconds. */
 function addVoice(buf: Float32Array, at: number, duration: number, voice: (t: number) => number): void {
@@ -90,7 +89,7 @@ const STYLES: Style[] = ['click', 'four-floor', 'swing', 'bass-chords'];
 
 /** Renders `seconds` of a style at `bpm`, first beat at a random offset, beats in bars of four. */
 function render(style: Style, bpm: number, seconds: number, seed: number): Float32Array {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const buf = new Float32Array(Math.round(seconds * RATE));
   const beat = 60 / bpm;
   const offset = 0.1 + 0.5 * random();
@@ -131,7 +130,7 @@ function render(style: Style, bpm: number, seconds: number, seed: number): Float
 }
 
 function whiteNoise(seconds: number, seed: number): Float32Array {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const buf = new Float32Array(Math.round(seconds * RATE));
   for (let i = 0; i < buf.length; i++) buf[i] = 0.3 * (random() * 2 - 1);
   return buf;
