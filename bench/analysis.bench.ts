@@ -381,13 +381,16 @@ interface Breakdown {
 
 /** the calls analyseTrack makes, timed one by one (decode includes the loudness meter fed during it) */
 async function breakdown(file: string): Promise<Breakdown> {
-  const meter = new LoudnessMeter(48_000, 2);
+  let meter = new LoudnessMeter(44_100, 2);
   let loudness = 0;
   let t = performance.now();
   const decoded = await decodeForAnalysis({
     file,
-    loudnessChannels: 2,
+    hint: { sampleRate: RATE, channels: 2, seconds: SECONDS },
     maxSeconds: 600,
+    onLoudnessFormat: (format) => {
+      meter = new LoudnessMeter(format.sampleRate, format.channels);
+    },
     onLoudness: (chunk) => {
       const s = performance.now();
       meter.push(chunk);

@@ -43,6 +43,8 @@ export const configSchema = z
     shutdownGraceMs: z.number().int().min(0).default(30_000),
     /** audio analysis (decoding every track); when off, BPM/key/ReplayGain come from the file tags only */
     analysis: z.boolean().default(true),
+    /** analysis threads (each decodes and analyses one track at a time); default: one per core */
+    analysisThreads: positiveInt.max(256).optional(),
     /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
     outsideLookups: z.boolean().default(true),
     /** how the outside services can reach whoever runs this server (sent in the User-Agent) */
@@ -172,6 +174,7 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
   if (env.SONIQUEBAY_LOG_LEVEL) set('logLevel', env.SONIQUEBAY_LOG_LEVEL, 'SONIQUEBAY_LOG_LEVEL');
   if (env.TZ) set('timezone', env.TZ, 'TZ');
   if (env.SONIQUEBAY_ANALYSIS) set('analysis', booleanOf(env.SONIQUEBAY_ANALYSIS), 'SONIQUEBAY_ANALYSIS');
+  if (env.SONIQUEBAY_ANALYSIS_THREADS) set('analysisThreads', numeric(env.SONIQUEBAY_ANALYSIS_THREADS), 'SONIQUEBAY_ANALYSIS_THREADS');
   if (env.SONIQUEBAY_OUTSIDE_LOOKUPS) set('outsideLookups', booleanOf(env.SONIQUEBAY_OUTSIDE_LOOKUPS), 'SONIQUEBAY_OUTSIDE_LOOKUPS');
   if (env.SONIQUEBAY_CONTACT) set('contact', env.SONIQUEBAY_CONTACT, 'SONIQUEBAY_CONTACT');
   if (env.SONIQUEBAY_LASTFM_API_KEY) set('lastfmApiKey', env.SONIQUEBAY_LASTFM_API_KEY, 'SONIQUEBAY_LASTFM_API_KEY');

@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openDatabase, sqliteFileFor, type DatabaseHandle } from './db/open.js';
 import { buildSchedules, type Schedule } from './schedules.js';
-import { createServices, type Services } from './services/index.js';
+import { closeServices, createServices, type Services } from './services/index.js';
 import { buildRegistry, defaultQueueSettings, QUEUE_NAMES, type QueueName } from './tasks.js';
 import type { QueueSettings, TaskRegistry } from './tasks/define.js';
 import { createLogger } from './utils/logger.js';
@@ -70,6 +70,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     broker,
     async close() {
       await broker.close();
+      await closeServices(services);
       await database.close();
     },
   };

@@ -2,6 +2,7 @@
 // task through its context.
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { AnalysisPool } from './analysis/pool.js';
 import { OutsideHttp } from './http/client.js';
 import { ImageStore } from './images/store.js';
 
@@ -16,6 +17,8 @@ export interface CoverSettings {
 export interface Services {
   /** false: tracks are not decoded; their tag values (BPM, key, ReplayGain, ab:*) stand in */
   analysisEnabled: boolean;
+  /** the threads that decode and analyse tracks (started on first use) */
+  analysis: AnalysisPool;
   images: ImageStore;
   http: OutsideHttp;
   covers: CoverSettings;
@@ -26,6 +29,7 @@ export const USER_AGENT_PRODUCT = 'SoniqueBay-Worker/0.1.0';
 export function createServices(config: Config, overrides: { fetchImpl?: typeof fetch } = {}): Services {
   return {
     analysisEnabled: config.analysis,
+    analysis: new AnalysisPool(config.analysisThreads),
     images: new ImageStore(path.join(config.dataDir, 'images'), config.covers.sizes),
     http: new OutsideHttp({
       enabled: config.outsideLookups,
@@ -40,4 +44,9 @@ export function createServices(config: Config, overrides: { fetchImpl?: typeof f
       ...(config.fanartApiKey ? { fanartApiKey: config.fanartApiKey } : {}),
     },
   };
+}
+
+/** stops what the services started (the analysis threads) */
+export async function closeServices(services: Services): Promise<void> {
+  await services.analysis.close();
 }

@@ -1,8 +1,10 @@
 // Decoding for analysis: one Debian ffmpeg process per track, decoding once and writing two
-// streams: the file's own channels (mono stays mono, more than two are mixed to stereo) at 48 kHz
+// streams: the file's own channels (mono stays mono, more than two are mixed to stereo) at the
+// file's own rate (capped at 48 kHz: the meter works at any rate, and resampling would only cost)
 // for loudness, and a mono 22,050 Hz stream for tempo, key and spectral features. Both arrive as
 // 32-bit float chunks; the mono stream is kept only up to `maxSeconds` (bounded memory), the
-// loudness stream is never kept at all.
+// loudness stream is never kept at all. Without ffmpeg, the pure-WASM decoders of decode_wasm.ts
+// take over for the formats they know.
 import { spawn, spawnSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
@@ -24,41 +26,72 @@ export function hasFfmpeg(): boolean {
   return ffmpegPresent;
 }
 
+export interface LoudnessFormat {
+  sampleRate: number;
+  channels: 1 | 2;
+}
+
 export interface DecodeRequest {
   file: string;
-  /** channels of the loudness stream: 1 for a mono file, else 2 */
-  loudnessChannels: 1 | 2;
+  /** what the tags say of the file (its rate and channel count); the decoder may know better */
+  hint: { sampleRate: number | null; channels: number | null; seconds: number | null };
   /** the mono analysis stream stops growing after this many seconds */
   maxSeconds: number;
+  /** called once, before the first loudness chunk, with the loudness stream's format */
+  onLoudnessFormat(format: LoudnessFormat): void;
   /** receives the loudness stream, interleaved, as it is decoded */
   onLoudness(chunk: Float32Array): void;
   signal?: AbortSignal;
+}
+
+/** the loudness stream's format for a file: its own rate up to 48 kHz, mono or stereo */
+export function loudnessFormatFor(sampleRate: number | null, channels: number | null): LoudnessFormat {
+  const rate = sampleRate !== null && sampleRate >= 8_000 && sampleRate <= LOUDNESS_RATE ? sampleRate : LOUDNESS_RATE;
+  return { sampleRate: rate, channels: channels === 1 ? 1 : 2 };
 }
 
 export interface DecodedMono {
   mono: Float32Array;
   /** seconds of audio decoded in all (the mono stream may hold less) */
   seconds: number;
+  decoder: DecoderName;
 }
 
-export async function decodeForAnalysis(request: DecodeRequest): Promise<DecodedMono> {
-  if (!hasFfmpeg()) throw new DecodeError('ffmpeg is not installed (apt-get install ffmpeg): audio analysis needs it');
-  const layout = request.loudnessChannels === 1 ? 'mono' : 'stereo';
+export type DecoderName = 'ffmpeg' | 'wasm';
+
+/**
+ * Decodes a file for analysis with ffmpeg when it is on PATH, else with the WASM decoders;
+ * `decoder` forces one (tests and benches).
+ */
+export async function decodeForAnalysis(request: DecodeRequest, decoder: DecoderName | 'auto' = 'auto'): Promise<DecodedMono> {
+  const use = decoder === 'auto' ? (hasFfmpeg() ? 'ffmpeg' : 'wasm') : decoder;
+  if (use === 'wasm') {
+    const { decodeWithWasm } = await import('./decode_wasm.js');
+    return decodeWithWasm(request);
+  }
+  if (!hasFfmpeg()) throw new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)');
+  return decodeWithFfmpeg(request);
+}
+
+async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
+  const format = loudnessFormatFor(request.hint.sampleRate, request.hint.channels);
+  const layout = format.channels === 1 ? 'mono' : 'stereo';
   const graph =
     `[0:a:0]asplit=2[l][m];` +
-    `[l]aformat=sample_fmts=flt:channel_layouts=${layout},aresample=${LOUDNESS_RATE}[lo];` +
+    `[l]aformat=sample_fmts=flt:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
     `[m]aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}[mo]`;
   const child = spawn(
     'ffmpeg',
-    ['-v', 'error', '-nostdin', '-i', request.file, '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', 'pipe:3', '-map', '[mo]', '-f', 'f32le', 'pipe:4'],
+    // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
+    // and the analysis pool already keeps every core busy with one track per thread
+    ['-v', 'error', '-nostdin', '-threads', '1', '-i', request.file, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', 'pipe:3', '-map', '[mo]', '-f', 'f32le', 'pipe:4'],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
   );
   const abort = () => child.kill('SIGKILL');
   request.signal?.addEventListener('abort', abort, { once: true });
+  request.onLoudnessFormat(format);
 
-  const maxSamples = Math.floor(request.maxSeconds * ANALYSIS_RATE);
-  const mono = new Float32Array(maxSamples);
-  let kept = 0;
+  const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds);
   let monoSamples = 0;
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -68,11 +101,7 @@ export async function decodeForAnalysis(request: DecodeRequest): Promise<Decoded
   const loudness = floatChunks(child.stdio[3] as Readable, request.onLoudness);
   const analysis = floatChunks(child.stdio[4] as Readable, (chunk) => {
     monoSamples += chunk.length;
-    const room = Math.min(chunk.length, maxSamples - kept);
-    if (room > 0) {
-      mono.set(chunk.subarray(0, room), kept);
-      kept += room;
-    }
+    mono.append(chunk);
   });
   const exit = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
@@ -83,9 +112,41 @@ export async function decodeForAnalysis(request: DecodeRequest): Promise<Decoded
     if (request.signal?.aborted) throw request.signal.reason ?? new DecodeError('decoding aborted');
     if (code !== 0) throw new DecodeError(`ffmpeg could not decode the file: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
     if (monoSamples === 0) throw new DecodeError('the file holds no audio samples');
-    return { mono: mono.subarray(0, kept), seconds: monoSamples / ANALYSIS_RATE };
+    return { mono: mono.samples(), seconds: monoSamples / ANALYSIS_RATE, decoder: 'ffmpeg' };
   } finally {
     request.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/**
+ * The kept part of the mono stream: sized from the duration the tags give (so a 4-minute track
+ * does not reserve 10 minutes), grown when the tags were wrong, never past `maxSeconds`.
+ */
+export class MonoBuffer {
+  private data: Float32Array;
+  private length = 0;
+  private readonly max: number;
+
+  constructor(maxSeconds: number, hintSeconds: number | null) {
+    this.max = Math.floor(maxSeconds * ANALYSIS_RATE);
+    const guess = hintSeconds !== null && hintSeconds > 0 ? (hintSeconds + 2) * ANALYSIS_RATE : 60 * ANALYSIS_RATE;
+    this.data = new Float32Array(Math.min(this.max, Math.ceil(guess)));
+  }
+
+  append(chunk: Float32Array): void {
+    const room = Math.min(chunk.length, this.max - this.length);
+    if (room <= 0) return;
+    if (this.length + room > this.data.length) {
+      const grown = new Float32Array(Math.min(this.max, Math.max(this.length + room, Math.ceil(this.data.length * 1.5))));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(chunk.subarray(0, room), this.length);
+    this.length += room;
+  }
+
+  samples(): Float32Array {
+    return this.data.subarray(0, this.length);
   }
 }
 

@@ -10,6 +10,8 @@
 // 48 kHz this reproduces the table exactly; at other rates the response matches the analog filter
 // the table was designed from.
 
+import { besselI0 } from './kaiser.js';
+
 /** the BS.1770-4 K-weighting coefficients at 48 kHz (Table 1: pre-filter, Table 2: RLB high-pass) */
 const SPEC_RATE = 48_000;
 const SPEC_PRE_FILTER = { b: [1.53512485958697, -2.69169618940638, 1.19839281085285], a: [-1.69065929318241, 0.73248077421585] } as const;
@@ -137,17 +139,6 @@ const TRUE_PEAK_RUN = 64;
 /** a large push is de-interleaved this many frames at a time (bounded scratch memory) */
 const TRUE_PEAK_SLICE = 16_384;
 
-function besselI0(x: number): number {
-  let sum = 1;
-  let term = 1;
-  const q = (x * x) / 4;
-  for (let k = 1; k < 50; k++) {
-    term *= q / (k * k);
-    sum += term;
-    if (term < sum * 1e-17) break;
-  }
-  return sum;
-}
 
 interface Interpolator {
   factor: number;

@@ -1,24 +1,22 @@
-// metadata.analyze_audio_batch: decodes each track once (ffmpeg) and stores, with the analysis
+// metadata.analyze_audio_batch: decodes each track once (ffmpeg, else WASM) and stores, with the analysis
 // version: BPM and its confidence, key/scale/Camelot, EBU R128 loudness with sample and true peak,
 // ReplayGain track gain (album gain once the whole album is analysed), energy, a danceability proxy
-// and the spectral/MFCC/chroma summary the vectors are built from.
-import { decodeForAnalysis, DecodeError } from '../../services/analysis/decode.js';
-import { spectralFeatures } from '../../services/analysis/features.js';
-import { keyAndChroma } from '../../services/analysis/key.js';
-import { LoudnessMeter, replayGainTrackGain } from '../../services/analysis/loudness.js';
-import { estimateTempo } from '../../services/analysis/tempo.js';
+// and the spectral/MFCC/chroma summary the vectors are built from. The work itself runs in the
+// analysis threads (services.analysis): the tracks of a batch go to them together, one per thread,
+// and the results are written here as they come back.
+import type { FileAnalysis } from '../../services/analysis/analyse_file.js';
+import { DecodeError } from '../../services/analysis/decode.js';
+import { replayGainTrackGain } from '../../services/analysis/loudness.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
 
 /** bump when a change of method changes results: every track is analysed again */
-export const ANALYSIS_VERSION = 1;
-/** tempo, key and spectral features look at the first 10 minutes; loudness at the whole track */
-export const MAX_ANALYSED_SECONDS = 600;
+export const ANALYSIS_VERSION = 2;
 
 export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: TaskContext): Promise<{ analysed: number; failed: number }> {
   const { db } = ctx;
-  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'album_id']).where('id', 'in', payload.trackIds).execute();
+  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
     return { analysed: 0, failed: 0 };
@@ -26,42 +24,41 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
   let analysed = 0;
   let failed = 0;
   const albums = new Set<number>();
-  for (const track of tracks) {
-    ctx.signal.throwIfAborted();
-    try {
-      await analyseTrack(db, track, ctx.signal);
-      await markWork(db, 'track', track.id, 'analysis', 'done');
-      if (track.album_id !== null) albums.add(track.album_id);
-      analysed++;
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      failed++;
-      const reason = err instanceof Error ? err.message : String(err);
-      // a file ffmpeg cannot decode will not decode next time either
-      if (err instanceof DecodeError) await markWork(db, 'track', track.id, 'analysis', 'failed', { error: reason });
-      else await failWork(db, 'track', track.id, 'analysis', reason);
-      ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'audio analysis failed');
-    }
-    await ctx.progress({ stage: 'analysis', analysed, failed, total: tracks.length });
-  }
+  const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration });
+  // every track is handed to the pool at once (it runs as many as it has threads); each result is
+  // stored as soon as it arrives, in the order they finish
+  await Promise.all(
+    tracks.map(async (track) => {
+      try {
+        const result = await ctx.services.analysis.analyse(track.path, hintOf(track), { signal: ctx.signal });
+        await storeAnalysis(db, track.id, result);
+        await markWork(db, 'track', track.id, 'analysis', 'done');
+        if (track.album_id !== null) albums.add(track.album_id);
+        analysed++;
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        failed++;
+        const reason = err instanceof Error ? err.message : String(err);
+        // a file the decoder cannot read will not decode next time either
+        if (err instanceof DecodeError) await markWork(db, 'track', track.id, 'analysis', 'failed', { error: reason });
+        else await failWork(db, 'track', track.id, 'analysis', reason);
+        ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'audio analysis failed');
+      }
+      await ctx.progress({ stage: 'analysis', analysed, failed, total: tracks.length });
+    }),
+  );
   for (const album of albums) await albumGain(db, album);
   return { analysed, failed };
 }
 
-async function analyseTrack(db: Db, track: { id: number; path: string; channels: number | null }, signal: AbortSignal): Promise<void> {
-  const channels = track.channels === 1 ? 1 : 2;
-  const meter = new LoudnessMeter(48_000, channels);
-  const decoded = await decodeForAnalysis({ file: track.path, loudnessChannels: channels, maxSeconds: MAX_ANALYSED_SECONDS, onLoudness: (chunk) => meter.push(chunk), signal });
-  const tempo = estimateTempo(decoded.mono, 22_050);
-  const { key, chroma } = keyAndChroma(decoded.mono, 22_050);
-  const spectral = spectralFeatures(decoded.mono, 22_050);
-  const loudness = meter.result();
+async function storeAnalysis(db: Db, trackId: number, result: FileAnalysis): Promise<void> {
+  const { tempo, key, loudness, spectral } = result;
   const lufs = loudness.integratedLufs;
   const row = {
-    track_id: track.id,
+    track_id: trackId,
     version: ANALYSIS_VERSION,
-    decoder: 'ffmpeg',
-    seconds_analyzed: Math.min(decoded.seconds, MAX_ANALYSED_SECONDS),
+    decoder: result.decoder,
+    seconds_analyzed: result.excerptSeconds,
     analyzed_at: Date.now(),
     bpm: tempo.confidence > 0 ? round(tempo.bpm, 2) : null,
     bpm_confidence: round(tempo.confidence, 3),
@@ -74,25 +71,16 @@ async function analyseTrack(db: Db, track: { id: number; path: string; channels:
     true_peak: round(loudness.truePeak, 5),
     rg_track_gain: lufs === null ? null : round(replayGainTrackGain(lufs), 2),
     rg_album_gain: null,
-    gated_blocks: gatedBlocks(meter, lufs),
+    gated_blocks: result.gatedBlocks,
     energy: round(spectral.energy, 4),
     danceability: round(spectral.danceability, 4),
-    features: JSON.stringify({ ...spectral, chroma: { mean: [...chroma.mean], variance: [...chroma.variance] } }, (_, v: unknown) => (typeof v === 'number' ? round(v, 5) : v)),
+    features: JSON.stringify({ ...spectral, chroma: result.chroma }, (_, v: unknown) => (typeof v === 'number' ? round(v, 5) : v)),
   };
   await db
     .insertInto('track_analysis')
     .values(row)
     .onConflict((oc) => oc.column('track_id').doUpdateSet(row))
     .execute();
-}
-
-/** blocks that pass both gates: how much of the track counts in its album's loudness */
-function gatedBlocks(meter: LoudnessMeter, lufs: number | null): number | null {
-  if (lufs === null) return null;
-  const threshold = Math.max(-70, lufs - 10);
-  let n = 0;
-  for (const meanSquare of meter.blocks()) if (-0.691 + 10 * Math.log10(meanSquare) >= threshold) n++;
-  return n;
 }
 
 /**

@@ -1,0 +1,103 @@
+// Everything a track's analysis computes from its file, as one pure call: decode once, loudness
+// fed during the decode, then tempo, key/chroma and the spectral summary on the mono stream. Runs
+// inside an analysis thread (pool.ts); the caller stores the result.
+import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName } from './decode.js';
+import { spectralFeatures, type SpectralSummary } from './features.js';
+import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
+import { LoudnessMeter, type LoudnessResult } from './loudness.js';
+import { estimateTempo, type TempoEstimate } from './tempo.js';
+
+/** the decoder keeps at most the first 10 minutes of the mono stream; loudness sees the whole track */
+export const MAX_ANALYSED_SECONDS = 600;
+/**
+ * Tempo, key and the spectral summary look at up to EXCERPT_WINDOWS windows of EXCERPT_SECONDS,
+ * spread evenly from the start to the end of what was kept (the first window at 0, the last one
+ * ending with the track), analysed as one signal. A song's tempo, key and timbre are the same in
+ * 90 seconds sampled from its beginning, middle and end as in all of it, for a third of the work
+ * of a 4-minute track; a track shorter than the windows plus a quarter is analysed whole.
+ */
+export const EXCERPT_WINDOWS = 3;
+export const EXCERPT_SECONDS = 30;
+
+export interface FileHint {
+  sampleRate: number | null;
+  channels: number | null;
+  seconds: number | null;
+}
+
+export interface FileAnalysis {
+  decoder: DecoderName;
+  /** seconds of audio in the file */
+  seconds: number;
+  /** seconds of it that tempo, key and the spectral summary looked at (see EXCERPT_WINDOWS) */
+  excerptSeconds: number;
+  tempo: TempoEstimate;
+  key: KeyEstimate;
+  chroma: { mean: number[]; variance: number[] };
+  spectral: SpectralSummary;
+  loudness: LoudnessResult;
+  /** blocks over both gates (what the track weighs in its album's loudness), null when silent */
+  gatedBlocks: number | null;
+}
+
+export async function analyseFile(file: string, hint: FileHint, options: { decoder?: DecoderName | 'auto'; signal?: AbortSignal } = {}): Promise<FileAnalysis> {
+  let meter: LoudnessMeter | null = null;
+  const decoded = await decodeForAnalysis(
+    {
+      file,
+      hint,
+      maxSeconds: MAX_ANALYSED_SECONDS,
+      onLoudnessFormat: (format) => {
+        meter = new LoudnessMeter(format.sampleRate, format.channels);
+      },
+      onLoudness: (chunk) => meter!.push(chunk),
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    options.decoder ?? 'auto',
+  );
+  const done = meter as LoudnessMeter | null;
+  if (!done) throw new Error('the decoder announced no loudness stream');
+  const excerpt = analysisExcerpt(decoded.mono, ANALYSIS_RATE);
+  const tempo = estimateTempo(excerpt, ANALYSIS_RATE);
+  const { key, chroma } = keyAndChroma(excerpt, ANALYSIS_RATE);
+  const spectral = spectralFeatures(excerpt, ANALYSIS_RATE);
+  const loudness = done.result();
+  return {
+    decoder: decoded.decoder,
+    seconds: decoded.seconds,
+    excerptSeconds: excerpt.length / ANALYSIS_RATE,
+    tempo,
+    key,
+    chroma: plainChroma(chroma),
+    spectral,
+    loudness,
+    gatedBlocks: gatedBlocks(done, loudness.integratedLufs),
+  };
+}
+
+/** the windows of EXCERPT_WINDOWS joined, or the whole signal when it is short enough */
+export function analysisExcerpt(mono: Float32Array, sampleRate: number): Float32Array {
+  const window = Math.round(EXCERPT_SECONDS * sampleRate);
+  const total = window * EXCERPT_WINDOWS;
+  if (mono.length <= total * 1.25) return mono;
+  const out = new Float32Array(total);
+  const step = (mono.length - window) / (EXCERPT_WINDOWS - 1);
+  for (let w = 0; w < EXCERPT_WINDOWS; w++) {
+    const start = Math.round(w * step);
+    out.set(mono.subarray(start, start + window), w * window);
+  }
+  return out;
+}
+
+function plainChroma(chroma: Chroma): { mean: number[]; variance: number[] } {
+  return { mean: [...chroma.mean], variance: [...chroma.variance] };
+}
+
+/** blocks that pass both gates: how much of the track counts in its album's loudness */
+function gatedBlocks(meter: LoudnessMeter, lufs: number | null): number | null {
+  if (lufs === null) return null;
+  const threshold = Math.max(-70, lufs - 10);
+  let n = 0;
+  for (const meanSquare of meter.blocks()) if (-0.691 + 10 * Math.log10(meanSquare) >= threshold) n++;
+  return n;
+}

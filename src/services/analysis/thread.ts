@@ -1,0 +1,31 @@
+// Entry point of an analysis thread (see pool.ts): analyses one file per request message and
+// answers with the result or the error. Decoding and all the DSP run here, off the main thread.
+import { parentPort } from 'node:worker_threads';
+import { analyseFile } from './analyse_file.js';
+import { DecodeError } from './decode.js';
+import type { ThreadReply, ThreadRequest } from './pool.js';
+
+const port = parentPort;
+if (!port) throw new Error('thread.ts runs as a worker thread of the analysis pool');
+const running = new Map<number, AbortController>();
+
+port.on('message', (message: ThreadRequest) => {
+  if (message.type === 'abort') {
+    running.get(message.id)?.abort(new Error('analysis aborted'));
+    return;
+  }
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  analyseFile(message.file, message.hint, { decoder: message.decoder, signal: controller.signal })
+    .then((result): ThreadReply => ({ id: message.id, ok: true, result }))
+    .catch((err: unknown): ThreadReply => ({
+      id: message.id,
+      ok: false,
+      message: err instanceof Error ? err.message : String(err),
+      decodeError: err instanceof DecodeError,
+    }))
+    .then((reply) => {
+      running.delete(message.id);
+      port.postMessage(reply);
+    });
+});

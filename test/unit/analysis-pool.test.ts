@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { analyseFile, analysisExcerpt, EXCERPT_SECONDS, EXCERPT_WINDOWS } from '../../src/services/analysis/analyse_file.js';
+import { DecodeError } from '../../src/services/analysis/decode.js';
+import { AnalysisPool } from '../../src/services/analysis/pool.js';
+
+const hint = { sampleRate: 44_100, channels: 2, seconds: null };
+/** the pipe hands the meter chunks of varying sizes, so sums may differ in their last digits */
+const rounded = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(9)) : v)));
+
+describe('analysis pool (worker threads)', () => {
+  let dir: string;
+  let short: string;
+  let long: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-pool-'));
+    short = path.join(dir, 'short.flac');
+    long = path.join(dir, 'long.flac');
+    // a 2 Hz pulse over a tone: something for tempo, key and loudness to measure
+    const source = (seconds: number) => `sine=f=220:d=${seconds}:r=44100,volume='0.3+0.5*lt(mod(t,0.5),0.08)':eval=frame`;
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', source(12), '-ac', '2', short]);
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', source(400), '-ac', '2', long]);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('gives in a thread exactly what the analysis gives in-process, several tracks at a time', async () => {
+    const pool = new AnalysisPool(2);
+    try {
+      const expected = await analyseFile(short, hint);
+      const results = await Promise.all([1, 2, 3].map(() => pool.analyse(short, hint)));
+      for (const r of results) assert.deepEqual(rounded(r), rounded(expected));
+      assert.ok(expected.loudness.integratedLufs !== null && expected.seconds > 11.9);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('analyses with the WASM decoders when ffmpeg is not on PATH, to the same results', async () => {
+    const expected = await analyseFile(short, hint);
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // the threads copy the environment when they start
+    const pool = new AnalysisPool(1);
+    try {
+      const result = await pool.analyse(short, hint);
+      process.env.PATH = saved;
+      assert.equal(expected.decoder, 'ffmpeg');
+      assert.equal(result.decoder, 'wasm');
+      assert.ok(Math.abs(result.loudness.integratedLufs! - expected.loudness.integratedLufs!) < 0.1, `${result.loudness.integratedLufs} vs ${expected.loudness.integratedLufs}`);
+      assert.ok(Math.abs(result.seconds - expected.seconds) < 0.05);
+      assert.equal(result.key.key, expected.key.key);
+    } finally {
+      process.env.PATH = saved;
+      await pool.close();
+    }
+  });
+
+  it('hands a decoding failure back as a DecodeError with its reason, and goes on', async () => {
+    const pool = new AnalysisPool(1);
+    try {
+      const bad = path.join(dir, 'bad.flac');
+      fs.writeFileSync(bad, 'not audio at all');
+      await assert.rejects(pool.analyse(bad, hint), (err: unknown) => err instanceof DecodeError && /could not decode/.test(err.message));
+      assert.ok((await pool.analyse(short, hint)).seconds > 11.9);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('stops a running analysis when its job is aborted, and the next one still runs', async () => {
+    const pool = new AnalysisPool(1);
+    try {
+      const controller = new AbortController();
+      const started = Date.now();
+      const running = pool.analyse(long, hint, { signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('job timed out')), 30);
+      await assert.rejects(running, /job timed out/);
+      assert.ok(Date.now() - started < 1_000, 'the abort answers at once');
+      assert.ok((await pool.analyse(short, hint)).seconds > 11.9);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails what is still waiting when the pool closes', async () => {
+    const pool = new AnalysisPool(1);
+    const first = assert.rejects(pool.analyse(long, hint), /pool is closed/);
+    const second = assert.rejects(pool.analyse(short, hint), /pool is closed/);
+    await pool.close();
+    await Promise.all([first, second]);
+    await assert.rejects(pool.analyse(short, hint), /pool is closed/);
+  });
+});
+
+describe('analysis excerpt', () => {
+  it('takes windows from the start, the middle and the very end of a long track', () => {
+    const rate = 100;
+    const ramp = Float32Array.from({ length: 600 * rate }, (_, i) => i);
+    const excerpt = analysisExcerpt(ramp, rate);
+    const window = EXCERPT_SECONDS * rate;
+    assert.equal(excerpt.length, EXCERPT_WINDOWS * window);
+    assert.equal(excerpt[0], 0);
+    assert.equal(excerpt[excerpt.length - 1], ramp.length - 1);
+    assert.equal(excerpt[window], Math.round((ramp.length - window) / (EXCERPT_WINDOWS - 1)));
+  });
+
+  it('keeps a short track whole', () => {
+    const short = new Float32Array(EXCERPT_WINDOWS * EXCERPT_SECONDS * 100 * 1.2);
+    assert.equal(analysisExcerpt(short, 100), short);
+  });
+});
