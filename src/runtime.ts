@@ -1,5 +1,6 @@
 // Wires one process: configuration → database → registry → broker. Every CLI command and the
 // future HTTP API start from here, so both runtimes are assembled in one place.
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { BullmqBroker } from './broker/bullmq/broker.js';
 import { EmbeddedBroker } from './broker/embedded/broker.js';
@@ -11,6 +12,7 @@ import { buildSchedules, type Schedule } from './schedules.js';
 import { closeServices, createServices, type Services } from './services/index.js';
 import { buildRegistry, defaultQueueSettings, QUEUE_NAMES, type QueueName } from './tasks.js';
 import type { QueueSettings, TaskRegistry } from './tasks/define.js';
+import { LibraryIndex } from './services/vectors/library_index.js';
 import { createLogger } from './utils/logger.js';
 
 export interface Runtime {
@@ -20,6 +22,8 @@ export interface Runtime {
   registry: TaskRegistry;
   database: DatabaseHandle;
   broker: Broker;
+  /** the similarity index of the active vector model (built on first use, saved under dataDir/vectors) */
+  vectors: LibraryIndex;
   close(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     await database.close();
     throw err;
   }
+  const vectors = new LibraryIndex(database.db, path.join(config.dataDir, 'vectors'));
   return {
     config,
     services,
@@ -68,7 +73,9 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     registry,
     database,
     broker,
+    vectors,
     async close() {
+      vectors.close();
       await broker.close();
       await closeServices(services);
       await database.close();

@@ -13,11 +13,15 @@ import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.j
 import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
 import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
+import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
 import { discovery } from './workers/scan/scan_worker.js';
 import { failScan } from './workers/scan/sessions.js';
+import { calculateVector, calculateVectorsBatch } from './workers/vectorization/calculate_vectors.js';
+import { checkModelHealth, monitorTagChanges } from './workers/vectorization/model_watch.js';
+import { trainModel } from './workers/vectorization/train_model.js';
 
 export const QUEUE_NAMES = [
   'scan',
@@ -54,26 +58,10 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 // Handlers arrive with the issue that builds each stage; until then the task refuses to run.
-const VECTORS_ISSUE = 'vectorization (issue #6)';
 const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
 
 /** periodic sweeps run again at their next tick instead of retrying */
 const NO_RETRY = { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } };
-
-/** A deferred sweep: picks up to `limit` due items of one kind of work from the database. */
-function sweep(name: string, description: string, defaultLimit: number) {
-  return defineTask({
-    name,
-    queue: 'deferred',
-    description,
-    schema: z.object({ limit: limit.default(defaultLimit) }).strict(),
-    retry: NO_RETRY,
-    timeoutMs: 15 * MIN,
-    priority: 10,
-    positional: ['limit'],
-    arrivesWith: DEFERRED_ISSUE,
-  });
-}
 
 export const TASKS = [
   defineTask({
@@ -169,16 +157,16 @@ export const TASKS = [
     schema: z.object({ trackId: id }).strict(),
     timeoutMs: 5 * MIN,
     positional: ['trackId'],
-    arrivesWith: VECTORS_ISSUE,
+    handler: calculateVector,
   }),
   defineTask({
     name: 'vectorization.calculate_vectors_batch',
     queue: 'vectorization',
-    description: 'vectors of a batch of tracks with the current model',
-    schema: z.object({ trackIds: ids }).strict(),
+    description: 'vectors of a batch of tracks with the live models (or the one model `version`)',
+    schema: z.object({ trackIds: ids, version: z.number().int().positive().optional() }).strict(),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    arrivesWith: VECTORS_ISSUE,
+    handler: calculateVectorsBatch,
   }),
   defineTask({
     name: 'vectorization.train_model',
@@ -188,7 +176,7 @@ export const TASKS = [
     retry: { attempts: 2, backoff: { baseMs: 10 * MIN, factor: 2, capMs: HOUR } },
     timeoutMs: 6 * HOUR,
     positional: ['reason', 'force'],
-    arrivesWith: VECTORS_ISSUE,
+    handler: trainModel,
   }),
   defineTask({
     name: 'vectorization.monitor_tag_changes',
@@ -196,7 +184,7 @@ export const TASKS = [
     description: "compares the library's tag/genre signature with the model's; retrains when due",
     schema: z.object({}).strict(),
     timeoutMs: 10 * MIN,
-    arrivesWith: VECTORS_ISSUE,
+    handler: monitorTagChanges,
   }),
   defineTask({
     name: 'vectorization.check_model_health',
@@ -204,7 +192,7 @@ export const TASKS = [
     description: 'model age, coverage, version mismatch',
     schema: z.object({}).strict(),
     timeoutMs: 10 * MIN,
-    arrivesWith: VECTORS_ISSUE,
+    handler: checkModelHealth,
   }),
   defineTask({
     name: 'deferred.process_enrichment_batch',
@@ -228,7 +216,17 @@ export const TASKS = [
     positional: ['limit'],
     handler: processCoversBatch,
   }),
-  sweep('deferred.process_vectors_batch', 'picks due vector work from the database', 50),
+  defineTask({
+    name: 'deferred.process_vectors_batch',
+    queue: 'deferred',
+    description: 'queues ready tracks that lack a vector of a live model (a lost job, no model yet)',
+    schema: z.object({ limit: limit.default(50) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: 15 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    handler: processVectorsBatch,
+  }),
   defineTask({
     name: 'deferred.retry_failed',
     queue: 'deferred',

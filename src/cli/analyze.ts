@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { openRuntime } from '../runtime.js';
-import { ANALYSIS_VERSION } from '../workers/metadata/audio_analysis.js';
+import { ANALYSIS_VERSION } from '../services/analysis/analyse_file.js';
 import { configOf, withRuntime } from './context.js';
 import { positive } from './jobs.js';
 import { printJson, printLine, printTable } from './output.js';

@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as library from './migrations/0001_library.js';
 import * as images from './migrations/0002_images.js';
 import * as analysis from './migrations/0003_analysis.js';
+import * as vectors from './migrations/0004_vectors.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -10,6 +11,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0001_library': { up: library.up(dialect) },
     '0002_images': { up: images.up(dialect) },
     '0003_analysis': { up: analysis.up(dialect) },
+    '0004_vectors': { up: vectors.up(dialect) },
   };
 }
 

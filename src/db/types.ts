@@ -248,6 +248,29 @@ export interface WorkStateTable {
   updated_at: number;
 }
 
+export interface VectorModelTable {
+  version: Generated<number>;
+  /** 'building': vectors being computed; 'active': serves queries; 'retired': replaced (its vectors deleted) */
+  status: 'building' | 'active' | 'retired' | 'failed';
+  dimension: number;
+  reason: string;
+  /** the fitted model (FeatureModel params) as JSON */
+  params: string;
+  track_count: number;
+  tag_signature: string;
+  training_ms: number;
+  created_at: number;
+  activated_at: number | null;
+}
+
+export interface TrackVectorTable {
+  track_id: number;
+  model_version: number;
+  /** float32 little-endian, `dimension` values, L2-normalised */
+  vector: Uint8Array;
+  updated_at: number;
+}
+
 export interface Database {
   library_roots: LibraryRootTable;
   scans: ScanTable;
@@ -268,6 +291,8 @@ export interface Database {
   images: ImageTable;
   work_state: WorkStateTable;
   track_analysis: TrackAnalysisTable;
+  vector_models: VectorModelTable;
+  track_vectors: TrackVectorTable;
 }
 
 export type Db = Kysely<Database>;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { similar } from '../../src/services/vectors/queries.js';
 import { testLogger } from '../helpers/brokers.js';
 import { drain, scan } from '../helpers/runtimes.js';
 
@@ -127,6 +128,16 @@ describe('audio analysis', () => {
       assert.ok(row.rg_album_gain !== null, 'the album is complete: it has an album gain');
       assert.ok(row.true_peak! >= row.sample_peak! - 1e-6);
     }
+  });
+
+  it('gives both analysed tracks a vector of the first model, so each has the other as its neighbour', async () => {
+    const { db } = runtime.database;
+    const drums = await db.selectFrom('tracks').select('id').where('path', '=', files.drums).executeTakeFirstOrThrow();
+    const chords = await db.selectFrom('tracks').select('id').where('path', '=', files.chords).executeTakeFirstOrThrow();
+    const model = await db.selectFrom('vector_models').select(['version', 'track_count']).where('status', '=', 'active').executeTakeFirstOrThrow();
+    assert.equal(model.track_count, 2);
+    const answer = await similar(db, runtime.vectors, drums.id, 5);
+    assert.deepEqual(answer.tracks.map((t) => t.trackId), [chords.id]);
   });
 
   it('records a track that cannot be decoded as failed work with the reason', async () => {

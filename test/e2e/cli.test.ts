@@ -9,7 +9,10 @@ import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import Database from 'better-sqlite3';
 import { generateLibrary } from '../../scripts/fixtures.js';
-import { redisUrl } from '../helpers/brokers.js';
+import { loadConfig } from '../../src/config.js';
+import { openRuntime } from '../../src/runtime.js';
+import { redisUrl, testLogger } from '../helpers/brokers.js';
+import { insertSyntheticLibrary } from '../helpers/vector-library.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
 
@@ -91,6 +94,40 @@ describe('soniquebay CLI (embedded default)', () => {
     const rescan = JSON.parse(soniquebay(['scan', manifest.root, '--json'], env).stdout) as { unchanged: number; extracted: number };
     assert.equal(rescan.unchanged, manifest.files.length);
     assert.equal(rescan.extracted, 0);
+  });
+
+  it('trains the vectors, shows their status, and answers similar, playlist and path', async () => {
+    const dir = dataDir();
+    const env = { SONIQUEBAY_DATA_DIR: dir };
+    const runtime = await openRuntime({ ...loadConfig({}), dataDir: dir, outsideLookups: false }, testLogger);
+    const tracks = await insertSyntheticLibrary(runtime.database.db, 10);
+    await runtime.close();
+    const before = soniquebay(['similar', String(tracks[0]!.id)], env);
+    assert.equal(before.code, 1);
+    assert.match(before.stderr, /no vector model yet/);
+
+    const trained = soniquebay(['vectors', 'train', '--json'], env);
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.equal((JSON.parse(trained.stdout) as { tracks: number }).tracks, tracks.length);
+    const status = JSON.parse(soniquebay(['vectors', 'status', '--json'], env).stdout) as { coverage: number; active: { vectors: number } };
+    assert.deepEqual([status.coverage, status.active.vectors], [1, tracks.length]);
+
+    const house = tracks.filter((t) => t.group === 'house');
+    const similarTo = JSON.parse(soniquebay(['similar', String(house[0]!.id), '-k', '5', '--exclude-artist', '--json'], env).stdout) as { tracks: { trackId: number; artistId: number }[] };
+    assert.equal(similarTo.tracks.length, 5);
+    assert.ok(similarTo.tracks.every((t) => t.artistId !== house[0]!.artistId && house.some((h) => h.id === t.trackId)));
+    const radio = JSON.parse(soniquebay(['playlist', '--seed', String(house[0]!.id), String(house[1]!.id), '--length', '8', '--json'], env).stdout) as { tracks: { trackId: number }[] };
+    assert.deepEqual(radio.tracks.slice(0, 2).map((t) => t.trackId), [house[0]!.id, house[1]!.id]);
+    assert.equal(radio.tracks.length, 8);
+    const route = JSON.parse(soniquebay(['path', String(house[0]!.id), String(tracks[tracks.length - 1]!.id), '--length', '5', '--json'], env).stdout) as { tracks: unknown[] };
+    assert.equal(route.tracks.length, 5);
+    const table = soniquebay(['similar', String(house[0]!.id), '-k', '3'], env);
+    assert.match(table.stdout, /similarity/);
+
+    const bad = soniquebay(['similar', String(house[0]!.id), '--bpm', 'fast'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--bpm takes a range like/);
+    assert.match(soniquebay(['similar', '999999'], env).stderr, /track 999999 does not exist/);
   });
 
   it('runs in one process until SIGTERM, then stops cleanly', async () => {

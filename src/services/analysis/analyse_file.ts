@@ -7,6 +7,9 @@ import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
 import { estimateTempo, type TempoEstimate } from './tempo.js';
 
+/** bump when a change of method changes results: every track is analysed again */
+export const ANALYSIS_VERSION = 2;
+
 /** the decoder keeps at most the first 10 minutes of the mono stream; loudness sees the whole track */
 export const MAX_ANALYSED_SECONDS = 600;
 /**

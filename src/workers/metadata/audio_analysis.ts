@@ -4,26 +4,26 @@
 // and the spectral/MFCC/chroma summary the vectors are built from. The work itself runs in the
 // analysis threads (services.analysis): the tracks of a batch go to them together, one per thread,
 // and the results are written here as they come back.
-import type { FileAnalysis } from '../../services/analysis/analyse_file.js';
+import { ANALYSIS_VERSION, type FileAnalysis } from '../../services/analysis/analyse_file.js';
 import { DecodeError } from '../../services/analysis/decode.js';
 import { replayGainTrackGain } from '../../services/analysis/loudness.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
 
-/** bump when a change of method changes results: every track is analysed again */
-export const ANALYSIS_VERSION = 2;
 
 export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: TaskContext): Promise<{ analysed: number; failed: number }> {
   const { db } = ctx;
   const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
+    await queueVectors(ctx, tracks.map((t) => t.id));
     return { analysed: 0, failed: 0 };
   }
   let analysed = 0;
   let failed = 0;
   const albums = new Set<number>();
+  const done: number[] = [];
   const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration });
   // every track is handed to the pool at once (it runs as many as it has threads); each result is
   // stored as soon as it arrives, in the order they finish
@@ -34,6 +34,7 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
         await storeAnalysis(db, track.id, result);
         await markWork(db, 'track', track.id, 'analysis', 'done');
         if (track.album_id !== null) albums.add(track.album_id);
+        done.push(track.id);
         analysed++;
       } catch (err) {
         if (ctx.signal.aborted) throw err;
@@ -48,7 +49,13 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
     }),
   );
   for (const album of albums) await albumGain(db, album);
+  await queueVectors(ctx, done);
   return { analysed, failed };
+}
+
+/** the vectors of tracks whose inputs just changed (they are ready once analysed) */
+export async function queueVectors(ctx: TaskContext, trackIds: number[]): Promise<void> {
+  if (trackIds.length > 0) await ctx.enqueue('vectorization.calculate_vectors_batch', { trackIds });
 }
 
 async function storeAnalysis(db: Db, trackId: number, result: FileAnalysis): Promise<void> {

@@ -7,6 +7,7 @@ import { moodAndGenreTagsFromAb, normalizeGenres } from '../../services/genres/n
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { lastfmTopTags, type WeightedTag } from '../../services/providers/tags.js';
 import { failWork, markWork } from '../../services/work_state.js';
+import { queueVectors } from './audio_analysis.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { nameKey, UNKNOWN_ARTIST } from '../scan/names.js';
 
@@ -75,6 +76,8 @@ export async function enrichTracksBatch(payload: { trackIds: number[]; outside?:
       ctx.log.warn({ trackId: track.id, reason }, 'Last.fm tags failed');
     }
   }
+  // tags are part of a track's vector
+  await queueVectors(ctx, tracks.map((t) => t.id));
   return { enriched, lookedUp, failed };
 }
 

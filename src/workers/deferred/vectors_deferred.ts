@@ -1,0 +1,29 @@
+// deferred.process_vectors_batch: the safety net of vector work. Ready tracks without a vector of
+// a live model (a lost job, a track analysed while no model existed) are queued, up to `limit`
+// per tick and model; with no model yet and tracks ready, the first model is trained.
+import { missingVectors } from '../../services/vectors/inputs.js';
+import { liveModels } from '../../services/vectors/store.js';
+import type { TaskContext } from '../../tasks/define.js';
+import { activateWhenComplete } from '../vectorization/calculate_vectors.js';
+import { VECTOR_BATCH } from '../vectorization/train_model.js';
+
+export async function processVectorsBatch(payload: { limit: number }, ctx: TaskContext): Promise<{ queued: number; train?: boolean }> {
+  const models = await liveModels(ctx.db);
+  if (models.length === 0) {
+    const ready = await missingVectors(ctx.db, ctx.services.analysisEnabled, -1, 1);
+    if (ready.length === 0) return { queued: 0 };
+    await ctx.enqueue('vectorization.train_model', { reason: 'first model: tracks are ready for vectors' }, { priority: 10 });
+    return { queued: 0, train: true };
+  }
+  let queued = 0;
+  for (const model of models) {
+    const ids = await missingVectors(ctx.db, ctx.services.analysisEnabled, model.version, payload.limit);
+    for (let i = 0; i < ids.length; i += VECTOR_BATCH) {
+      await ctx.enqueue('vectorization.calculate_vectors_batch', { trackIds: ids.slice(i, i + VECTOR_BATCH), version: model.version }, { priority: 10 });
+    }
+    queued += ids.length;
+    // a model whose last batch was lost: nothing missing any more, so it can take over now
+    if (ids.length === 0 && model.status === 'building') await activateWhenComplete(ctx, model);
+  }
+  return { queued };
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { VECTOR_DIMENSION } from '../../src/services/vectors/model.js';
+import { path as pathBetween, playlist, similar, VectorQueryError } from '../../src/services/vectors/queries.js';
+import { activeModel, vectorsOf } from '../../src/services/vectors/store.js';
+import { testLogger } from '../helpers/brokers.js';
+import { drain, runtimeSetups } from '../helpers/runtimes.js';
+import { insertSyntheticLibrary, type SyntheticTrack } from '../helpers/vector-library.js';
+
+const PER_GROUP = 30;
+
+for (const setup of runtimeSetups) {
+  describe(`vectors — ${setup.name}`, () => {
+    let dir: string;
+    let runtime: Runtime;
+    let cleanup: () => Promise<void>;
+    let tracks: SyntheticTrack[];
+    const groupOf = new Map<number, string>();
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-vectors-'));
+      const made = await setup.config(dir);
+      cleanup = made.cleanup;
+      runtime = await openRuntime(made.config, testLogger);
+      tracks = await insertSyntheticLibrary(runtime.database.db, PER_GROUP);
+      for (const t of tracks) groupOf.set(t.id, t.group);
+    });
+    after(async () => {
+      await runtime.close();
+      await cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('answers clearly before any model exists', async () => {
+      await assert.rejects(similar(runtime.database.db, runtime.vectors, tracks[0]!.id, 5), (err: unknown) => err instanceof VectorQueryError && err.code === 'no_model');
+    });
+
+    it('trains the first model when tracks become ready, and gives every track a unit vector of the model dimension', async () => {
+      // what analysis does after each batch: ask for the vectors of the tracks it analysed
+      await runtime.broker.enqueue('vectorization.calculate_vectors_batch', { trackIds: tracks.map((t) => t.id) });
+      await drain(runtime.broker);
+      const model = await activeModel(runtime.database.db);
+      assert.ok(model, 'a model is active');
+      assert.equal(model.dimension, VECTOR_DIMENSION);
+      assert.equal(model.trackCount, tracks.length);
+      const vectors = await vectorsOf(runtime.database.db, model.version, tracks.map((t) => t.id));
+      assert.equal(vectors.size, tracks.length);
+      for (const v of vectors.values()) {
+        assert.equal(v.length, VECTOR_DIMENSION);
+        assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-4);
+      }
+    });
+
+    it('finds each track itself first, and neighbours from its own group (precision@10)', async () => {
+      const { db } = runtime.database;
+      const current = (await runtime.vectors.current())!;
+      let same = 0;
+      let total = 0;
+      for (const t of tracks) {
+        const own = (await vectorsOf(db, current.version, [t.id])).get(t.id)!;
+        assert.equal(current.index.search(own, 1)[0]!.trackId, t.id, `track ${t.id} is its own nearest neighbour`);
+        const answer = await similar(db, runtime.vectors, t.id, 10);
+        assert.equal(answer.tracks.length, 10);
+        assert.ok(answer.tracks.every((h) => h.trackId !== t.id));
+        same += answer.tracks.filter((h) => groupOf.get(h.trackId) === t.group).length;
+        total += answer.tracks.length;
+      }
+      const precision = same / total;
+      assert.ok(precision >= 0.9, `precision@10 ${precision.toFixed(3)}`);
+    });
+
+    it('applies the filters: other artists, a BPM range, a genre, a year range', async () => {
+      const { db } = runtime.database;
+      const seed = tracks[0]!;
+      const other = await similar(db, runtime.vectors, seed.id, 10, { excludeSameArtist: true });
+      assert.ok(other.tracks.every((h) => h.artistId !== seed.artistId));
+      const fast = await similar(db, runtime.vectors, seed.id, 5, { bpmMin: 150 });
+      assert.equal(fast.tracks.length, 5, 'found beyond the first candidates');
+      assert.ok(fast.tracks.every((h) => h.bpm !== null && h.bpm >= 150));
+      const jazz = await similar(db, runtime.vectors, seed.id, 5, { genre: 'jazz' });
+      assert.ok(jazz.tracks.length === 5 && jazz.tracks.every((h) => groupOf.get(h.trackId) === 'jazz'));
+      const years = await similar(db, runtime.vectors, seed.id, 5, { yearMin: 1980, yearMax: 1984 });
+      assert.ok(years.tracks.every((h) => h.year !== null && h.year >= 1980 && h.year <= 1984));
+      await assert.rejects(similar(db, runtime.vectors, 999_999, 5), /does not exist/);
+    });
+
+    it('makes a radio of the seeds then tracks like them, with no repeats and no artist twice in a row', async () => {
+      const seeds = tracks.filter((t) => t.group === 'house').slice(0, 2).map((t) => t.id);
+      const list = await playlist(runtime.database.db, runtime.vectors, seeds, 20);
+      assert.equal(list.tracks.length, 20);
+      assert.deepEqual(list.tracks.slice(0, 2).map((t) => t.trackId), seeds);
+      assert.equal(new Set(list.tracks.map((t) => t.trackId)).size, 20);
+      for (let i = 1; i < list.tracks.length; i++) assert.notEqual(list.tracks[i]!.artistId, list.tracks[i - 1]!.artistId, `artist run at ${i}`);
+      const house = list.tracks.filter((t) => groupOf.get(t.trackId) === 'house').length;
+      assert.ok(house >= 16, `${house}/20 from the seeds' group`);
+    });
+
+    it('makes a path from one track to another that goes from one group to the other', async () => {
+      const from = tracks.find((t) => t.group === 'house')!;
+      const to = tracks.find((t) => t.group === 'ambient')!;
+      const route = await pathBetween(runtime.database.db, runtime.vectors, from.id, to.id, 8);
+      assert.equal(route.tracks.length, 8);
+      assert.equal(route.tracks[0]!.trackId, from.id);
+      assert.equal(route.tracks[7]!.trackId, to.id);
+      assert.equal(new Set(route.tracks.map((t) => t.trackId)).size, 8);
+      assert.equal(groupOf.get(route.tracks[1]!.trackId), 'house');
+      assert.equal(groupOf.get(route.tracks[6]!.trackId), 'ambient');
+    });
+
+    it('retrains under load: queries never fail and each answer comes from one version, then the new one', async () => {
+      const { db } = runtime.database;
+      const before = (await activeModel(db))!.version;
+      let stop = false;
+      const seen = new Set<number>();
+      let answers = 0;
+      const load = (async () => {
+        while (!stop) {
+          const t = tracks[answers % tracks.length]!;
+          const answer = await similar(db, runtime.vectors, t.id, 10);
+          assert.equal(answer.tracks.length, 10);
+          seen.add(answer.version);
+          answers++;
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      await runtime.broker.enqueue('vectorization.train_model', { reason: 'test retrain', force: true });
+      await drain(runtime.broker);
+      await new Promise((r) => setTimeout(r, 1_200)); // the index looks for a new version every second
+      stop = true;
+      await load;
+      const now = (await activeModel(db))!.version;
+      assert.ok(now > before);
+      assert.ok(answers > 10, `${answers} queries ran`);
+      assert.ok([...seen].every((v) => v === before || v === now), `versions seen: ${[...seen]}`);
+      assert.equal((await similar(db, runtime.vectors, tracks[0]!.id, 5)).version, now);
+      const old = await db.selectFrom('track_vectors').select('track_id').where('model_version', '=', before).execute();
+      assert.equal(old.length, 0, 'the retired version is deleted');
+    });
+
+    it('monitors tag changes: nothing to do, then a retrain when many tracks get a genre the model never saw', async () => {
+      const { db } = runtime.database;
+      const quiet = await runtime.broker.enqueue('vectorization.monitor_tag_changes', {});
+      await drain(runtime.broker);
+      assert.equal(((await runtime.broker.getJob(quiet.id))!.result as { decision: string }).decision, 'none');
+      const genre = await db.insertInto('genres').values({ name: 'Vaporwave', name_key: 'vaporwave' }).returning('id').executeTakeFirstOrThrow();
+      await db.insertInto('track_genres').values(tracks.slice(0, 40).map((t) => ({ track_id: t.id, genre_id: genre.id }))).execute();
+      const before = (await activeModel(db))!.version;
+      const moved = await runtime.broker.enqueue('vectorization.monitor_tag_changes', {});
+      await drain(runtime.broker);
+      const report = (await runtime.broker.getJob(moved.id))!.result as { decision: string; why: string };
+      assert.equal(report.decision, 'retrain', report.why);
+      assert.ok((await activeModel(db))!.version > before, 'the retrain ran and took over');
+      const health = await runtime.broker.enqueue('vectorization.check_model_health', {});
+      await drain(runtime.broker);
+      const h = (await runtime.broker.getJob(health.id))!.result as { coverage: number; warnings: string[] };
+      assert.equal(h.coverage, 1);
+      assert.deepEqual(h.warnings, []);
+    });
+  });
+}
