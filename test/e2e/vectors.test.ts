@@ -136,9 +136,19 @@ for (const setup of runtimeSetups) {
       assert.ok(now > before);
       assert.ok(answers > 10, `${answers} queries ran`);
       assert.ok([...seen].every((v) => v === before || v === now), `versions seen: ${[...seen]}`);
+      await runtime.vectors.current(true);
+      await runtime.vectors.settled(); // the new version's index, built in the background
       assert.equal((await similar(db, runtime.vectors, tracks[0]!.id, 5)).version, now);
-      const old = await db.selectFrom('track_vectors').select('track_id').where('model_version', '=', before).execute();
-      assert.equal(old.length, 0, 'the retired version is deleted');
+      // the retired version's vectors stay while query processes build their new index, then go
+      const oldCount = async () => (await db.selectFrom('track_vectors').select('track_id').where('model_version', '=', before).execute()).length;
+      assert.equal(await oldCount(), tracks.length);
+      await runtime.broker.enqueue('deferred.process_vectors_batch', {});
+      await drain(runtime.broker);
+      assert.equal(await oldCount(), tracks.length, 'kept during the grace period');
+      await db.updateTable('vector_models').set({ activated_at: Date.now() - 2 * 3_600_000 }).where('version', '=', now).execute();
+      await runtime.broker.enqueue('deferred.process_vectors_batch', {});
+      await drain(runtime.broker);
+      assert.equal(await oldCount(), 0, 'deleted after it');
     });
 
     it('monitors tag changes: nothing to do, then a retrain when many tracks get a genre the model never saw', async () => {

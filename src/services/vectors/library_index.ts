@@ -1,6 +1,8 @@
 // The index that answers similarity queries in this process: built from the database for the
 // active model version, kept up to date by reading the vectors written since (updated_at), and
-// replaced when another version becomes active (the old one serves until the new one is built).
+// replaced when another version becomes active: the new index is built in the background while the
+// old one keeps serving (the old version's vectors stay in the database for an hour for that), in
+// slices of PAGE vectors with the event loop free between them.
 // An HNSW index is saved beside the database (vectors/v<version>.usearch + .json) after a build
 // and on close, so a restart loads it and reads only what changed since.
 import fs from 'node:fs';
@@ -14,7 +16,8 @@ import { activeModel, countVectors } from './store.js';
 const SKEW_MS = 5_000;
 /** the active version is looked up at most this often */
 const CHECK_MS = 1_000;
-const PAGE = 5_000;
+/** vectors read and added per slice (an HNSW slice of 1,000 takes ~0.2 s at a million vectors) */
+const PAGE = 1_000;
 
 export interface ServingIndex {
   version: number;
@@ -31,6 +34,8 @@ export class LibraryIndex {
   private state: State | null = null;
   private checkedAt = 0;
   private refreshing: Promise<ServingIndex | null> | null = null;
+  /** the index of a newer version being built while `state` serves */
+  private next: { version: number; done: Promise<void> } | null = null;
 
   /** `dir`: where HNSW indexes are saved (null: never saved) */
   constructor(
@@ -50,6 +55,11 @@ export class LibraryIndex {
     return this.refreshing;
   }
 
+  /** waits for an index being built in the background (tests, benches) */
+  async settled(): Promise<void> {
+    await this.next?.done;
+  }
+
   /** saves an HNSW index that changed since it was last saved */
   close(): void {
     if (this.state && this.state.changedSinceSave > 0) this.save(this.state);
@@ -62,9 +72,27 @@ export class LibraryIndex {
       this.state = null;
       return null;
     }
-    // a new version, or an exact index that grew well past the size where HNSW takes over
-    if (this.state?.version !== model.version || (this.state.index.kind === 'exact' && this.state.index.size() > EXACT_BELOW * 1.5)) {
+    if (!this.state) {
+      // nothing to serve meanwhile: the first index is built now
       this.state = await this.build(model.version, model.dimension);
+    } else if (this.state.version !== model.version || (this.state.index.kind === 'exact' && this.state.index.size() > EXACT_BELOW * 1.5)) {
+      // a new version, or an exact index that grew well past the size where HNSW takes over:
+      // built in the background, the current one serves until then
+      if (this.next?.version !== model.version) {
+        const version = model.version;
+        const done = this.build(version, model.dimension).then(
+          (built) => {
+            if (this.next?.version === version) {
+              this.state = built;
+              this.next = null;
+            }
+          },
+          () => {
+            if (this.next?.version === version) this.next = null; // tried again at the next query
+          },
+        );
+        this.next = { version, done };
+      }
     }
     await this.catchUp(this.state);
     return this.state;
@@ -89,6 +117,7 @@ export class LibraryIndex {
       }
       for (const r of rows) syncedUntil = Math.max(syncedUntil, Number(r.updated_at));
       after = Number(rows[rows.length - 1]!.track_id);
+      await new Promise((resolve) => setImmediate(resolve));
     }
     const state: State = { version, dimension, index, syncedUntil, changedSinceSave: 0 };
     this.save(state);

@@ -10,7 +10,7 @@ import { activeModel, vectorsOf } from './store.js';
 export class VectorQueryError extends Error {
   constructor(
     message: string,
-    readonly code: 'no_model' | 'unknown_track' | 'no_vector',
+    readonly code: 'no_model' | 'unknown_track' | 'no_vector' | 'index_building',
   ) {
     super(message);
     this.name = 'VectorQueryError';
@@ -68,7 +68,8 @@ async function onServing<T>(library: LibraryIndex, query: (current: ServingIndex
     try {
       return await query(current);
     } catch (err) {
-      if (!(err instanceof RetiredVersion) || fresh) throw err;
+      if (!(err instanceof RetiredVersion)) throw err;
+      if (fresh) throw new VectorQueryError(`the index of the new model version is being built; version ${current.version} has just been retired`, 'index_building');
     }
   }
 }

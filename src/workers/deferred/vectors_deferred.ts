@@ -1,19 +1,24 @@
 // deferred.process_vectors_batch: the safety net of vector work. Ready tracks without a vector of
 // a live model (a lost job, a track analysed while no model existed) are queued, up to `limit`
-// per tick and model; with no model yet and tracks ready, the first model is trained.
+// per tick and model; with no model yet and tracks ready, the first model is trained. The vectors
+// of a retired model are deleted once the model after it has served for RETIRED_GRACE_MS.
 import { missingVectors } from '../../services/vectors/inputs.js';
 import { liveModels } from '../../services/vectors/store.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { activateWhenComplete } from '../vectorization/calculate_vectors.js';
 import { VECTOR_BATCH } from '../vectorization/train_model.js';
 
-export async function processVectorsBatch(payload: { limit: number }, ctx: TaskContext): Promise<{ queued: number; train?: boolean }> {
+/** how long the vectors of a replaced model stay, for the query processes still building the new index */
+export const RETIRED_GRACE_MS = 3_600_000;
+
+export async function processVectorsBatch(payload: { limit: number }, ctx: TaskContext): Promise<{ queued: number; train?: boolean; deleted?: number }> {
+  const deleted = await deleteRetiredVectors(ctx);
   const models = await liveModels(ctx.db);
   if (models.length === 0) {
     const ready = await missingVectors(ctx.db, ctx.services.analysisEnabled, -1, 1);
-    if (ready.length === 0) return { queued: 0 };
+    if (ready.length === 0) return { queued: 0, deleted };
     await ctx.enqueue('vectorization.train_model', { reason: 'first model: tracks are ready for vectors' }, { priority: 10 });
-    return { queued: 0, train: true };
+    return { queued: 0, train: true, deleted };
   }
   let queued = 0;
   for (const model of models) {
@@ -25,5 +30,15 @@ export async function processVectorsBatch(payload: { limit: number }, ctx: TaskC
     // a model whose last batch was lost: nothing missing any more, so it can take over now
     if (ids.length === 0 && model.status === 'building') await activateWhenComplete(ctx, model);
   }
-  return { queued };
+  return { queued, deleted };
+}
+
+async function deleteRetiredVectors(ctx: TaskContext): Promise<number> {
+  const { db } = ctx;
+  const active = await db.selectFrom('vector_models').select(['version', 'activated_at']).where('status', '=', 'active').orderBy('version', 'desc').limit(1).executeTakeFirst();
+  if (!active || active.activated_at === null || Date.now() - Number(active.activated_at) < RETIRED_GRACE_MS) return 0;
+  const res = await db.deleteFrom('track_vectors').where('model_version', 'in', db.selectFrom('vector_models').select('version').where('status', '=', 'retired')).executeTakeFirst();
+  const n = Number(res.numDeletedRows);
+  if (n > 0) ctx.log.info({ deleted: n }, 'vectors of retired models deleted');
+  return n;
 }

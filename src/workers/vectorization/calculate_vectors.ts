@@ -41,10 +41,11 @@ async function readyIds(db: Db, analysisEnabled: boolean, trackIds: readonly num
 }
 
 /**
- * Makes a building model the active one once every ready track has its vector (the previous
- * model is retired and its vectors deleted, in one transaction, so queries see one version or the
- * other, never a mix). Two counts first (cheap), the exact check only when they match; a gap left
- * by a lost job is filled by deferred.process_vectors_batch.
+ * Makes a building model the active one once every ready track has its vector (the previous one
+ * is retired in the same transaction, so queries see one version or the other, never a mix; its
+ * vectors stay for RETIRED_GRACE_MS, while the query processes build the new index, then
+ * deferred.process_vectors_batch deletes them). Two counts first (cheap), the exact check only
+ * when they match; a gap left by a lost job is filled by deferred.process_vectors_batch.
  */
 export async function activateWhenComplete(ctx: TaskContext, model: ModelRow): Promise<boolean> {
   const { db } = ctx;
@@ -56,7 +57,6 @@ export async function activateWhenComplete(ctx: TaskContext, model: ModelRow): P
     const res = await trx.updateTable('vector_models').set({ status: 'active', activated_at: Date.now() }).where('version', '=', model.version).where('status', '=', 'building').executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return false;
     await trx.updateTable('vector_models').set({ status: 'retired' }).where('status', '=', 'active').where('version', '!=', model.version).execute();
-    await trx.deleteFrom('track_vectors').where('model_version', 'in', trx.selectFrom('vector_models').select('version').where('status', '=', 'retired')).execute();
     return true;
   });
   if (switched) ctx.log.info({ version: model.version }, 'vector model active');

@@ -73,7 +73,8 @@ export async function trainModel(payload: { reason: string; force?: boolean }, c
       .executeTakeFirstOrThrow();
     return row.version;
   });
-  await db.deleteFrom('track_vectors').where('model_version', 'in', db.selectFrom('vector_models').select('version').where('status', '=', 'retired')).execute();
+  // the vectors of a model replaced before it ever served are of no use
+  await db.deleteFrom('track_vectors').where('model_version', 'in', db.selectFrom('vector_models').select('version').where('status', '=', 'retired').where('activated_at', 'is', null)).execute();
 
   // queue the vectors of every ready track for the new version, a page of ids at a time
   let batches = 0;
