@@ -10,7 +10,7 @@ import { libraryCommand, tracksCommand } from './cli/library.js';
 import { scanCommand } from './cli/scan.js';
 import { tasksCommand } from './cli/tasks.js';
 import { pathCommand, playlistCommand, similarCommand, vectorsCommand } from './cli/vectors.js';
-import { runCommand, workerCommand } from './cli/worker.js';
+import { runCommand, serveCommand, workerCommand } from './cli/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('soniquebay')
@@ -18,7 +18,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [scanCommand(), coversCommand(), analyzeCommand(), runCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), trackCommand(), similarCommand(), playlistCommand(), pathCommand(), vectorsCommand(), tasksCommand(), configCommand()]) {
+  for (const command of [scanCommand(), coversCommand(), analyzeCommand(), runCommand(), serveCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), trackCommand(), similarCommand(), playlistCommand(), pathCommand(), vectorsCommand(), tasksCommand(), configCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -43,6 +43,15 @@ export const configSchema = z
     shutdownGraceMs: z.number().int().min(0).default(30_000),
     /** audio analysis (decoding every track); when off, BPM/key/ReplayGain come from the file tags only */
     analysis: z.boolean().default(true),
+    /** the HTTP API: where it listens, and the bearer token its mutating routes need off localhost */
+    api: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        token: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
     /** analysis threads (each decodes and analyses one track at a time); default: one per core */
     analysisThreads: positiveInt.max(256).optional(),
     /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
@@ -175,6 +184,15 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
   if (env.TZ) set('timezone', env.TZ, 'TZ');
   if (env.SONIQUEBAY_ANALYSIS) set('analysis', booleanOf(env.SONIQUEBAY_ANALYSIS), 'SONIQUEBAY_ANALYSIS');
   if (env.SONIQUEBAY_ANALYSIS_THREADS) set('analysisThreads', numeric(env.SONIQUEBAY_ANALYSIS_THREADS), 'SONIQUEBAY_ANALYSIS_THREADS');
+  const api = { ...((raw.api as Record<string, unknown> | undefined) ?? {}) };
+  if (env.SONIQUEBAY_API_HOST) api.host = env.SONIQUEBAY_API_HOST;
+  if (env.SONIQUEBAY_API_PORT) api.port = numeric(env.SONIQUEBAY_API_PORT);
+  if (env.SONIQUEBAY_API_TOKEN) api.token = env.SONIQUEBAY_API_TOKEN;
+  if (env.SONIQUEBAY_API_HOST || env.SONIQUEBAY_API_PORT || env.SONIQUEBAY_API_TOKEN) {
+    raw.api = api;
+    // named, not quoted: the token is a secret
+    sources.set('api', ['SONIQUEBAY_API_HOST', 'SONIQUEBAY_API_PORT', 'SONIQUEBAY_API_TOKEN'].filter((v) => env[v]).join(', '));
+  }
   if (env.SONIQUEBAY_OUTSIDE_LOOKUPS) set('outsideLookups', booleanOf(env.SONIQUEBAY_OUTSIDE_LOOKUPS), 'SONIQUEBAY_OUTSIDE_LOOKUPS');
   if (env.SONIQUEBAY_CONTACT) set('contact', env.SONIQUEBAY_CONTACT, 'SONIQUEBAY_CONTACT');
   if (env.SONIQUEBAY_LASTFM_API_KEY) set('lastfmApiKey', env.SONIQUEBAY_LASTFM_API_KEY, 'SONIQUEBAY_LASTFM_API_KEY');

@@ -12,7 +12,7 @@ export function configCommand(): Command {
     .action((opts: { json?: boolean }, command: Command) => {
       const config = configOf(command);
       const hidden = (key: string | undefined) => (key ? '***' : undefined);
-      const shown = { ...config, brokerUrl: redactUrl(config.brokerUrl), databaseUrl: redactUrl(config.databaseUrl), lastfmApiKey: hidden(config.lastfmApiKey), fanartApiKey: hidden(config.fanartApiKey) };
+      const shown = { ...config, brokerUrl: redactUrl(config.brokerUrl), databaseUrl: redactUrl(config.databaseUrl), lastfmApiKey: hidden(config.lastfmApiKey), fanartApiKey: hidden(config.fanartApiKey), api: { ...config.api, token: hidden(config.api.token) } };
       const queues = queueSettingsFrom(config);
       const schedules = buildSchedules(config.schedules, config.timezone);
       if (opts.json) return printJson({ config: shown, queues, schedules });

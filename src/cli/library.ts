@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { sql } from 'kysely';
+import { searchTracks } from '../services/library/search.js';
 import { positive } from './jobs.js';
 import { withRuntime } from './context.js';
 import { printJson, printLine, printTable } from './output.js';
@@ -61,29 +61,10 @@ export function tracksCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { search?: string; limit: number; json?: boolean }, command: Command) => {
       await withRuntime(command, async ({ database: { db } }) => {
-        let query = db
-          .selectFrom('tracks')
-          .leftJoin('albums', 'albums.id', 'tracks.album_id')
-          .select(['tracks.id', 'tracks.title', 'tracks.artist_display as artist', 'albums.title as album', 'tracks.track_no', 'tracks.duration', 'tracks.path'])
-          .orderBy('tracks.artist_display')
-          .orderBy('albums.title')
-          .orderBy('tracks.disc_no')
-          .orderBy('tracks.track_no')
-          .limit(opts.limit);
-        for (const word of (opts.search ?? '').split(/\s+/).filter(Boolean)) {
-          const like = `%${word.toLowerCase()}%`;
-          query = query.where((eb) =>
-            eb.or([
-              eb(sql`lower(tracks.title)`, 'like', like),
-              eb(sql`lower(tracks.artist_display)`, 'like', like),
-              eb(sql`lower(albums.title)`, 'like', like),
-            ]),
-          );
-        }
-        const rows = await query.execute();
+        const rows = await searchTracks(db, opts.search, { limit: opts.limit, offset: 0 });
         if (opts.json) return printJson(rows);
         if (rows.length === 0) return printLine('no tracks');
-        printTable(['id', 'artist', 'album', '#', 'title'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.track_no ?? '', r.title]));
+        printTable(['id', 'artist', 'album', '#', 'title'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.trackNo ?? '', r.title]));
       });
     });
 }

@@ -2,22 +2,35 @@ import { Command } from 'commander';
 import { parseConcurrencyFlag } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
+import { buildApi } from '../api/server.js';
 import { configOf } from './context.js';
 
 interface ProcessOptions {
   queues?: readonly string[];
   concurrency?: Record<string, number>;
   schedules: boolean;
+  /** false: no queue is consumed here (an API-only process) */
+  worker?: boolean;
+  /** the HTTP API and the dashboard, on this address */
+  api?: { host: string; port: number; token?: string };
 }
 
 /** Runs until SIGINT/SIGTERM: consumes queues (and fires periodic tasks), then shuts down cleanly. */
 async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   const { broker, logger, config } = runtime;
-  const worker = await broker.startWorker({
-    ...(options.queues ? { queues: options.queues } : {}),
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-  });
+  const worker =
+    options.worker === false
+      ? undefined
+      : await broker.startWorker({
+          ...(options.queues ? { queues: options.queues } : {}),
+          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        });
   const scheduler = options.schedules ? await broker.startScheduler(runnableSchedules(runtime)) : undefined;
+  const api = options.api ? await buildApi({ runtime, host: options.api.host, ...(options.api.token ? { token: options.api.token } : {}) }) : undefined;
+  if (api && options.api) {
+    const address = await api.listen({ host: options.api.host, port: options.api.port });
+    logger.info({ address, docs: `${address}/docs` }, 'HTTP API listening');
+  }
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: running jobs get the grace period, then go back to their queue');
@@ -30,10 +43,11 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
-  logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
+  logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker?.queues ?? [], dataDir: config.dataDir }, 'worker started');
   await stopped;
+  await api?.close();
   await scheduler?.close();
-  await worker.close(config.shutdownGraceMs);
+  await worker?.close(config.shutdownGraceMs);
   await runtime.close();
   logger.info('worker stopped');
 }
@@ -44,6 +58,22 @@ export function runCommand(): Command {
     .action(async (_opts: unknown, command: Command) => {
       const runtime = await openRuntime(configOf(command));
       await serve(runtime, { schedules: true });
+    });
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('the HTTP API (OpenAPI at /docs) and live events; --embedded also runs every queue and the periodic tasks here')
+    .option('--host <address>', 'address to listen on (a token is required off localhost: SONIQUEBAY_API_TOKEN)')
+    .option('--port <n>', 'port to listen on')
+    .option('--embedded', 'also consume every queue and fire the periodic tasks in this process')
+    .action(async (opts: { host?: string; port?: string; embedded?: boolean }, command: Command) => {
+      const config = configOf(command);
+      const port = opts.port === undefined ? config.api.port : Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, got "${opts.port}"`);
+      const host = opts.host ?? config.api.host;
+      const runtime = await openRuntime(config);
+      await serve(runtime, { schedules: opts.embedded === true, worker: opts.embedded === true, api: { host, port, ...(config.api.token ? { token: config.api.token } : {}) } });
     });
 }
 

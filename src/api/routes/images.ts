@@ -1,0 +1,40 @@
+// Stored images by content hash: /images/<hash>/<size>.<webp|jpg>. Content-addressed, so they are
+// cached for a year and never change; the hash and the name are checked against fixed patterns
+// before any file is opened.
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../errors.js';
+import type { ApiContext } from '../server.js';
+
+export function imageRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
+  const store = runtime.services.images;
+  app.get<{ Params: { hash: string; name: string } }>(
+    '/images/:hash/:name',
+    {
+      schema: {
+        tags: ['library'],
+        summary: 'a stored image rendition (cached for a year: the URL changes with the content)',
+        params: { type: 'object', properties: { hash: { type: 'string', pattern: '^[a-f0-9]{16,128}$' }, name: { type: 'string', pattern: '^[0-9]{1,5}\\.(webp|jpg)$' } } },
+      },
+    },
+    async (request, reply) => {
+      const { hash, name } = request.params;
+      const [sizeText, ext] = name.split('.') as [string, 'webp' | 'jpg'];
+      const file = store.pathFor(hash, Number(sizeText), ext === 'jpg' ? 'jpeg' : 'webp');
+      const etag = `"${hash}-${name}"`;
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      let stat: fs.Stats;
+      try {
+        stat = await fs.promises.stat(file);
+      } catch {
+        throw notFound(`image ${hash}/${name}`);
+      }
+      return reply
+        .header('content-type', ext === 'jpg' ? 'image/jpeg' : 'image/webp')
+        .header('content-length', stat.size)
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('etag', etag)
+        .send(fs.createReadStream(file));
+    },
+  );
+}

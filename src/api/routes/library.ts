@@ -1,0 +1,81 @@
+// The library: tracks, albums and artists with search and paging; one track with its analysis,
+// genres, tags and covers (the image URLs of /images).
+import type { FastifyInstance } from 'fastify';
+import { searchAlbums, searchArtists, searchTracks } from '../../services/library/search.js';
+import { notFound } from '../errors.js';
+import type { ApiContext } from '../server.js';
+import { MAX_LIMIT } from './paging.js';
+
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    search: { type: 'string', maxLength: 200 },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 50 },
+    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+  },
+} as const;
+export const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 2 ** 53 - 1 } } } as const;
+
+type ListQuery = { search?: string; limit: number; offset: number };
+
+export function libraryRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
+  const db = runtime.database.db;
+
+  app.get<{ Querystring: ListQuery }>('/tracks', { schema: { tags: ['library'], summary: 'tracks; every word of `search` in the title, artist or album', querystring: listQuery } }, async (request) => {
+    const { search, limit, offset } = request.query;
+    return { items: await searchTracks(db, search, { limit, offset }), limit, offset };
+  });
+
+  app.get<{ Querystring: ListQuery }>('/albums', { schema: { tags: ['library'], summary: 'albums; `search` in the title or the album artist', querystring: listQuery } }, async (request) => {
+    const { search, limit, offset } = request.query;
+    return { items: await searchAlbums(db, search, { limit, offset }), limit, offset };
+  });
+
+  app.get<{ Querystring: ListQuery }>('/artists', { schema: { tags: ['library'], summary: 'artists; `search` in the name', querystring: listQuery } }, async (request) => {
+    const { search, limit, offset } = request.query;
+    return { items: await searchArtists(db, search, { limit, offset }), limit, offset };
+  });
+
+  app.get<{ Params: { id: number } }>('/albums/:id', { schema: { tags: ['library'], summary: 'one album, its tracks and cover', params: idParams } }, async (request) => {
+    const album = await db.selectFrom('albums').innerJoin('artists', 'artists.id', 'albums.album_artist_id').select(['albums.id', 'albums.title', 'albums.year', 'artists.name as artist', 'albums.album_artist_id as artistId']).where('albums.id', '=', request.params.id).executeTakeFirst();
+    if (!album) throw notFound(`album ${request.params.id}`);
+    const tracks = await db.selectFrom('tracks').select(['id', 'title', 'artist_display as artist', 'disc_no as discNo', 'track_no as trackNo', 'duration']).where('album_id', '=', album.id).orderBy('disc_no').orderBy('track_no').execute();
+    return { ...album, tracks, cover: await coverOf('album', album.id) };
+  });
+
+  app.get<{ Params: { id: number } }>('/artists/:id', { schema: { tags: ['library'], summary: 'one artist, its albums and image', params: idParams } }, async (request) => {
+    const artist = await db.selectFrom('artists').select(['id', 'name']).where('id', '=', request.params.id).executeTakeFirst();
+    if (!artist) throw notFound(`artist ${request.params.id}`);
+    const albums = await db.selectFrom('albums').select(['id', 'title', 'year']).where('album_artist_id', '=', artist.id).orderBy('year').execute();
+    return { ...artist, albums, image: await coverOf('artist', artist.id) };
+  });
+
+  app.get<{ Params: { id: number } }>('/tracks/:id', { schema: { tags: ['library'], summary: 'one track: tags, analysis (features), genres, tags, covers', params: idParams } }, async (request) => {
+    const id = request.params.id;
+    const track = await db.selectFrom('tracks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!track) throw notFound(`track ${id}`);
+    const [analysis, genres, tags] = await Promise.all([
+      db.selectFrom('track_analysis').selectAll().where('track_id', '=', id).executeTakeFirst(),
+      db.selectFrom('track_genres').innerJoin('genres', 'genres.id', 'track_genres.genre_id').select('genres.name').where('track_genres.track_id', '=', id).execute(),
+      db.selectFrom('track_tags').innerJoin('tags', 'tags.id', 'track_tags.tag_id').select(['tags.kind', 'tags.name', 'track_tags.source', 'track_tags.weight']).where('track_tags.track_id', '=', id).execute(),
+    ]);
+    const cover = (await coverOf('track', id)) ?? (track.album_id !== null ? await coverOf('album', track.album_id) : null);
+    return {
+      track,
+      genres: genres.map((g) => g.name),
+      tags,
+      analysis: analysis ? { ...analysis, features: analysis.features ? (JSON.parse(analysis.features) as unknown) : null } : null,
+      fromTags: { bpm: track.bpm_tag, key: track.key_tag, replayGainTrack: track.rg_track_gain, replayGainAlbum: track.rg_album_gain },
+      cover,
+    };
+  });
+
+  /** the stored image of an entity as URLs of /images, or null */
+  async function coverOf(entity: 'track' | 'album' | 'artist', id: number) {
+    const row = await db.selectFrom('covers').select(['hash', 'source', 'width', 'height']).where('entity_type', '=', entity).where('entity_id', '=', id).executeTakeFirst();
+    if (!row || !row.hash) return null;
+    const sizes = [...runtime.config.covers.sizes].sort((a, b) => a - b);
+    return { source: row.source, width: row.width, height: row.height, urls: Object.fromEntries(sizes.map((s) => [s, `/images/${row.hash}/${s}.webp`])) };
+  }
+}

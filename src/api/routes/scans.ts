@@ -1,0 +1,56 @@
+// Scans: start one (inside the library roots), list them, follow one, cancel one; library roots.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ensureRoot, getScan, requestCancel, runningScan, STALE_SCAN_MS } from '../../workers/scan/sessions.js';
+import { notFound } from '../errors.js';
+import { scanSnapshot } from '../events_hub.js';
+import { confinedFolder } from '../paths.js';
+import type { ApiContext } from '../server.js';
+import { paging, pagingSchema } from './paging.js';
+
+export function scanRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
+  const db = runtime.database.db;
+
+  app.get('/roots', { schema: { tags: ['scans'], summary: 'library roots: configured, and those already in the library' } }, async () => {
+    const known = await db.selectFrom('library_roots').select(['id', 'path', 'added_at']).orderBy('id').execute();
+    return { configured: runtime.config.libraryRoots, library: known };
+  });
+
+  app.post<{ Body: { root: string; full?: boolean } }>(
+    '/scans',
+    {
+      schema: {
+        tags: ['scans'],
+        summary: 'starts a scan of a folder inside the library roots (or follows the one running)',
+        security: [{ bearer: [] }],
+        body: { type: 'object', required: ['root'], additionalProperties: false, properties: { root: { type: 'string', minLength: 1, maxLength: 4096 }, full: { type: 'boolean' } } },
+      },
+    },
+    async (request, reply) => {
+      const root = await confinedFolder(runtime, request.body.root);
+      const libraryRoot = await ensureRoot(db, root);
+      const running = await runningScan(db, libraryRoot.id);
+      if (running && running.updated_at > Date.now() - STALE_SCAN_MS) return reply.code(200).send({ scanId: running.id, root, started: false });
+      const scanId = randomUUID();
+      await runtime.broker.enqueue('scan.discovery', { root, scanId, ...(request.body.full ? { full: true } : {}) }, { jobId: `scan-${scanId}` });
+      return reply.code(202).send({ scanId, root, started: true });
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; offset: number } }>('/scans', { schema: { tags: ['scans'], summary: 'scans, newest first', querystring: pagingSchema } }, async (request) => {
+    const { limit, offset } = paging(request.query);
+    const rows = await db.selectFrom('scans').selectAll().orderBy('started_at', 'desc').limit(limit).offset(offset).execute();
+    return { items: rows.map((s) => ({ ...scanSnapshot(s), root: s.root_path, startedAt: s.started_at, finishedAt: s.finished_at, lastError: s.last_error })), limit, offset };
+  });
+
+  app.get<{ Params: { id: string } }>('/scans/:id', { schema: { tags: ['scans'], summary: 'one scan and its progress', params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } } } }, async (request) => {
+    const scan = await getScan(db, request.params.id);
+    if (!scan) throw notFound(`scan ${request.params.id}`);
+    return { ...scanSnapshot(scan), root: scan.root_path, moved: scan.moved, removed: scan.removed, startedAt: scan.started_at, finishedAt: scan.finished_at, lastError: scan.last_error };
+  });
+
+  app.post<{ Params: { id: string } }>('/scans/:id/cancel', { schema: { tags: ['scans'], summary: 'cancels a running scan (what it wrote stays)', security: [{ bearer: [] }], params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } } } } }, async (request) => {
+    if (!(await requestCancel(db, request.params.id))) throw notFound(`running scan ${request.params.id}`);
+    return { scanId: request.params.id, status: 'cancelled' };
+  });
+}
