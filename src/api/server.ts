@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime.js';
 import { requireToken } from './auth.js';
 import { sendError } from './errors.js';
 import { EventHub } from './events_hub.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
@@ -46,6 +47,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', requireToken(options.host, options.token));
   const ctx: ApiContext = { runtime: options.runtime, events };
   await app.register(async (scope) => {
+    dashboardRoutes(scope, ctx);
     healthRoutes(scope, ctx);
     scanRoutes(scope, ctx);
     libraryRoutes(scope, ctx);

@@ -1,0 +1,42 @@
+// The dashboard page (src/api/dashboard: plain HTML, CSS and browser JavaScript) and the two
+// summaries it shows besides the other routes: library stats and recent albums with covers.
+import fs from 'node:fs';
+import { sql } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../server.js';
+
+const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+const DIR = new URL('../dashboard/', import.meta.url);
+
+export function dashboardRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
+  const db = runtime.database.db;
+
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(fs.createReadStream(new URL('index.html', DIR))));
+
+  app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { hide: true, params: { type: 'object', properties: { file: { type: 'string', enum: Object.keys(ASSETS) } } } } }, async (request, reply) =>
+    reply.type(ASSETS[request.params.file]!).header('cache-control', 'no-cache').send(fs.createReadStream(new URL(request.params.file, DIR))),
+  );
+
+  app.get('/stats', { schema: { tags: ['library'], summary: 'how much the library holds' } }, async () => {
+    const count = async (table: 'tracks' | 'albums' | 'artists' | 'scan_errors' | 'track_analysis') => Number((await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+    const [tracks, albums, artists, unreadable, analysed] = await Promise.all([count('tracks'), count('albums'), count('artists'), count('scan_errors'), count('track_analysis')]);
+    return { tracks, albums, artists, 'unreadable files': unreadable, analysed };
+  });
+
+  app.get<{ Querystring: { limit: number } }>(
+    '/albums/recent',
+    { schema: { tags: ['library'], summary: 'the albums added last, with a cover URL', querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 12 } } } } },
+    async (request) => {
+      const rows = await db
+        .selectFrom('albums')
+        .innerJoin('artists', 'artists.id', 'albums.album_artist_id')
+        .leftJoin('covers', (join) => join.onRef('covers.entity_id', '=', 'albums.id').on('covers.entity_type', '=', 'album'))
+        .select(['albums.id', 'albums.title', 'artists.name as artist', 'covers.hash'])
+        .orderBy('albums.created_at', 'desc')
+        .orderBy('albums.id', 'desc')
+        .limit(request.query.limit)
+        .execute();
+      return { items: rows.map((r) => ({ id: r.id, title: r.title, artist: r.artist, cover: r.hash ? `/images/${r.hash}/256.webp` : null })) };
+    },
+  );
+}
