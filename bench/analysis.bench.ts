@@ -365,6 +365,7 @@ function taskContext(runtime: Runtime): TaskContext {
     taskName: 'metadata.analyze_audio_batch',
     attempt: 1,
     progress: async () => undefined,
+    jobs: { counts: () => runtime.broker.counts(), prune: () => runtime.broker.prune() },
     enqueue: (name, payload, options) => runtime.broker.enqueue(name, payload, options),
     signal: new AbortController().signal,
   };

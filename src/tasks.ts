@@ -11,7 +11,9 @@ import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
 import { processCoversBatch } from './workers/deferred/covers_deferred.js';
 import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
 import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
+import { healthReport } from './workers/maintenance/health_report.js';
 import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
+import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
 import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
@@ -57,8 +59,6 @@ const batchNo = z.number().int().min(1);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
-// Handlers arrive with the issue that builds each stage; until then the task refuses to run.
-const DEFERRED_ISSUE = 'deferred sweeps (issue #7)';
 
 /** periodic sweeps run again at their next tick instead of retrying */
 const NO_RETRY = { attempts: 1, backoff: { baseMs: 0, factor: 1, capMs: 0 } };
@@ -247,7 +247,7 @@ export const TASKS = [
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
-    arrivesWith: DEFERRED_ISSUE,
+    handler: cleanupExpired,
   }),
   defineTask({
     name: 'maintenance.health_report',
@@ -257,7 +257,7 @@ export const TASKS = [
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
-    arrivesWith: DEFERRED_ISSUE,
+    handler: healthReport,
   }),
 ];
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/types.js';
 import type { Services } from '../services/index.js';
-import type { EnqueueOptions, JobRef, ProgressValue, TaskContext, TaskRegistry } from '../tasks/define.js';
+import type { EnqueueOptions, JobRef, JobsAccess, ProgressValue, TaskContext, TaskRegistry } from '../tasks/define.js';
 import { TaskTimeoutError } from './errors.js';
 import { resolveRunnable } from './resolve.js';
 
@@ -19,6 +19,7 @@ export interface ExecuteDeps {
   services: Services;
   logger: Logger;
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
+  jobs: JobsAccess;
   progress(value: ProgressValue): Promise<void>;
   /** aborted when the worker shuts down */
   shutdown?: AbortSignal;
@@ -54,6 +55,7 @@ export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<u
     ...(scanId ? { scanId } : {}),
     progress: deps.progress,
     enqueue: deps.enqueue,
+    jobs: deps.jobs,
     signal: controller.signal,
   };
 
@@ -84,7 +86,7 @@ function scanIdOf(payload: unknown): string | undefined {
  * Calls the task's onFinalFailure hook for a job that failed for good. A hook that throws is
  * logged: the job's own failure stays the recorded outcome.
  */
-export async function runFailureHook(job: RunnableJob, error: string, deps: Omit<ExecuteDeps, 'progress' | 'shutdown'>): Promise<void> {
+export async function runFailureHook(job: RunnableJob, error: string, deps: Omit<ExecuteDeps, 'progress' | 'shutdown' | 'jobs'>): Promise<void> {
   let resolved;
   try {
     resolved = resolveRunnable(deps.registry, job.name, job.payload);

@@ -51,6 +51,13 @@ export interface JobRef {
 
 export type ProgressValue = number | Record<string, unknown>;
 
+/** What maintenance tasks may ask of the broker: job counts, and pruning finished job records. */
+export interface JobsAccess {
+  counts(): Promise<Record<string, Record<string, number>>>;
+  /** drops finished jobs past the retention policy; returns how many */
+  prune(): Promise<number>;
+}
+
 /** What every handler receives besides its validated payload. */
 export interface TaskContext {
   db: Db;
@@ -66,6 +73,7 @@ export interface TaskContext {
   progress(value: ProgressValue): Promise<void>;
   /** routes by task name only: the routing table picks the queue */
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
+  jobs: JobsAccess;
   /** aborted on timeout or shutdown; long handlers check it between units of work */
   signal: AbortSignal;
 }

@@ -29,7 +29,7 @@ function item(root: string, n: number, artist: string, album: string, genre: str
 function context(handle: DatabaseHandle): TaskContext {
   return {
     db: handle.db, services: testServices(os.tmpdir()), log: testLogger, jobId: 'batch:test', taskName: 'batch.process_entities', attempt: 1,
-    progress: async () => undefined, enqueue: async (name) => ({ id: 'x:1', name, queue: 'x' }), signal: new AbortController().signal,
+    progress: async () => undefined, enqueue: async (name) => ({ id: 'x:1', name, queue: 'x' }), jobs: { counts: async () => ({}), prune: async () => 0 }, signal: new AbortController().signal,
   };
 }
 

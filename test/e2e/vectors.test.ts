@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { VECTOR_DIMENSION } from '../../src/services/vectors/model.js';
 import { path as pathBetween, playlist, similar, VectorQueryError } from '../../src/services/vectors/queries.js';
+import { LibraryIndex } from '../../src/services/vectors/library_index.js';
 import { activeModel, vectorsOf } from '../../src/services/vectors/store.js';
 import { testLogger } from '../helpers/brokers.js';
 import { drain, runtimeSetups } from '../helpers/runtimes.js';
@@ -149,6 +150,31 @@ for (const setup of runtimeSetups) {
       await runtime.broker.enqueue('deferred.process_vectors_batch', {});
       await drain(runtime.broker);
       assert.equal(await oldCount(), 0, 'deleted after it');
+    });
+
+    it('saves a large index beside the database, loads it at the next start, and rebuilds a damaged one', async () => {
+      const { db } = runtime.database;
+      const folder = path.join(dir, 'hnsw');
+      const first = new LibraryIndex(db, folder, 10); // HNSW from 10 vectors on, so this library gets one
+      const built = (await first.current())!;
+      assert.equal(built.index.kind, 'hnsw');
+      assert.equal(first.origin, 'database');
+      const files = fs.readdirSync(folder).sort();
+      assert.deepEqual(files, [`v${built.version}.json`, `v${built.version}.usearch`]);
+      const again = new LibraryIndex(db, folder, 10);
+      const loaded = (await again.current())!;
+      assert.equal(again.origin, 'file');
+      const probe = (await vectorsOf(db, built.version, [tracks[5]!.id])).get(tracks[5]!.id)!;
+      assert.equal(loaded.index.search(probe, 1)[0]!.trackId, tracks[5]!.id);
+      // a damaged file is never handed to usearch (which can crash on one): rebuilt from the database
+      const file = path.join(folder, `v${built.version}.usearch`);
+      const bytes = fs.readFileSync(file);
+      bytes.fill(0x41, 0, 64);
+      fs.writeFileSync(file, bytes);
+      const third = new LibraryIndex(db, folder, 10);
+      const rebuilt = (await third.current())!;
+      assert.equal(third.origin, 'database');
+      assert.equal(rebuilt.index.search(probe, 1)[0]!.trackId, tracks[5]!.id);
     });
 
     it('monitors tag changes: nothing to do, then a retrain when many tracks get a genre the model never saw', async () => {

@@ -248,7 +248,7 @@ export class BullmqBroker implements Broker {
         try {
           const result = await executeJob(
             { id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 },
-            { registry, db, services, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts) },
+            { registry, db, services, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts), jobs: { counts: () => this.counts(), prune: () => this.prune() } },
           );
           if (unsaved !== undefined) await job.updateProgress(unsaved);
           return result;

@@ -157,6 +157,7 @@ export class EmbeddedBroker implements Broker {
         logger: this.options.logger,
         emit: (event) => this.events.emit('event', event),
         enqueue: (name, payload, opts) => this.enqueue(name, payload, opts),
+        jobs: { counts: () => this.counts(), prune: () => this.prune() },
         lockMs: this.options.lockMs ?? 30_000,
         pollMs: this.options.pollMs ?? 250,
         maxStalled: this.options.maxStalled ?? 1,

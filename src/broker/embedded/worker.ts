@@ -5,7 +5,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
 import type { Services } from '../../services/index.js';
-import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
+import type { EnqueueOptions, JobRef, JobsAccess, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { errorMessage, isPermanent } from '../errors.js';
 import { executeJob, runFailureHook } from '../execute.js';
@@ -21,6 +21,7 @@ export interface EmbeddedWorkerDeps {
   logger: Logger;
   emit(event: JobEvent): void;
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
+  jobs: JobsAccess;
   lockMs: number;
   /** how often an idle worker looks for jobs enqueued by other processes */
   pollMs: number;
@@ -157,7 +158,7 @@ export class EmbeddedWorker implements WorkerHandle {
 
     const done = executeJob(
       { id: ref.id, name: row.name, payload, attempt },
-      { registry, db: this.deps.db, services: this.deps.services, logger, enqueue: this.deps.enqueue, progress, shutdown: this.shutdown.signal },
+      { registry, db: this.deps.db, services: this.deps.services, logger, enqueue: this.deps.enqueue, jobs: this.deps.jobs, progress, shutdown: this.shutdown.signal },
     )
       .then(
         (result) => this.finish(row, ref, () => store.complete(row.id, this.id, JSON.stringify(result), pendingProgress, Date.now()), {

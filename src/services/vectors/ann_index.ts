@@ -26,8 +26,8 @@ export interface VectorIndex {
   save?(file: string): void;
 }
 
-export function createIndex(dimension: number, expectedSize: number): VectorIndex {
-  return expectedSize < EXACT_BELOW ? new ExactIndex(dimension) : new HnswIndex(dimension);
+export function createIndex(dimension: number, expectedSize: number, exactBelow = EXACT_BELOW): VectorIndex {
+  return expectedSize < exactBelow ? new ExactIndex(dimension) : new HnswIndex(dimension);
 }
 
 /** A packed array of vectors, scanned in full for each query. */
@@ -130,6 +130,8 @@ export class HnswIndex implements VectorIndex {
   }
 
   upsert(trackId: number, vector: Float32Array): void {
+    // usearch ranks a NaN vector first for every query: such a vector is never added
+    if (!vector.every(Number.isFinite)) return;
     const key = BigInt(trackId);
     if (this.index.contains(key)) this.index.remove(key);
     this.index.add(key, vector);

@@ -5,6 +5,7 @@
 // slices of PAGE vectors with the event loop free between them.
 // An HNSW index is saved beside the database (vectors/v<version>.usearch + .json) after a build
 // and on close, so a restart loads it and reads only what changed since.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../../db/types.js';
@@ -37,10 +38,14 @@ export class LibraryIndex {
   /** the index of a newer version being built while `state` serves */
   private next: { version: number; done: Promise<void> } | null = null;
 
-  /** `dir`: where HNSW indexes are saved (null: never saved) */
+  /** how the current index came to be: read from its saved file, or built from the database */
+  origin: 'file' | 'database' | null = null;
+
+  /** `dir`: where HNSW indexes are saved (null: never saved); `exactBelow`: see EXACT_BELOW */
   constructor(
     private readonly db: Db,
     private readonly dir: string | null,
+    private readonly exactBelow = EXACT_BELOW,
   ) {}
 
   /**
@@ -75,7 +80,7 @@ export class LibraryIndex {
     if (!this.state) {
       // nothing to serve meanwhile: the first index is built now
       this.state = await this.build(model.version, model.dimension);
-    } else if (this.state.version !== model.version || (this.state.index.kind === 'exact' && this.state.index.size() > EXACT_BELOW * 1.5)) {
+    } else if (this.state.version !== model.version || (this.state.index.kind === 'exact' && this.state.index.size() > this.exactBelow * 1.5)) {
       // a new version, or an exact index that grew well past the size where HNSW takes over:
       // built in the background, the current one serves until then
       if (this.next?.version !== model.version) {
@@ -100,9 +105,13 @@ export class LibraryIndex {
 
   private async build(version: number, dimension: number): Promise<State> {
     const saved = this.load(version, dimension);
-    if (saved) return saved;
+    if (saved) {
+      this.origin = 'file';
+      return saved;
+    }
+    this.origin = 'database';
     const expected = await countVectors(this.db, version);
-    const index = createIndex(dimension, expected);
+    const index = createIndex(dimension, expected, this.exactBelow);
     let syncedUntil = 0;
     let after = -1;
     for (;;) {
@@ -160,7 +169,8 @@ export class LibraryIndex {
     fs.mkdirSync(this.dir!, { recursive: true });
     // written under temporary names, then renamed: a crash leaves the old pair or the new one
     state.index.save(`${files.index}.tmp`);
-    fs.writeFileSync(`${files.meta}.tmp`, JSON.stringify({ version: state.version, dimension: state.dimension, syncedUntil: state.syncedUntil }));
+    const { sha256, bytes } = digest(`${files.index}.tmp`);
+    fs.writeFileSync(`${files.meta}.tmp`, JSON.stringify({ version: state.version, dimension: state.dimension, syncedUntil: state.syncedUntil, sha256, bytes }));
     fs.renameSync(`${files.index}.tmp`, files.index);
     fs.renameSync(`${files.meta}.tmp`, files.meta);
     state.changedSinceSave = 0;
@@ -174,11 +184,28 @@ export class LibraryIndex {
     const files = this.files(version);
     if (!files || !fs.existsSync(files.index) || !fs.existsSync(files.meta)) return null;
     try {
-      const meta = JSON.parse(fs.readFileSync(files.meta, 'utf8')) as { version: number; dimension: number; syncedUntil: number };
+      const meta = JSON.parse(fs.readFileSync(files.meta, 'utf8')) as { version: number; dimension: number; syncedUntil: number; sha256: string; bytes: number };
       if (meta.version !== version || meta.dimension !== dimension) return null;
+      // the index file has no checksum of its own, and usearch can crash the process on a damaged
+      // one: it is loaded only if it is byte for byte what was saved
+      if (fs.statSync(files.index).size !== meta.bytes || digest(files.index).sha256 !== meta.sha256) return null;
       return { version, dimension, index: new HnswIndex(dimension, files.index), syncedUntil: meta.syncedUntil, changedSinceSave: 0 };
     } catch {
       return null; // a damaged file: rebuilt from the database
     }
   }
+}
+
+/** sha256 and size of a file, read in 4 MiB slices */
+function digest(file: string): { sha256: string; bytes: number } {
+  const hash = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  const buffer = Buffer.alloc(4 * 1024 * 1024);
+  let bytes = 0;
+  try {
+    for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }

@@ -1,0 +1,54 @@
+// deferred.cleanup_expired (daily): finished job records past the retention policy, stored images
+// no cover points at any more (rows and files), tracks a failed scan left flagged as missing for
+// longer than `olderThanDays`, finished scan sessions older than that (the last 20 per root
+// stay), and work-state rows of entities that are gone.
+import fs from 'node:fs';
+import { sql } from 'kysely';
+import type { TaskContext } from '../../tasks/define.js';
+
+const KEEP_SCANS_PER_ROOT = 20;
+
+export async function cleanupExpired(payload: { olderThanDays: number }, ctx: TaskContext) {
+  const { db, services } = ctx;
+  const before = Date.now() - payload.olderThanDays * 86_400_000;
+  const jobs = await ctx.jobs.prune();
+
+  const orphans = await db.selectFrom('images').select('hash').where((eb) => eb.not(eb.exists(eb.selectFrom('covers').select('covers.hash').whereRef('covers.hash', '=', 'images.hash')))).where('created_at', '<', before).execute();
+  for (const { hash } of orphans) {
+    ctx.signal.throwIfAborted();
+    await db.deleteFrom('images').where('hash', '=', hash).execute();
+    fs.rmSync(services.images.folderOf(hash), { recursive: true, force: true });
+  }
+
+  const missing = await db.deleteFrom('tracks').where('missing_scan_id', 'is not', null).where('updated_at', '<', before).executeTakeFirst();
+
+  const scans = await db
+    .deleteFrom('scans')
+    .where('status', '!=', 'running')
+    .where('started_at', '<', before)
+    .where('id', 'not in', (eb) =>
+      eb
+        .selectFrom(
+          eb
+            .selectFrom('scans as s')
+            .select(['s.id', sql<number>`row_number() over (partition by s.root_id order by s.started_at desc)`.as('rank')])
+            .as('ranked'),
+        )
+        .select('ranked.id')
+        .where('ranked.rank', '<=', KEEP_SCANS_PER_ROOT),
+    )
+    .executeTakeFirst();
+
+  let work = 0;
+  for (const [entity, table] of [['track', 'tracks'], ['album', 'albums'], ['artist', 'artists']] as const) {
+    const res = await db
+      .deleteFrom('work_state')
+      .where('entity_type', '=', entity)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom(table).select(`${table}.id`).whereRef(`${table}.id`, '=', 'work_state.entity_id'))))
+      .executeTakeFirst();
+    work += Number(res.numDeletedRows);
+  }
+  const result = { jobs, images: orphans.length, tracks: Number(missing.numDeletedRows), scans: Number(scans.numDeletedRows), workState: work };
+  ctx.log.info(result, 'expired records cleaned up');
+  return result;
+}

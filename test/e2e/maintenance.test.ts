@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { testLogger } from '../helpers/brokers.js';
+import { drain, runtimeSetups } from '../helpers/runtimes.js';
+import { insertSyntheticLibrary } from '../helpers/vector-library.js';
+
+const DAY = 86_400_000;
+
+for (const setup of runtimeSetups) {
+  describe(`maintenance tasks — ${setup.name}`, () => {
+    let dir: string;
+    let runtime: Runtime;
+    let cleanup: () => Promise<void>;
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-maint-'));
+      const made = await setup.config(dir);
+      cleanup = made.cleanup;
+      runtime = await openRuntime(made.config, testLogger);
+    });
+    after(async () => {
+      await runtime.close();
+      await cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    const run = async (task: string, payload: unknown) => {
+      const ref = await runtime.broker.enqueue(task, payload);
+      await drain(runtime.broker);
+      const job = await runtime.broker.getJob(ref.id);
+      assert.equal(job?.state, 'completed', job?.error ?? '');
+      return job!.result as Record<string, unknown>;
+    };
+
+    it('cleanup_expired removes orphan images, long-missing tracks and the work state of gone entities, and keeps the rest', async () => {
+      const { db } = runtime.database;
+      const tracks = await insertSyntheticLibrary(db, 3);
+      const old = Date.now() - 30 * DAY;
+      const store = runtime.services.images;
+      for (const hash of ['a'.repeat(64), 'b'.repeat(64)]) {
+        await db.insertInto('images').values({ hash, mime: 'image/png', width: 1, height: 1, bytes: 1, created_at: old }).execute();
+        fs.mkdirSync(store.folderOf(hash), { recursive: true });
+      }
+      // one image is still somebody's cover
+      await db.insertInto('covers').values({ entity_type: 'track', entity_id: tracks[0]!.id, source: 'embedded', hash: 'b'.repeat(64), mime: 'image/png', width: 1, height: 1, created_at: old }).execute();
+      await db.updateTable('tracks').set({ missing_scan_id: 'gone', updated_at: old }).where('id', '=', tracks[1]!.id).execute();
+      await db.insertInto('work_state').values({ entity_type: 'album', entity_id: 999_999, stage: 'cover', status: 'failed', attempts: 8, next_attempt_at: null, last_error: 'x', updated_at: old }).execute();
+
+      const result = await run('deferred.cleanup_expired', { olderThanDays: 7 });
+      assert.deepEqual([result.images, result.tracks, result.workState], [1, 1, 1]);
+      assert.equal(fs.existsSync(store.folderOf('a'.repeat(64))), false);
+      assert.equal(fs.existsSync(store.folderOf('b'.repeat(64))), true);
+      assert.equal((await db.selectFrom('tracks').select('id').where('id', '=', tracks[1]!.id).execute()).length, 0);
+      assert.equal((await db.selectFrom('tracks').select('id').execute()).length, tracks.length - 1);
+      // nothing more to do the second time
+      const again = await run('deferred.cleanup_expired', { olderThanDays: 7 });
+      assert.deepEqual([again.images, again.tracks, again.workState], [0, 0, 0]);
+    });
+
+    it('health_report gives queue depths, due work and the vector model, with warnings', async () => {
+      const report = await run('maintenance.health_report', {});
+      const queues = report.queues as Record<string, { completed: number }>;
+      assert.ok(queues.maintenance!.completed >= 2, 'the cleanup jobs are counted');
+      assert.ok(Array.isArray(report.warnings));
+      assert.ok((report.warnings as string[]).some((w) => /no model/.test(w)), 'tracks are ready but no model was trained');
+    });
+  });
+}
