@@ -43,7 +43,8 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
-  logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker?.queues ?? [], dataDir: config.dataDir }, 'worker started');
+  if (worker) logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
+  else logger.info({ broker: broker.kind, database: runtime.database.dialect, dataDir: config.dataDir }, 'API process started (its jobs run in the worker processes)');
   await stopped;
   await api?.close();
   await scheduler?.close();

@@ -1,0 +1,25 @@
+# SoniqueBay Worker: one image for the API and the workers (the command picks the role).
+# Debian's ffmpeg for audio analysis; better-sqlite3 compiles on install, so the build stage has
+# a C++ toolchain and the runtime stage does not.
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bin ./bin
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg tini && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+ENV NODE_ENV=production SONIQUEBAY_DATA_DIR=/data
+VOLUME ["/data"]
+USER node
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/soniquebay.js"]
+# the embedded default: API, every queue and the periodic tasks in one container
+CMD ["serve", "--embedded", "--host", "0.0.0.0"]
+EXPOSE 8080
