@@ -7,6 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.js';
 import { requireToken } from './auth.js';
+import { mountBullBoard } from './board.js';
 import { sendError } from './errors.js';
 import { EventHub } from './events_hub.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -56,5 +57,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     jobRoutes(scope, ctx);
     eventRoutes(scope, ctx);
   });
+  await mountBullBoard(app, options.runtime);
   return app;
 }

@@ -3,6 +3,7 @@ import { parseConcurrencyFlag } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
 import { buildApi } from '../api/server.js';
+import { LibraryWatcher } from '../services/watcher.js';
 import { configOf } from './context.js';
 
 interface ProcessOptions {
@@ -13,6 +14,8 @@ interface ProcessOptions {
   worker?: boolean;
   /** the HTTP API and the dashboard, on this address */
   api?: { host: string; port: number; token?: string };
+  /** watch the library roots and scan what changes */
+  watch?: boolean;
 }
 
 /** Runs until SIGINT/SIGTERM: consumes queues (and fires periodic tasks), then shuts down cleanly. */
@@ -27,6 +30,8 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
         });
   const scheduler = options.schedules ? await broker.startScheduler(runnableSchedules(runtime)) : undefined;
   const api = options.api ? await buildApi({ runtime, host: options.api.host, ...(options.api.token ? { token: options.api.token } : {}) }) : undefined;
+  const watcher = options.watch ? new LibraryWatcher(runtime) : undefined;
+  await watcher?.start();
   if (api && options.api) {
     const address = await api.listen({ host: options.api.host, port: options.api.port });
     logger.info({ address, docs: `${address}/docs` }, 'HTTP API listening');
@@ -46,6 +51,7 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   if (worker) logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
   else logger.info({ broker: broker.kind, database: runtime.database.dialect, dataDir: config.dataDir }, 'API process started (its jobs run in the worker processes)');
   await stopped;
+  await watcher?.close();
   await api?.close();
   await scheduler?.close();
   await worker?.close(config.shutdownGraceMs);
@@ -56,9 +62,10 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
 export function runCommand(): Command {
   return new Command('run')
     .description('everything in one process: all queues and the periodic tasks (embedded default: SQLite, no Redis)')
-    .action(async (_opts: unknown, command: Command) => {
+    .option('--watch', 'scan the library roots when files change in them (network mounts: periodic scans)')
+    .action(async (opts: { watch?: boolean }, command: Command) => {
       const runtime = await openRuntime(configOf(command));
-      await serve(runtime, { schedules: true });
+      await serve(runtime, { schedules: true, watch: opts.watch === true });
     });
 }
 
@@ -68,13 +75,14 @@ export function serveCommand(): Command {
     .option('--host <address>', 'address to listen on (a token is required off localhost: SONIQUEBAY_API_TOKEN)')
     .option('--port <n>', 'port to listen on')
     .option('--embedded', 'also consume every queue and fire the periodic tasks in this process')
-    .action(async (opts: { host?: string; port?: string; embedded?: boolean }, command: Command) => {
+    .option('--watch', 'scan the library roots when files change in them (network mounts: periodic scans)')
+    .action(async (opts: { host?: string; port?: string; embedded?: boolean; watch?: boolean }, command: Command) => {
       const config = configOf(command);
       const port = opts.port === undefined ? config.api.port : Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, got "${opts.port}"`);
       const host = opts.host ?? config.api.host;
       const runtime = await openRuntime(config);
-      await serve(runtime, { schedules: opts.embedded === true, worker: opts.embedded === true, api: { host, port, ...(config.api.token ? { token: config.api.token } : {}) } });
+      await serve(runtime, { schedules: opts.embedded === true, worker: opts.embedded === true, watch: opts.watch === true, api: { host, port, ...(config.api.token ? { token: config.api.token } : {}) } });
     });
 }
 

@@ -138,6 +138,14 @@ describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip
     }
   });
 
+  it('mounts Bull Board for the queue internals', async () => {
+    const board = await fetch(`${api}/board/`);
+    assert.equal(board.status, 200);
+    assert.match(await board.text(), /<html/i);
+    const queues = (await (await fetch(`${api}/board/api/queues`)).json()) as { queues: { name: string }[] };
+    assert.ok(queues.queues.some((q) => q.name === 'scan'));
+  });
+
   it('fires a periodic task once per tick although two workers run the scheduler', async () => {
     const redis = new Redis(redisUrl()!);
     try {

@@ -81,6 +81,11 @@ export class BullmqBroker implements Broker {
     return this.options.retention ?? DEFAULT_RETENTION;
   }
 
+  /** the BullMQ queue behind one of our queues (for Bull Board) */
+  bullQueue(name: string): Queue {
+    return this.queue(name);
+  }
+
   private queue(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
+import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
 import type { Database, TrackTable } from '../../db/types.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
@@ -84,7 +85,10 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     const key = nameKey(name);
     const known = artistNames.get(key);
     if (!known) artistNames.set(key, { name, mbid });
-    else if (!known.mbid && mbid) known.mbid = mbid;
+    else {
+      known.name = preferredSpelling(known.name, name);
+      if (!known.mbid && mbid) known.mbid = mbid;
+    }
   };
   for (const item of items) {
     item.artists.forEach((a, i) => wantArtist(a, item.mbArtistIds[i] ?? null));
@@ -95,7 +99,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     const row = await trx
       .insertInto('artists')
       .values({ name, name_key: key, mbid, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
+      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name: preferredSpellingSql(trx, 'artists.name', 'excluded.name'), mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
       .returning('id')
       .executeTakeFirstOrThrow();
     artistIds.set(key, row.id);

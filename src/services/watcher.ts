@@ -1,0 +1,151 @@
+// The folder watcher (`--watch`): when files change under a library root, a scan of that root is
+// queued once the changes have settled (DEBOUNCE_MS of quiet, at most MAX_WAIT_MS after the first
+// change). The scan's folder fingerprints make it read only the folders that changed (the others
+// are only stat'ed). Roots on network file systems (NFS, SMB/CIFS, FUSE mounts such as sshfs or
+// rclone), where change notifications do not arrive, and roots the kernel cannot watch (too many
+// folders for fs.inotify.max_user_watches) are scanned every `pollMinutes` instead.
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Runtime } from '../runtime.js';
+import { runningScan } from '../workers/scan/sessions.js';
+
+export const DEBOUNCE_MS = 2_000;
+export const MAX_WAIT_MS = 30_000;
+
+/** statfs magic numbers of file systems whose changes inotify does not see */
+const NETWORK_FS: Record<number, string> = {
+  0x6969: 'nfs',
+  0x517b: 'smb',
+  0xff534d42: 'cifs',
+  0xfe534d42: 'smb2',
+  0x65735546: 'fuse',
+  0x01021997: '9p',
+  0x73757245: 'coda',
+  0x564c: 'ncp',
+};
+
+export function networkFileSystem(type: number): string | null {
+  return NETWORK_FS[type >>> 0] ?? null;
+}
+
+export interface WatcherOptions {
+  debounceMs?: number;
+  maxWaitMs?: number;
+  /** how often roots that cannot be watched are scanned */
+  pollMinutes?: number;
+  /** for tests: the file system type of a root */
+  statfsType?: (root: string) => number;
+}
+
+interface RootState {
+  root: string;
+  mode: 'watch' | 'poll';
+  reason?: string;
+  watcher?: FSWatcher;
+  timer?: NodeJS.Timeout;
+  firstChange?: number;
+  poll?: NodeJS.Timeout;
+}
+
+export class LibraryWatcher {
+  private readonly roots = new Map<string, RootState>();
+  private readonly debounceMs: number;
+  private readonly maxWaitMs: number;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly options: WatcherOptions = {},
+  ) {
+    this.debounceMs = options.debounceMs ?? DEBOUNCE_MS;
+    this.maxWaitMs = options.maxWaitMs ?? MAX_WAIT_MS;
+    this.pollMs = (options.pollMinutes ?? 60) * 60_000;
+  }
+
+  /** how each root is followed: watched, or polled (with the reason) */
+  status(): { root: string; mode: 'watch' | 'poll'; reason?: string }[] {
+    return [...this.roots.values()].map(({ root, mode, reason }) => ({ root, mode, ...(reason ? { reason } : {}) }));
+  }
+
+  async start(): Promise<void> {
+    const known = await this.runtime.database.db.selectFrom('library_roots').select('path').execute();
+    const roots = [...new Set([...this.runtime.config.libraryRoots, ...known.map((r) => r.path)].map((r) => path.resolve(r)))];
+    for (const root of roots) await this.follow(root);
+  }
+
+  async close(): Promise<void> {
+    for (const state of this.roots.values()) {
+      clearTimeout(state.timer);
+      clearInterval(state.poll);
+      await state.watcher?.close();
+    }
+    this.roots.clear();
+  }
+
+  private async follow(root: string): Promise<void> {
+    const log = this.runtime.logger;
+    let type: number;
+    try {
+      type = this.options.statfsType ? this.options.statfsType(root) : Number(fs.statfsSync(root).type);
+    } catch (err) {
+      log.warn({ root, err: (err as Error).message }, 'library root not readable: not watched');
+      return;
+    }
+    const network = networkFileSystem(type);
+    if (network) return this.poll(root, `${network} file system: change notifications do not arrive`);
+    const state: RootState = { root, mode: 'watch' };
+    this.roots.set(root, state);
+    const watcher = watch(root, { ignoreInitial: true, followSymlinks: false, ignored: (p) => path.basename(p).startsWith('.') });
+    state.watcher = watcher;
+    watcher.on('all', () => this.changed(state));
+    watcher.on('error', (err) => {
+      // ENOSPC: the kernel's watch limit (fs.inotify.max_user_watches) is reached
+      log.warn({ root, err: (err as Error).message }, 'watching failed: the root is scanned periodically instead');
+      void watcher.close();
+      this.roots.delete(root);
+      this.poll(root, `watching failed: ${(err as Error).message}`);
+    });
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    log.info({ root }, 'watching library root');
+  }
+
+  private poll(root: string, reason: string): void {
+    const state: RootState = { root, mode: 'poll', reason };
+    state.poll = setInterval(() => void this.scan(state), this.pollMs);
+    state.poll.unref();
+    this.roots.set(root, state);
+    this.runtime.logger.info({ root, reason, everyMinutes: this.pollMs / 60_000 }, 'library root scanned periodically');
+  }
+
+  private changed(state: RootState): void {
+    const now = Date.now();
+    state.firstChange ??= now;
+    clearTimeout(state.timer);
+    const wait = Math.max(0, Math.min(this.debounceMs, state.firstChange + this.maxWaitMs - now));
+    state.timer = setTimeout(() => void this.scan(state), wait);
+    state.timer.unref();
+  }
+
+  /** queues a scan of the root, or waits for the running one to end (changes during it are caught next) */
+  private async scan(state: RootState): Promise<void> {
+    const { db } = this.runtime.database;
+    try {
+      const root = await db.selectFrom('library_roots').select('id').where('path', '=', state.root).executeTakeFirst();
+      if (root && (await runningScan(db, root.id))) {
+        state.timer = setTimeout(() => void this.scan(state), this.debounceMs);
+        state.timer.unref();
+        return;
+      }
+      state.firstChange = undefined;
+      const scanId = randomUUID();
+      await this.runtime.broker.enqueue('scan.discovery', { root: state.root, scanId }, { jobId: `watch-${createHash('sha1').update(state.root).digest('hex').slice(0, 12)}-${scanId}` });
+      this.runtime.logger.info({ root: state.root, scanId, mode: state.mode }, 'library changed: scan queued');
+    } catch (err) {
+      this.runtime.logger.warn({ root: state.root, err: (err as Error).message }, 'could not queue a scan; trying again');
+      state.timer = setTimeout(() => void this.scan(state), this.debounceMs);
+      state.timer.unref();
+    }
+  }
+}
