@@ -178,6 +178,23 @@ describe('HTTP API', () => {
     assert.equal((await app.inject('/playlists?seeds=abc')).statusCode, 400);
     assert.equal((await app.inject(`/tracks/99999999/similar`)).statusCode, 404);
     assert.equal((await app.inject('/vectors/status')).statusCode, 200);
+    const other = ((await app.inject('/tracks?limit=1&offset=7')).json() as { items: { id: number }[] }).items[0]!.id;
+    const route = await app.inject(`/paths?from=${id}&to=${other}&length=4`);
+    assert.equal(route.statusCode, 200, route.body);
+    assert.deepEqual([(route.json() as { tracks: { trackId: number }[] }).tracks.at(0)!.trackId, (route.json() as { tracks: { trackId: number }[] }).tracks.at(-1)!.trackId], [id, other]);
+    assert.equal((await app.inject(`/paths?from=${id}`)).statusCode, 400);
+  });
+
+  it('shows the roots, the library stats and recent albums, and refuses to cancel a scan that is not running', async () => {
+    const roots = (await app.inject('/roots')).json() as { configured: string[]; library: { path: string }[] };
+    assert.deepEqual(roots.configured, [manifest.root]);
+    assert.ok(roots.library.some((r) => r.path === manifest.root));
+    const stats = (await app.inject('/stats')).json() as { tracks: number; albums: number };
+    assert.equal(stats.albums, manifest.albumKeys.length);
+    const recent = (await app.inject('/albums/recent?limit=3')).json() as { items: { cover: string | null }[] };
+    assert.equal(recent.items.length, 3);
+    assert.equal((await app.inject('/albums/recent?limit=0')).statusCode, 400);
+    assert.equal((await app.inject({ method: 'POST', url: `/scans/${scanId}/cancel` })).statusCode, 404, 'the scan is over');
   });
 
   it('lists jobs, queues a task by name, and refuses unknown tasks and bad payloads', async () => {
