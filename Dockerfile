@@ -17,6 +17,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 ENV NODE_ENV=production SONIQUEBAY_DATA_DIR=/data
+# owned by the user the process runs as (a named volume takes this ownership)
+RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/soniquebay.js"]

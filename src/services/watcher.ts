@@ -100,14 +100,19 @@ export class LibraryWatcher {
     const watcher = watch(root, { ignoreInitial: true, followSymlinks: false, ignored: (p) => path.basename(p).startsWith('.') });
     state.watcher = watcher;
     watcher.on('all', () => this.changed(state));
-    watcher.on('error', (err) => {
-      // ENOSPC: the kernel's watch limit (fs.inotify.max_user_watches) is reached
-      log.warn({ root, err: (err as Error).message }, 'watching failed: the root is scanned periodically instead');
-      void watcher.close();
-      this.roots.delete(root);
-      this.poll(root, `watching failed: ${(err as Error).message}`);
+    await new Promise<void>((resolve) => {
+      watcher.once('ready', () => resolve());
+      watcher.on('error', (err) => {
+        resolve(); // chokidar never gets ready once closed
+        if (this.roots.get(root) !== state) return; // handled already
+        // ENOSPC: the kernel's watch limit (fs.inotify.max_user_watches) is reached
+        log.warn({ root, err: (err as Error).message }, 'watching failed: the root is scanned periodically instead');
+        void watcher.close();
+        this.roots.delete(root);
+        this.poll(root, `watching failed: ${(err as Error).message}`);
+      });
     });
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    if (this.roots.get(root) !== state) return;
     log.info({ root }, 'watching library root');
   }
 

@@ -206,6 +206,10 @@ describe('HTTP API', () => {
     assert.equal(unknown.statusCode, 404);
     assert.match(unknown.json().message, /did you mean "scan.discovery"/);
     assert.equal((await app.inject({ method: 'POST', url: '/tasks/scan.discovery', payload: { payload: { root: 5 } } })).statusCode, 400);
+    // tasks that take paths: a scan only inside the roots, the inner stages of a scan never
+    assert.equal((await app.inject({ method: 'POST', url: '/tasks/scan.discovery', payload: { payload: { root: '/etc' } } })).statusCode, 403);
+    assert.equal((await app.inject({ method: 'POST', url: '/tasks/scan_music_task', payload: { payload: { directory: '/etc' } } })).statusCode, 403, 'legacy alias too');
+    assert.equal((await app.inject({ method: 'POST', url: '/tasks/metadata.extract_batch', payload: { payload: { scanId: 'x', batchNo: 1, paths: ['/etc/passwd'] } } })).statusCode, 403);
     const queued = await app.inject({ method: 'POST', url: '/tasks/deferred.retry_failed', payload: { payload: {} } });
     assert.equal(queued.statusCode, 202);
     const job = (await app.inject(`/jobs/${encodeURIComponent((queued.json() as { id: string }).id)}`)).json() as { name: string };

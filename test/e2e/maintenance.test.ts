@@ -47,7 +47,16 @@ for (const setup of runtimeSetups) {
       }
       // one image is still somebody's cover
       await db.insertInto('covers').values({ entity_type: 'track', entity_id: tracks[0]!.id, source: 'embedded', hash: 'b'.repeat(64), mime: 'image/png', width: 1, height: 1, created_at: old }).execute();
-      await db.updateTable('tracks').set({ missing_scan_id: 'gone', updated_at: old }).where('id', '=', tracks[1]!.id).execute();
+      // a cancelled scan flagged two tracks: one file is really gone (its synthetic path does not
+      // exist), the other is back; a running scan's flag is left alone
+      const root = await db.selectFrom('library_roots').select('id').executeTakeFirstOrThrow();
+      const scanRow = (id: string, status: 'cancelled' | 'running') => ({ id, root_id: root.id, root_path: '/synthetic', status, full: 0, walk_done: 1, cancel_requested: 0, discovered: 0, unchanged: 0, queued: 0, extracted: 0, inserted: 0, updated: 0, moved: 0, removed: 0, failed: 0, batches_total: 0, batches_done: 0, started_at: old, updated_at: old, finished_at: null, last_error: null });
+      await db.insertInto('scans').values([scanRow('gone', 'cancelled'), scanRow('busy', 'running')]).execute();
+      const present = path.join(dir, 'present.flac');
+      fs.writeFileSync(present, 'x');
+      await db.updateTable('tracks').set({ missing_scan_id: 'gone' }).where('id', '=', tracks[1]!.id).execute();
+      await db.updateTable('tracks').set({ missing_scan_id: 'gone', path: present }).where('id', '=', tracks[2]!.id).execute();
+      await db.updateTable('tracks').set({ missing_scan_id: 'busy' }).where('id', '=', tracks[3]!.id).execute();
       await db.insertInto('work_state').values({ entity_type: 'album', entity_id: 999_999, stage: 'cover', status: 'failed', attempts: 8, next_attempt_at: null, last_error: 'x', updated_at: old }).execute();
 
       const result = await run('deferred.cleanup_expired', { olderThanDays: 7 });
@@ -56,6 +65,8 @@ for (const setup of runtimeSetups) {
       assert.equal(fs.existsSync(store.folderOf('b'.repeat(64))), true);
       assert.equal((await db.selectFrom('tracks').select('id').where('id', '=', tracks[1]!.id).execute()).length, 0);
       assert.equal((await db.selectFrom('tracks').select('id').execute()).length, tracks.length - 1);
+      const back = await db.selectFrom('tracks').select('missing_scan_id').where('id', 'in', [tracks[2]!.id, tracks[3]!.id]).orderBy('id').execute();
+      assert.deepEqual(back.map((t) => t.missing_scan_id), [null, 'busy']);
       // nothing more to do the second time
       const again = await run('deferred.cleanup_expired', { olderThanDays: 7 });
       assert.deepEqual([again.images, again.tracks, again.workState], [0, 0, 0]);

@@ -2,10 +2,14 @@
 // task by name (validated by the registry: unknown names and bad payloads are refused).
 import type { FastifyInstance } from 'fastify';
 import type { JobState } from '../../broker/port.js';
-import { notFound } from '../errors.js';
+import { resolveTask } from '../../broker/resolve.js';
+import { ApiError, notFound } from '../errors.js';
+import { confinedFolder } from '../paths.js';
 import type { ApiContext } from '../server.js';
 
 const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
+/** stages of a scan that take file paths from their payload: only the pipeline queues them */
+const INTERNAL_TASKS = new Set(['metadata.extract_batch', 'batch.process_entities']);
 
 export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const broker = runtime.broker;
@@ -75,8 +79,16 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
       },
     },
     async (request, reply) => {
-      const { payload, priority, delayMs } = request.body ?? {};
-      const ref = await broker.enqueue(request.params.name, payload ?? {}, { ...(priority !== undefined ? { priority } : {}), ...(delayMs !== undefined ? { delayMs } : {}) });
+      const { priority, delayMs } = request.body ?? {};
+      let payload = request.body?.payload ?? {};
+      // tasks that take file paths: a scan only of a library root, the pipeline's inner stages never
+      const resolved = resolveTask(runtime.registry, request.params.name, payload);
+      if (INTERNAL_TASKS.has(resolved.def.name)) throw new ApiError(403, 'internal_task', `${resolved.def.name} is a stage of a scan: start a scan (POST /scans) instead`);
+      if (resolved.def.name === 'scan.discovery') {
+        const root = await confinedFolder(runtime, String((resolved.payload as { root: unknown }).root));
+        payload = { ...(resolved.payload as object), root };
+      }
+      const ref = await broker.enqueue(resolved.def.name, payload, { ...(priority !== undefined ? { priority } : {}), ...(delayMs !== undefined ? { delayMs } : {}) });
       return reply.code(202).send(ref);
     },
   );

@@ -21,7 +21,7 @@ export function scanRoutes(app: FastifyInstance, { runtime }: ApiContext): void 
     {
       schema: {
         tags: ['scans'],
-        summary: 'starts a scan of a folder inside the library roots (or follows the one running)',
+        summary: 'starts a scan of the library root holding a folder (or follows the one running)',
         security: [{ bearer: [] }],
         body: { type: 'object', required: ['root'], additionalProperties: false, properties: { root: { type: 'string', minLength: 1, maxLength: 4096 }, full: { type: 'boolean' } } },
       },

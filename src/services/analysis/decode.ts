@@ -84,7 +84,7 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
     'ffmpeg',
     // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
     // and the analysis pool already keeps every core busy with one track per thread
-    ['-v', 'error', '-nostdin', '-threads', '1', '-i', request.file, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', 'pipe:3', '-map', '[mo]', '-f', 'f32le', 'pipe:4'],
+    ['-v', 'error', '-nostdin', '-threads', '1', '-i', `file:${request.file}`, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', 'pipe:3', '-map', '[mo]', '-f', 'f32le', 'pipe:4'],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
   );
   const abort = () => child.kill('SIGKILL');

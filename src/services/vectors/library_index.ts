@@ -112,7 +112,9 @@ export class LibraryIndex {
     this.origin = 'database';
     const expected = await countVectors(this.db, version);
     const index = createIndex(dimension, expected, this.exactBelow);
-    let syncedUntil = 0;
+    // read before paging: whatever is written during the build (at any id) is read by the catch-up
+    const mark = await this.db.selectFrom('track_vectors').select((eb) => eb.fn.max('updated_at').as('m')).where('model_version', '=', version).executeTakeFirst();
+    const syncedUntil = Number(mark?.m ?? 0);
     let after = -1;
     for (;;) {
       const rows = await this.db.selectFrom('track_vectors').select(['track_id', 'vector', 'updated_at']).where('model_version', '=', version).where('track_id', '>', after).orderBy('track_id').limit(PAGE).execute();
@@ -124,12 +126,15 @@ export class LibraryIndex {
       } else {
         for (const r of rows) index.upsert(Number(r.track_id), vectorFromBytes(r.vector));
       }
-      for (const r of rows) syncedUntil = Math.max(syncedUntil, Number(r.updated_at));
       after = Number(rows[rows.length - 1]!.track_id);
       await new Promise((resolve) => setImmediate(resolve));
     }
     const state: State = { version, dimension, index, syncedUntil, changedSinceSave: 0 };
-    this.save(state);
+    try {
+      this.save(state);
+    } catch {
+      // a disk that cannot take the file only costs a rebuild at the next start
+    }
     return state;
   }
 

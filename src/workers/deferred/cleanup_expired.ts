@@ -1,6 +1,6 @@
 // deferred.cleanup_expired (daily): finished job records past the retention policy, stored images
-// no cover points at any more (rows and files), tracks a failed scan left flagged as missing for
-// longer than `olderThanDays`, finished scan sessions older than that (the last 20 per root
+// no cover points at any more (rows and files), tracks a failed or cancelled scan (older than
+// `olderThanDays`) left flagged as missing and whose file is really gone, finished scan sessions older than that (the last 20 per root
 // stay), and work-state rows of entities that are gone.
 import fs from 'node:fs';
 import { sql } from 'kysely';
@@ -16,11 +16,27 @@ export async function cleanupExpired(payload: { olderThanDays: number }, ctx: Ta
   const orphans = await db.selectFrom('images').select('hash').where((eb) => eb.not(eb.exists(eb.selectFrom('covers').select('covers.hash').whereRef('covers.hash', '=', 'images.hash')))).where('created_at', '<', before).execute();
   for (const { hash } of orphans) {
     ctx.signal.throwIfAborted();
-    await db.deleteFrom('images').where('hash', '=', hash).execute();
-    fs.rmSync(services.images.folderOf(hash), { recursive: true, force: true });
+    // deleted only if still unreferenced (a cover may have been linked to it meanwhile)
+    const res = await db.deleteFrom('images').where('hash', '=', hash).where((eb) => eb.not(eb.exists(eb.selectFrom('covers').select('covers.hash').whereRef('covers.hash', '=', 'images.hash')))).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 1) fs.rmSync(services.images.folderOf(hash), { recursive: true, force: true });
   }
 
-  const missing = await db.deleteFrom('tracks').where('missing_scan_id', 'is not', null).where('updated_at', '<', before).executeTakeFirst();
+  // tracks flagged missing by a scan that never finished (failed or cancelled, long ago): removed
+  // only if their file is really gone; a file that is back just loses the flag
+  const flagged = await db
+    .selectFrom('tracks')
+    .innerJoin('scans', 'scans.id', 'tracks.missing_scan_id')
+    .select(['tracks.id', 'tracks.path'])
+    .where('scans.status', 'in', ['failed', 'cancelled'])
+    .where('scans.started_at', '<', before)
+    .limit(10_000)
+    .execute();
+  let removedTracks = 0;
+  for (const track of flagged) {
+    ctx.signal.throwIfAborted();
+    if (fs.existsSync(track.path)) await db.updateTable('tracks').set({ missing_scan_id: null }).where('id', '=', track.id).execute();
+    else removedTracks += Number((await db.deleteFrom('tracks').where('id', '=', track.id).executeTakeFirst()).numDeletedRows);
+  }
 
   const scans = await db
     .deleteFrom('scans')
@@ -48,7 +64,7 @@ export async function cleanupExpired(payload: { olderThanDays: number }, ctx: Ta
       .executeTakeFirst();
     work += Number(res.numDeletedRows);
   }
-  const result = { jobs, images: orphans.length, tracks: Number(missing.numDeletedRows), scans: Number(scans.numDeletedRows), workState: work };
+  const result = { jobs, images: orphans.length, tracks: removedTracks, scans: Number(scans.numDeletedRows), workState: work };
   ctx.log.info(result, 'expired records cleaned up');
   return result;
 }
