@@ -82,6 +82,7 @@ describe('HTTP API', () => {
     const metrics = await app.inject('/metrics');
     assert.match(metrics.body, /^soniquebay_jobs\{queue="scan",state="waiting"\} \d+$/m);
     assert.match(metrics.body, /^soniquebay_library_items\{kind="tracks"\} \d+$/m);
+    assert.match(metrics.body, /^# TYPE soniquebay_job_duration_seconds gauge$/m);
     const spec = (await app.inject('/docs/json')).json() as { openapi: string; paths: Record<string, unknown> };
     assert.match(spec.openapi, /^3\./);
     for (const route of ['/scans', '/tracks', '/tracks/{id}/similar', '/events', '/jobs', '/tasks/{name}']) assert.ok(spec.paths[route], `${route} documented`);
@@ -198,6 +199,7 @@ describe('HTTP API', () => {
   });
 
   it('lists jobs, queues a task by name, and refuses unknown tasks and bad payloads', async () => {
+    assert.match((await app.inject('/metrics')).body, /^soniquebay_job_duration_seconds\{queue="scan",quantile="0.99"\} [\d.]+$/m);
     const queues = (await app.inject('/queues')).json() as Record<string, { completed: number }>;
     assert.ok(queues.scan!.completed >= 1);
     assert.equal((await app.inject('/jobs?state=completed&limit=5')).statusCode, 200);

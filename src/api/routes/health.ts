@@ -1,5 +1,6 @@
 // Liveness (the process answers), readiness (the database and the broker answer), and Prometheus
-// metrics: queue depths per state, library counts, scans, analysis and vector coverage.
+// metrics: queue depths per state (failures included), recent job durations, library counts,
+// scans and their files/s, work state.
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../server.js';
@@ -37,6 +38,15 @@ export function healthRoutes(app: FastifyInstance, { runtime, events }: ApiConte
     };
     const counts = await runtime.broker.counts();
     metric('soniquebay_jobs', 'jobs per queue and state', 'gauge', Object.entries(counts).flatMap(([queue, states]) => Object.entries(states).map(([state, n]): [Record<string, string>, number] => [{ queue, state }, n])));
+    // durations of the most recent finished jobs of each queue (the broker keeps them per its retention)
+    const durations: [Record<string, string>, number][] = [];
+    for (const queue of Object.keys(counts)) {
+      const done = (await runtime.broker.listJobs({ queue, state: 'completed', limit: 100 })).filter((j) => j.startedAt !== null && j.finishedAt !== null);
+      if (done.length === 0) continue;
+      const ms = done.map((j) => j.finishedAt! - j.startedAt!).sort((a, b) => a - b);
+      durations.push([{ queue, quantile: '0.5' }, ms[Math.floor(ms.length / 2)]! / 1000], [{ queue, quantile: '0.99' }, ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))]! / 1000]);
+    }
+    metric('soniquebay_job_duration_seconds', 'duration of the last 100 completed jobs per queue', 'gauge', durations);
     const count = async (table: 'tracks' | 'albums' | 'artists' | 'scan_errors' | 'track_analysis') => Number((await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
     metric('soniquebay_library_items', 'items in the library', 'gauge', await Promise.all((['tracks', 'albums', 'artists', 'scan_errors', 'track_analysis'] as const).map(async (t): Promise<[Record<string, string>, number]> => [{ kind: t }, await count(t)])));
     const scans = await db.selectFrom('scans').select(['status', sql<number>`count(*)`.as('n')]).groupBy('status').execute();
