@@ -49,6 +49,8 @@ export class EventHub {
 
   /** events after `lastId` still in the ring; null when some were already dropped */
   since(lastId: number): HubEvent[] | null {
+    // an id this process never gave: the client last talked to another process (or before a restart)
+    if (lastId >= this.nextId) return null;
     const first = this.ring[0];
     if (first && lastId < first.id - 1) return null;
     return this.ring.filter((e) => e.id > lastId);

@@ -127,6 +127,9 @@ describe('HTTP API', () => {
     const cut = scanEvents[Math.floor(scanEvents.length / 2)]!.id;
     const replay = await readEvents(`${base}/events`, (events) => events.length >= scanEvents.filter((e) => e.id > cut).length, { 'last-event-id': String(cut) }, 5_000);
     assert.ok(replay.length > 0 && replay[0]!.id === cut + 1, `replay starts after ${cut}`);
+    // an id from another process (or before a restart): told to resync
+    const stranger = await readEvents(`${base}/events`, (events) => events.length >= 1, { 'last-event-id': '99999999' }, 5_000);
+    assert.equal(stranger[0]!.event, 'resync');
   });
 
   it('lists and searches tracks, albums and artists with paging, and shows one track with its cover', async () => {

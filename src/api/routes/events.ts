@@ -10,9 +10,12 @@ import type { ApiContext } from '../server.js';
 const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void {
-  const open = new Set<ServerResponse>();
+  const open = new Map<ServerResponse, () => void>();
   app.addHook('onClose', async () => {
-    for (const res of open) res.end();
+    for (const [res, close] of open) {
+      close();
+      res.end();
+    }
   });
 
   app.get<{ Querystring: { scanId?: string; lastEventId?: number } }>(
@@ -31,9 +34,9 @@ export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void 
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      open.add(res);
       const send = (event: HubEvent) => {
         if (only && event.scanId !== only) return;
+        if (res.writableEnded || res.destroyed) return;
         res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, ...(event.scanId ? { scanId: event.scanId } : {}) })}\n\n`);
       };
       res.write(`retry: 2000\n: connected\n\n`);
@@ -50,6 +53,8 @@ export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void 
         clearInterval(heartbeat);
         open.delete(res);
       };
+      open.set(res, close);
+      res.on('error', close);
       request.raw.once('close', close);
       res.once('close', close);
     },
