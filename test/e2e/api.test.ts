@@ -170,7 +170,7 @@ describe('HTTP API', () => {
     assert.equal(track.track.id, page.items[0]!.id);
   });
 
-  it('answers similarity requests clearly when there is no model yet', async () => {
+  it('answers similar, playlist and path requests once the first model is trained, and refuses bad ones', async () => {
     const id = ((await app.inject('/tracks?limit=1')).json() as { items: { id: number }[] }).items[0]!.id;
     // analysis is off in this runtime: every track is ready, so the first model is trained by now
     await runtime.broker.enqueue('deferred.process_vectors_batch', {});

@@ -5,19 +5,16 @@
 // workers run the scheduler.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { generateLibrary, type FixtureManifest } from '../../scripts/fixtures.js';
 import { loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/db/types.js';
 import { openRuntime } from '../../src/runtime.js';
 import { databaseUrl, redisUrl, testLogger } from '../helpers/brokers.js';
-import { drain, scan } from '../helpers/runtimes.js';
+import { distributedTestPlace, drain, scan } from '../helpers/runtimes.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
 const enabled = Boolean(redisUrl() && databaseUrl());
@@ -34,9 +31,7 @@ async function librarySummary(db: Db) {
 describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip: enabled ? false : 'needs REDIS_URL and DATABASE_URL' }, () => {
   let dir: string;
   let manifest: FixtureManifest;
-  let schema: string;
-  let prefix: string;
-  let admin: pg.Client;
+  let place: Awaited<ReturnType<typeof distributedTestPlace>>;
   let env: NodeJS.ProcessEnv;
   const children: ChildProcess[] = [];
   let api = '';
@@ -61,13 +56,7 @@ describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-topo-'));
     manifest = await generateLibrary({ tracks: 120, out: path.join(dir, 'music'), maxFfmpegTracks: 4 });
-    schema = `sbtopo_${randomUUID().slice(0, 8)}`;
-    prefix = `sbtopo-${randomUUID().slice(0, 8)}`;
-    admin = new pg.Client({ connectionString: databaseUrl() });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(databaseUrl()!);
-    url.searchParams.set('options', `-c search_path=${schema}`);
+    place = await distributedTestPlace();
     const config = path.join(dir, 'config.json');
     // the health report every second, to count its firings per tick
     fs.writeFileSync(config, JSON.stringify({ schedules: { 'health-report': { cron: '* * * * * *' } } }));
@@ -75,9 +64,9 @@ describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip
       ...process.env,
       SONIQUEBAY_CONFIG: config,
       SONIQUEBAY_DATA_DIR: path.join(dir, 'data'),
-      SONIQUEBAY_DATABASE_URL: url.toString(),
+      SONIQUEBAY_DATABASE_URL: place.databaseUrl,
       SONIQUEBAY_BROKER_URL: redisUrl()!,
-      SONIQUEBAY_REDIS_PREFIX: prefix,
+      SONIQUEBAY_REDIS_PREFIX: place.prefix,
       SONIQUEBAY_LIBRARY_ROOTS: manifest.root,
       SONIQUEBAY_ANALYSIS: 'false',
       SONIQUEBAY_OUTSIDE_LOOKUPS: 'false',
@@ -101,12 +90,7 @@ describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip
           }),
       ),
     );
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-    const redis = new Redis(redisUrl()!);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await place.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -147,24 +131,19 @@ describe('distributed topology: API + 2 workers on Redis and PostgreSQL', { skip
   });
 
   it('fires a periodic task once per tick although two workers run the scheduler', async () => {
-    const redis = new Redis(redisUrl()!);
-    try {
-      const jobs = async () => {
-        const runtime = await openRuntime({ ...loadConfig(env) }, testLogger);
-        try {
-          return (await runtime.broker.listJobs({ queue: 'maintenance', state: 'completed', limit: 1000 })).filter((j) => j.name === 'maintenance.health_report');
-        } finally {
-          await runtime.close();
-        }
-      };
-      const first = (await jobs()).length;
-      const t0 = Date.now();
-      await new Promise((r) => setTimeout(r, 5_000));
-      const fired = (await jobs()).length - first;
-      const ticks = (Date.now() - t0) / 1000;
-      assert.ok(fired >= Math.floor(ticks) - 2 && fired <= Math.ceil(ticks) + 1, `${fired} firings in ${ticks.toFixed(1)} s with two schedulers\n${logs.join('\n---\n').slice(-3000)}`);
-    } finally {
-      redis.disconnect();
-    }
+    const jobs = async () => {
+      const runtime = await openRuntime({ ...loadConfig(env) }, testLogger);
+      try {
+        return (await runtime.broker.listJobs({ queue: 'maintenance', state: 'completed', limit: 1000 })).filter((j) => j.name === 'maintenance.health_report');
+      } finally {
+        await runtime.close();
+      }
+    };
+    const first = (await jobs()).length;
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 5_000));
+    const fired = (await jobs()).length - first;
+    const ticks = (Date.now() - t0) / 1000;
+    assert.ok(fired >= Math.floor(ticks) - 2 && fired <= Math.ceil(ticks) + 1, `${fired} firings in ${ticks.toFixed(1)} s with two schedulers\n${logs.join('\n---\n').slice(-3000)}`);
   });
 });

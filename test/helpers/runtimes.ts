@@ -28,26 +28,36 @@ if (redisUrl() && databaseUrl()) {
   runtimeSetups.push({
     name: 'distributed (BullMQ + PostgreSQL)',
     async config(dataDir) {
-      const schema = `sbscan_${randomUUID().slice(0, 8)}`;
-      const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
-      const admin = new pg.Client({ connectionString: databaseUrl() });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const url = new URL(databaseUrl()!);
-      url.searchParams.set('options', `-c search_path=${schema}`);
+      const place = await distributedTestPlace();
       return {
-        config: { ...loadConfig({}), dataDir, outsideLookups: false, brokerUrl: redisUrl()!, redisPrefix: prefix, databaseUrl: url.toString() },
-        async cleanup() {
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
-          const redis = new Redis(redisUrl()!);
-          const keys = await redis.keys(`${prefix}:*`);
-          if (keys.length > 0) await redis.del(...keys);
-          redis.disconnect();
-        },
+        config: { ...loadConfig({}), dataDir, outsideLookups: false, brokerUrl: redisUrl()!, redisPrefix: place.prefix, databaseUrl: place.databaseUrl },
+        cleanup: place.cleanup,
       };
     },
   });
+}
+
+/** A PostgreSQL schema and a Redis key prefix of its own for one test; cleanup drops both. */
+export async function distributedTestPlace(): Promise<{ databaseUrl: string; prefix: string; cleanup(): Promise<void> }> {
+  const schema = `sbtest_${randomUUID().slice(0, 8)}`;
+  const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: databaseUrl() });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(databaseUrl()!);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    databaseUrl: url.toString(),
+    prefix,
+    async cleanup() {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+      const redis = new Redis(redisUrl()!);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
 }
 
 /** Runs a scan with an in-process worker until the scan ends; it must complete. */
