@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_CELERY_QUEUES } from './broker/celery/queues.js';
 import { QUEUE_NAMES, type QueueName } from './tasks.js';
 
 const positiveInt = z.number().int().positive();
@@ -39,6 +40,11 @@ export const configSchema = z
     schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional() }).strict()).default({}),
     /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
     lockMs: positiveInt.min(1_000).default(30_000),
+    /**
+     * a job whose worker dies (crash, OOM kill, power cut) while running it goes back to its queue;
+     * after this many such losses it is failed, so a file that kills the worker cannot wedge a queue
+     */
+    maxStalled: positiveInt.max(100).default(5),
     /** on SIGTERM, running jobs get this long to finish before they are put back in their queue */
     shutdownGraceMs: z.number().int().min(0).default(30_000),
     /** audio analysis (decoding every track); when off, BPM/key/ReplayGain come from the file tags only */
@@ -79,6 +85,23 @@ export const configSchema = z
         artistFileNames: z.array(z.string().min(1)).default(['artist', 'folder']),
         /** rendered sizes in pixels (longest side), each in WebP and JPEG */
         sizes: z.array(z.number().int().min(16).max(4096)).min(1).default([64, 256, 512, 1024]),
+      })
+      .strict()
+      .prefault({}),
+    /** the Celery bridge (`worker --celery`); its Redis URLs come from CELERY_BROKER_URL / CELERY_RESULT_BACKEND */
+    celery: z
+      .object({
+        /** run the bridge in `soniquebay worker` without --celery */
+        enabled: z.boolean().default(false),
+        /** Celery queues (Redis lists) to take messages from */
+        queues: z
+          .array(z.string().regex(/^[^\n\x06]+$/, 'must be a queue name (no newline or \\x06)'))
+          .min(1)
+          .default([...DEFAULT_CELERY_QUEUES]),
+        /** Celery messages held at once (taken, task not finished yet) */
+        prefetch: positiveInt.max(10_000).default(64),
+        /** how long Celery results stay in Redis (Celery's result_expires) */
+        resultExpiresSeconds: positiveInt.default(86_400),
       })
       .strict()
       .prefault({}),
@@ -198,7 +221,12 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
   if (env.SONIQUEBAY_LASTFM_API_KEY) set('lastfmApiKey', env.SONIQUEBAY_LASTFM_API_KEY, 'SONIQUEBAY_LASTFM_API_KEY');
   if (env.SONIQUEBAY_FANART_API_KEY) set('fanartApiKey', env.SONIQUEBAY_FANART_API_KEY, 'SONIQUEBAY_FANART_API_KEY');
   if (env.SONIQUEBAY_LOCK_MS) set('lockMs', numeric(env.SONIQUEBAY_LOCK_MS), 'SONIQUEBAY_LOCK_MS');
+  if (env.SONIQUEBAY_MAX_STALLED) set('maxStalled', numeric(env.SONIQUEBAY_MAX_STALLED), 'SONIQUEBAY_MAX_STALLED');
   if (env.SONIQUEBAY_SHUTDOWN_GRACE_MS) set('shutdownGraceMs', numeric(env.SONIQUEBAY_SHUTDOWN_GRACE_MS), 'SONIQUEBAY_SHUTDOWN_GRACE_MS');
+  if (env.SONIQUEBAY_CELERY) {
+    raw.celery = { ...((raw.celery as Record<string, unknown> | undefined) ?? {}), enabled: booleanOf(env.SONIQUEBAY_CELERY) };
+    sources.set('celery.enabled', `SONIQUEBAY_CELERY=${JSON.stringify(env.SONIQUEBAY_CELERY)}`);
+  }
 
   const queues = { ...((raw.queues as Record<string, QueueConfig> | undefined) ?? {}) } as Record<string, Record<string, unknown>>;
   const setConcurrency = (queue: string, value: string, variable: string) => {

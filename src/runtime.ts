@@ -55,7 +55,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
     throw err;
   }
   const services = createServices(config);
-  const common = { registry, db: database.db, services, logger, lockMs: config.lockMs, retention: retentionFrom(config) };
+  const common = { registry, db: database.db, services, logger, lockMs: config.lockMs, maxStalled: config.maxStalled, retention: retentionFrom(config) };
   let broker: Broker;
   try {
     broker = config.brokerUrl

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Db } from '../db/types.js';
 import type { Services } from '../services/index.js';
@@ -25,6 +26,13 @@ export interface ExecuteDeps {
   shutdown?: AbortSignal;
 }
 
+/** The abort a worker sends its running jobs on shutdown: one listener per running job, so no cap. */
+export function shutdownController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 /**
  * Runs one job the same way on every broker: resolve the name, validate the payload before the
  * handler sees it, build the context, enforce the timeout. Throws what the handler throws.
@@ -34,6 +42,8 @@ export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<u
   const handler = def.handler!;
   const scanId = scanIdOf(payload);
   const controller = new AbortController();
+  // a batch handler may hand every item of its batch to a pool that listens for this abort
+  setMaxListeners(0, controller.signal);
   // settles when the job is cut short: timeout or worker shutdown, whether or not the handler listens
   let interrupt!: (err: unknown) => void;
   const interrupted = new Promise<never>((_, reject) => (interrupt = reject));

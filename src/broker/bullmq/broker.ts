@@ -10,7 +10,7 @@ import type { Schedule } from '../../schedules.js';
 import type { EnqueueOptions, JobRef, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { JobIdError, errorMessage, isPermanent } from '../errors.js';
-import { executeJob, runFailureHook } from '../execute.js';
+import { executeJob, runFailureHook, shutdownController } from '../execute.js';
 import {
   DEFAULT_RETENTION,
   emptyCounts,
@@ -400,7 +400,7 @@ export class BullmqBroker implements Broker {
 /** The queues one `startWorker` call consumes, closed together. */
 class BullmqWorkerGroup implements WorkerHandle {
   private readonly workers: Worker[] = [];
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = shutdownController();
   private closed = false;
 
   constructor(

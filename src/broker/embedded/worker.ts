@@ -8,7 +8,7 @@ import type { Services } from '../../services/index.js';
 import type { EnqueueOptions, JobRef, JobsAccess, ProgressValue, TaskRegistry } from '../../tasks/define.js';
 import { backoffDelay } from '../backoff.js';
 import { errorMessage, isPermanent } from '../errors.js';
-import { executeJob, runFailureHook } from '../execute.js';
+import { executeJob, runFailureHook, shutdownController } from '../execute.js';
 import type { JobEvent, WorkerHandle } from '../port.js';
 import { parseJsonOrText } from '../../utils/json.js';
 import { retryBusy, type JobRow, type JobStore } from './store.js';
@@ -44,7 +44,7 @@ export class EmbeddedWorker implements WorkerHandle {
   private readonly running = new Map<number, Promise<void>>();
   /** queues that may have due work: claimed only when set, to keep idle ticks cheap */
   private readonly dirty = new Set<string>();
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = shutdownController();
   private nextDueAt = 0;
   private limitedUntil = new Map<string, number>();
   private tickScheduled = false;

@@ -26,8 +26,9 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
   const done: number[] = [];
   const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration });
   // every track is handed to the pool at once (it runs as many as it has threads); each result is
-  // stored as soon as it arrives, in the order they finish
-  await Promise.all(
+  // stored as soon as it arrives, in the order they finish; all settle before the job ends, so no
+  // analysis of this job is still writing when a retry of it starts
+  const outcomes = await Promise.allSettled(
     tracks.map(async (track) => {
       try {
         const result = await ctx.services.analysis.analyse(track.path, hintOf(track), { signal: ctx.signal });
@@ -48,6 +49,8 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
       await ctx.progress({ stage: 'analysis', analysed, failed, total: tracks.length });
     }),
   );
+  const broken = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (broken) throw broken.reason;
   for (const album of albums) await albumGain(db, album);
   await queueVectors(ctx, done);
   return { analysed, failed };
