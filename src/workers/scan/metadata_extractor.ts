@@ -9,6 +9,7 @@ import type { ExtractedTrack, FileError } from './extracted.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
 import { isCancelled } from './sessions.js';
+import { unreadableReason } from './walk.js';
 
 /**
  * Files up to this size are read in one go and parsed from memory (2.3x faster than parseFile's
@@ -18,13 +19,24 @@ import { isCancelled } from './sessions.js';
  */
 export const READ_WHOLE_MAX_BYTES = 1024 * 1024;
 const PARALLEL_FILES = 4;
+/**
+ * A file that takes longer than this (a hung network mount, a parser stuck on a hostile file) becomes
+ * an error row and the batch goes on. What it blocks (a thread-pool read) cannot be cancelled:
+ * it finishes, or not, in the background.
+ */
+export const FILE_TIMEOUT_MS = 60_000;
 
 export interface ExtractOutcome {
   items: ExtractedTrack[];
   errors: FileError[];
 }
 
-export async function extractFiles(paths: readonly string[], signal?: AbortSignal): Promise<ExtractOutcome> {
+export async function extractFiles(
+  paths: readonly string[],
+  signal?: AbortSignal,
+  timeoutMs = FILE_TIMEOUT_MS,
+  read: (file: string) => Promise<ExtractedTrack | FileError> = extractFile,
+): Promise<ExtractOutcome> {
   const items: ExtractedTrack[] = [];
   const errors: FileError[] = [];
   let next = 0;
@@ -32,7 +44,7 @@ export async function extractFiles(paths: readonly string[], signal?: AbortSigna
     while (next < paths.length) {
       signal?.throwIfAborted();
       const file = paths[next++]!;
-      const result = await extractFile(file);
+      const result = await withFileTimeout(file, read(file), timeoutMs);
       if ('message' in result) errors.push(result);
       else items.push(result);
     }
@@ -41,12 +53,28 @@ export async function extractFiles(paths: readonly string[], signal?: AbortSigna
   return { items, errors };
 }
 
+async function withFileTimeout(file: string, work: Promise<ExtractedTrack | FileError>, timeoutMs: number): Promise<ExtractedTrack | FileError> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<FileError>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ path: file, size: null, mtimeMs: null, stage: 'extract', message: `reading the file took longer than ${Math.round(timeoutMs / 1000)} s (hung disk or network mount?)` }),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function extractFile(file: string): Promise<ExtractedTrack | FileError> {
   let size: number | null = null;
   let mtimeMs: number | null = null;
   try {
     // one open + fstat + read + close for a small file: the fewest thread-pool round trips
-    const handle = await fs.open(file, 'r');
+    // non-blocking: a named pipe called "x.mp3" must not hold the read forever (regular files ignore it)
+    const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     let whole: Buffer | null = null;
     try {
       const stat = await handle.stat();
@@ -63,18 +91,15 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
       await handle.close();
     }
     const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseFile(file);
-    if (!metadata.format.container && metadata.format.duration === undefined) {
-      return { path: file, size, mtimeMs, stage: 'extract', message: 'no audio stream recognised' };
+    const { format } = metadata;
+    // noise behind an audio extension often contains something that looks like a frame header
+    // (random bytes "are" 6-channel AAC): without a duration, only tags make it believable
+    if (format.duration === undefined && (!format.container || !format.sampleRate || format.tagTypes.length === 0)) {
+      return { path: file, size, mtimeMs, stage: 'extract', message: 'no audio stream recognised (no duration, no tags)' };
     }
     return toTrack(file, size, mtimeMs, metadata);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const message =
-      code === 'ENOENT'
-        ? 'file disappeared before it could be read'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    const message = (err as NodeJS.ErrnoException).code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
     return { path: file, size, mtimeMs, stage: 'extract', message };
   }
 }

@@ -63,16 +63,29 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
       let childReal = path.join(real, entry.name);
+      if (entry.name.includes('\ufffd') && !fs.existsSync(full)) {
+        // Linux names are bytes: one that is not UTF-8 reaches us with U+FFFD and cannot be opened
+        // by that string; reported so that the user can rename it
+        if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: NOT_UTF8 });
+        continue;
+      }
       if (entry.isSymbolicLink()) {
         try {
           childReal = fs.realpathSync(full);
           const target = fs.statSync(childReal);
           isDir = target.isDirectory();
           isFile = target.isFile();
-        } catch {
-          continue; // a broken link points nowhere: nothing to scan
+        } catch (err) {
+          // a link to a track on an unplugged disk is worth telling about; other dead links are not
+          if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: unreadableReason(full, err) });
+          continue;
         }
         if (!isWithin(realRoot, childReal)) continue;
+      }
+      if (!isDir && !isFile && isAudioFile(entry.name) && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
+        // reading a named pipe called "x.mp3" would block forever
+        listing.unreadable.push({ path: full, message: 'not a regular file (pipe, socket or device)' });
+        continue;
       }
       if (isDir) {
         listing.subdirs.push(entry.name);
@@ -90,6 +103,26 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     yield listing;
   }
+}
+
+const NOT_UTF8 = 'the file name is not valid UTF-8: rename the file to scan it';
+
+/** Why a file could not be opened, in words a user can act on. */
+export function unreadableReason(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'symbolic link loop: the link never reaches a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOENT') {
+    if (path.basename(file).includes('\ufffd')) return NOT_UTF8;
+    let link = false;
+    try {
+      link = fs.lstatSync(file).isSymbolicLink();
+    } catch {
+      // gone altogether
+    }
+    return link ? 'broken symbolic link: its target does not exist (unplugged disk?)' : 'file disappeared before it could be read';
+  }
+  return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 function describe(err: unknown): string {
