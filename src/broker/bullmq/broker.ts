@@ -91,6 +91,8 @@ export class BullmqBroker implements Broker {
     if (!queue) {
       if (!(name in this.registry.queues)) throw new Error(`unknown queue "${name}"`);
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // while Redis restarts, commands fail and are retried by the caller; an unheard 'error' would end the process
+      queue.on('error', (err) => this.options.logger.warn({ err: err.message, queue: name }, 'redis queue error'));
       this.queues.set(name, queue);
     }
     return queue;
@@ -334,6 +336,8 @@ export class BullmqBroker implements Broker {
       Object.keys(this.registry.queues).map(async (name) => {
         const connection = new Redis(this.options.url, { maxRetriesPerRequest: null });
         const events = new QueueEvents(name, { connection, prefix: this.prefix });
+        connection.on('error', (err) => this.options.logger.warn({ err: err.message, queue: name }, 'redis events connection error'));
+        events.on('error', (err) => this.options.logger.warn({ err: err.message, queue: name }, 'redis events error'));
         const refOf = async (jobId: string): Promise<{ ref: JobRef; job: Job | undefined }> => {
           const job = await this.queue(name).getJob(jobId);
           return { ref: { id: `${name}:${jobId}`, name: job?.name ?? '', queue: name }, job };
