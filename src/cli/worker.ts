@@ -1,5 +1,7 @@
 import { Command } from 'commander';
-import { parseConcurrencyFlag } from '../config.js';
+import { CeleryBridge } from '../broker/celery/bridge.js';
+import { celerySettings, type CelerySettings } from '../broker/celery/settings.js';
+import { parseConcurrencyFlag, redactUrl } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
 import { buildApi } from '../api/server.js';
@@ -16,11 +18,15 @@ interface ProcessOptions {
   api?: { host: string; port: number; token?: string };
   /** watch the library roots and scan what changes */
   watch?: boolean;
+  /** also answer Python Celery clients (the Celery bridge) */
+  celery?: CelerySettings;
 }
 
 /** Runs until SIGINT/SIGTERM: consumes queues (and fires periodic tasks), then shuts down cleanly. */
 async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   const { broker, logger, config } = runtime;
+  // before the worker: if Celery's Redis refuses the bridge, the process stops with no job started
+  const celery = options.celery ? await CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger }) : undefined;
   const worker =
     options.worker === false
       ? undefined
@@ -48,13 +54,15 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
+  if (celery && options.celery) logger.info({ celeryBroker: redactUrl(options.celery.brokerUrl), celeryResults: redactUrl(options.celery.resultUrl) }, 'Celery bridge started');
   if (worker) logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
   else logger.info({ broker: broker.kind, database: runtime.database.dialect, dataDir: config.dataDir }, 'API process started (its jobs run in the worker processes)');
   await stopped;
   await watcher?.close();
   await api?.close();
   await scheduler?.close();
-  await worker?.close(config.shutdownGraceMs);
+  // together: the bridge's held messages finish while the worker still runs their jobs
+  await Promise.all([celery?.close(config.shutdownGraceMs), worker?.close(config.shutdownGraceMs)]);
   await runtime.close();
   logger.info('worker stopped');
 }
@@ -92,13 +100,16 @@ export function workerCommand(): Command {
     .option('--queues <list>', `comma-separated queues (default: all of ${QUEUE_NAMES.join(',')})`)
     .option('--concurrency <list>', 'per-queue concurrency, e.g. extract=4,covers=2')
     .option('--no-schedules', 'do not fire periodic tasks from this process')
-    .action(async (opts: { queues?: string; concurrency?: string; schedules: boolean }, command: Command) => {
+    .option('--celery', 'also answer Python Celery clients: take their messages from Redis, write Celery results (CELERY_BROKER_URL, CELERY_RESULT_BACKEND; docs/celery.md)')
+    .action(async (opts: { queues?: string; concurrency?: string; schedules: boolean; celery?: boolean }, command: Command) => {
       const queues = opts.queues?.split(',').map((q) => q.trim()).filter(Boolean);
       const unknown = queues?.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q)) ?? [];
       if (unknown.length > 0) throw new Error(`--queues: unknown queue(s) ${unknown.join(', ')} (known: ${QUEUE_NAMES.join(', ')})`);
       const concurrency = opts.concurrency ? parseConcurrencyFlag(opts.concurrency) : undefined;
-      const runtime = await openRuntime(configOf(command));
-      await serve(runtime, { ...(queues ? { queues } : {}), ...(concurrency ? { concurrency: concurrency as Record<string, number> } : {}), schedules: opts.schedules });
+      const config = configOf(command);
+      const celery = opts.celery === true || config.celery.enabled ? celerySettings(config) : undefined;
+      const runtime = await openRuntime(config);
+      await serve(runtime, { ...(queues ? { queues } : {}), ...(concurrency ? { concurrency: concurrency as Record<string, number> } : {}), schedules: opts.schedules, ...(celery ? { celery } : {}) });
     });
 }
 
