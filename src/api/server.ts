@@ -1,5 +1,6 @@
 // The HTTP API (Fastify): the library, scans, jobs, similarity and live progress for the music
-// server and its users. OpenAPI at /docs. Binds 127.0.0.1 by default; bound elsewhere, every
+// server and its users. OpenAPI at /docs. Binds 127.0.0.1 by default, where it answers only to
+// loopback Host names and takes no change from another site's page; bound elsewhere, every
 // mutating route needs the bearer token (see auth.ts). Paths from requests never leave the
 // configured library roots (see paths.ts).
 import swagger from '@fastify/swagger';
@@ -33,7 +34,10 @@ export interface ApiContext {
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } } });
+  // strictNumbers off: with it, ajv skips minimum/maximum for a value coerced from text to a
+  // non-finite number (`?limit=Infinity`, `/tracks/1e309`), which then reached SQLite; without
+  // it, the bounds (every number of every schema has both) refuse Infinity
+  const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false, strictNumbers: false } } });
   const events = new EventHub(options.runtime);
   await events.start();
   app.addHook('onClose', async () => events.stop());

@@ -24,7 +24,7 @@ export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void 
       schema: {
         tags: ['events'],
         summary: 'live progress and library updates (text/event-stream)',
-        querystring: { type: 'object', additionalProperties: false, properties: { scanId: { type: 'string', maxLength: 100 }, lastEventId: { type: 'integer', minimum: 0 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { scanId: { type: 'string', maxLength: 100 }, lastEventId: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
       },
     },
     (request, reply) => {
