@@ -6,6 +6,8 @@ import type { Broker } from '../../src/broker/port.js';
 import type { Db } from '../../src/db/types.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
+/** the compiled command, as installed (npm run build): what memory figures are measured on */
+export const BUILT_CLI = path.resolve(import.meta.dirname, '../../bin/soniquebay.js');
 
 /** `SB_CHAOS=full` (npm run test:chaos) runs the long versions; npm test runs the quick ones. */
 export const FULL_CHAOS = process.env.SB_CHAOS === 'full';
@@ -19,8 +21,11 @@ export interface CliProcess {
   exited(): Promise<number | null>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: NodeJS.ProcessEnv, options: { built?: boolean } = {}): CliProcess {
+  // built: the installed command itself, started through its #! line (and the node flags there)
+  const child = options.built
+    ? spawn(BUILT_CLI, args, { env: { ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH ?? ''}` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -34,10 +34,19 @@ interface Slot {
  * inherit the parent's `--import tsx` loader hooks on Node 20.
  */
 function newThread(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./thread.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./thread.js', import.meta.url), { resourceLimits: THREAD_HEAP });
   const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(new URL('./thread.ts', import.meta.url).href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+  // tsx compiles the analysis modules inside the thread: room for the compiler too
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...THREAD_HEAP, maxOldGenerationSizeMb: 2 * THREAD_HEAP.maxOldGenerationSizeMb } });
 }
+
+/**
+ * A thread's JavaScript heap holds small arrays per track (the PCM and spectra are typed arrays
+ * outside it). Left to its defaults, V8 grows each thread's young generation to 48 MB and collects
+ * lazily; a small one keeps the RSS flat (docs/reliability.md). The old generation is capped
+ * well above what the longest analysed excerpt needs.
+ */
+const THREAD_HEAP = { maxYoungGenerationSizeMb: 3, maxOldGenerationSizeMb: 128 };
 
 export class AnalysisPool {
   private readonly slots: Slot[] = [];
