@@ -46,6 +46,8 @@ function newThread(): Worker {
  * lazily; a small one keeps the RSS flat (docs/reliability.md). The old generation is capped
  * well above what the longest analysed excerpt needs.
  */
+const TERMINATE_WAIT_MS = 2_000;
+
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 3, maxOldGenerationSizeMb: 128 };
 
 export class AnalysisPool {
@@ -82,7 +84,12 @@ export class AnalysisPool {
     await Promise.all(
       this.slots.splice(0).map(async (slot) => {
         if (slot.job) this.settle(slot.job, new Error('the analysis pool is closed'));
-        await slot.worker.terminate();
+        // Seen under SIGTERM in mid-analysis: terminate()'s promise never settled and nothing
+        // held the event loop, so the process ended inside close() (exit code 13) before the
+        // database was closed. A referenced timer bounds the wait.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([slot.worker.terminate(), new Promise((resolve) => (timer = setTimeout(resolve, TERMINATE_WAIT_MS)))]);
+        clearTimeout(timer);
       }),
     );
   }
