@@ -2,7 +2,9 @@
 // client, answered through the bridge, against Debian's Python Celery worker on the same Redis.
 //
 // Each contender consumes the Celery queue `bench`. A run: start the consumer, let it answer
-// BENCH_WARMUP calls (unmeasured: JIT, connections, pools), let the Python client publish N calls of
+// BENCH_WARMUP calls (unmeasured: connections, pools, and V8's optimising compiler, which needs a few
+// thousand calls: after 500 the bridge still spent ~1.6x its steady CPU per task; Python has no
+// JIT, Celery's rate does not depend on it), let the Python client publish N calls of
 // `bench.noop` onto a list nobody consumes, then RENAME that list to `bench` (all N appear at once)
 // and time until N SUCCESS results have been published on the result channels
 // (PSUBSCRIBE celery-task-meta-*).
@@ -15,7 +17,7 @@
 // The no-op task lives in this file's registry, not in the production one. Figures are medians of
 // BENCH_RUNS runs whose contenders alternate, and ratios to Celery measured in the same runs.
 //
-// Environment: BENCH_N (tasks per run, 3000), BENCH_WARMUP (500), BENCH_RUNS (2), BENCH_CONCURRENCY (our no-op queue's
+// Environment: BENCH_N (tasks per run, 5000), BENCH_WARMUP (3000), BENCH_RUNS (2), BENCH_CONCURRENCY (our no-op queue's
 // concurrency, 32), BENCH_PREFETCH (messages the bridge holds, 256), BENCH_ONLY (bullmq | embedded),
 // REDIS_URL (its server; the benchmark empties database 8 of it, before and after).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,8 +40,8 @@ import { fileURLToPath } from 'node:url';
 import { CeleryClient, SYSTEM_PYTHON, celeryDatabaseUrl } from '../test/helpers/celery.js';
 import { intEnv, median } from './helpers.js';
 
-const N = intEnv('BENCH_N', 3_000);
-const WARMUP = intEnv('BENCH_WARMUP', 500);
+const N = intEnv('BENCH_N', 5_000);
+const WARMUP = intEnv('BENCH_WARMUP', 3_000);
 const RUNS = intEnv('BENCH_RUNS', 2);
 const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 32);
 const PREFETCH = intEnv('BENCH_PREFETCH', 256);
@@ -83,6 +85,9 @@ class ResultCounter {
   async start(): Promise<void> {
     await this.redis.psubscribe('celery-task-meta-*');
     this.redis.on('pmessage', (_pattern, _channel, message: string) => {
+      // this process shares the machine with the contenders: the other states (the bridge's
+      // STARTED) are not parsed
+      if (!message.includes('SUCCESS')) return;
       const meta = JSON.parse(message) as { status: string; task_id: string };
       if (meta.status !== 'SUCCESS') return;
       this.done.add(meta.task_id);
@@ -207,7 +212,7 @@ async function main(): Promise<void> {
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const ratios = new Map<string, number[]>();
   try {
-    process.stdout.write(`Celery bridge benchmark: ${N} no-op tasks per run, ${RUNS} run(s), bridge prefetch ${PREFETCH}, no-op concurrency ${CONCURRENCY}, ${os.availableParallelism()} cores\n`);
+    process.stdout.write(`Celery bridge benchmark: ${N} no-op tasks per run (after ${WARMUP} unmeasured), ${RUNS} run(s), bridge prefetch ${PREFETCH}, no-op concurrency ${CONCURRENCY}, ${os.availableParallelism()} cores\n`);
     for (let run = 1; run <= RUNS; run++) {
       const order = run % 2 === 1 ? contenders : [...contenders].reverse();
       const thisRun = new Map<string, number>();
@@ -220,7 +225,8 @@ async function main(): Promise<void> {
       const baseline = thisRun.get(contenders[0]!.name)!;
       for (const contender of contenders.slice(1)) ratios.set(contender.name, [...(ratios.get(contender.name) ?? []), thisRun.get(contender.name)! / baseline]);
     }
-    process.stdout.write('\nmedians:\n');
+    // the figures move with other work on the machine (the ratio too): shown to compare runs
+    process.stdout.write(`\nmedians (load average ${os.loadavg()[0]!.toFixed(1)} at the end):\n`);
     for (const contender of contenders) {
       const ratio = ratios.get(contender.name);
       process.stdout.write(`  ${contender.name.padEnd(22)} ${median(rates.get(contender.name)!).toFixed(0).padStart(6)} tasks/s${ratio ? `   ${median(ratio).toFixed(2)}x Celery` : ''}\n`);

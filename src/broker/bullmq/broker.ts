@@ -1,7 +1,7 @@
 // The distributed broker: BullMQ queues on Redis. Job name = task name, queue = the routing
 // table's; retries, backoff, priority, delay, rate limit and stalled-job recovery are BullMQ's,
 // the timeout and payload validation are the shared executor's.
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { Job, Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type JobsOptions, type JobType } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
@@ -54,6 +54,18 @@ const STATE_TYPES: Record<JobState, JobType[]> = {
   failed: ['failed'],
 };
 
+/**
+ * The broker's shared connection, auto-pipelined: the commands of one event-loop turn (many jobs
+ * finishing, adding, being read) go out in one write. BullMQ duplicates this connection for its
+ * blocking commands (a Worker's wait for jobs): duplicates are plain connections, as a blocking
+ * command must not sit in a pipeline in front of others.
+ */
+class PipelinedRedis extends Redis {
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new Redis({ ...this.options, ...override, enableAutoPipelining: false });
+  }
+}
+
 class ShutdownError extends Error {
   constructor() {
     super('worker shutting down: job returned to its queue');
@@ -69,7 +81,7 @@ export class BullmqBroker implements Broker {
 
   constructor(private readonly options: BullmqBrokerOptions) {
     this.prefix = options.prefix ?? 'soniquebay';
-    this.connection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.connection = new PipelinedRedis(options.url, { maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: true });
     this.connection.on('error', (err) => options.logger.error({ err: err.message }, 'redis connection error'));
   }
 
@@ -338,38 +350,60 @@ export class BullmqBroker implements Broker {
         const events = new QueueEvents(name, { connection, prefix: this.prefix });
         connection.on('error', (err) => this.options.logger.warn({ err: err.message, queue: name }, 'redis events connection error'));
         events.on('error', (err) => this.options.logger.warn({ err: err.message, queue: name }, 'redis events error'));
+        const known = new KnownJobs();
+        // Events reach the listener in stream order: one that must first read its job holds back
+        // the ones after it (the reads themselves run at once).
+        let reading = 0;
+        let queued: Promise<void> = Promise.resolve();
+        const forward = (make: () => Promise<JobEvent | null>) => {
+          reading++;
+          const made = make();
+          queued = queued
+            .then(() => made)
+            .then((event) => {
+              if (event) listener(event);
+            })
+            .catch((err) => this.options.logger.warn({ err: errorMessage(err) }, 'could not read a job event'))
+            .finally(() => reading--);
+        };
+        const now = (event: JobEvent) => (reading === 0 ? listener(event) : forward(async () => event));
+        const named = (jobId: string, jobName: string): JobRef => ({ id: `${name}:${jobId}`, name: jobName, queue: name });
         const refOf = async (jobId: string): Promise<{ ref: JobRef; job: Job | undefined }> => {
           const job = await this.queue(name).getJob(jobId);
-          return { ref: { id: `${name}:${jobId}`, name: job?.name ?? '', queue: name }, job };
+          return { ref: named(jobId, job?.name ?? ''), job };
         };
-        const forward = (make: () => Promise<JobEvent | null>) => {
-          make().then(
-            (event) => event && listener(event),
-            (err) => this.options.logger.warn({ err: errorMessage(err) }, 'could not read a job event'),
-          );
-        };
-        events.on('active', ({ jobId }) =>
+        events.on('added', ({ jobId, name: jobName }) => known.added(jobId, jobName));
+        events.on('active', ({ jobId }) => {
+          const jobName = known.firstActivation(jobId);
+          if (jobName !== undefined) return now({ type: 'active', job: named(jobId, jobName), attempt: 1 });
           forward(async () => {
             const { ref, job } = await refOf(jobId);
             return { type: 'active', job: ref, attempt: (job?.attemptsMade ?? 0) + 1 };
-          }),
-        );
-        events.on('progress', ({ jobId, data }) =>
-          forward(async () => {
-            const progress = data as ProgressValue;
-            const scanId = (progress as { scanId?: unknown }).scanId;
-            return { type: 'progress', job: (await refOf(jobId)).ref, progress, ...(typeof scanId === 'string' ? { scanId } : {}) };
-          }),
-        );
-        events.on('completed', ({ jobId, returnvalue }) => forward(async () => ({ type: 'completed', job: (await refOf(jobId)).ref, result: returnvalue })));
-        events.on('failed', ({ jobId, failedReason }) =>
+          });
+        });
+        events.on('progress', ({ jobId, data }) => {
+          const progress = data as ProgressValue;
+          const scanId = (progress as { scanId?: unknown }).scanId;
+          const event = (job: JobRef): JobEvent => ({ type: 'progress', job, progress, ...(typeof scanId === 'string' ? { scanId } : {}) });
+          const jobName = known.name(jobId);
+          if (jobName !== undefined) now(event(named(jobId, jobName)));
+          else forward(async () => event((await refOf(jobId)).ref));
+        });
+        events.on('completed', ({ jobId, returnvalue }) => {
+          const jobName = known.finished(jobId);
+          if (jobName !== undefined) now({ type: 'completed', job: named(jobId, jobName), result: returnvalue });
+          else forward(async () => ({ type: 'completed', job: (await refOf(jobId)).ref, result: returnvalue }));
+        });
+        events.on('failed', ({ jobId, failedReason }) => {
+          known.finished(jobId);
           forward(async () => {
             if (failedReason === new WaitingError().message) return null;
             const { ref, job } = await refOf(jobId);
             const willRetry = job ? (await job.getState()) !== 'failed' : false;
             return { type: 'failed', job: ref, error: failedReason, willRetry };
-          }),
-        );
+          });
+        });
+        events.on('removed', ({ jobId }) => known.finished(jobId));
         await events.waitUntilReady();
         return { events, connection };
       }),
@@ -431,6 +465,42 @@ class BullmqWorkerGroup implements WorkerHandle {
       await closing;
     }
     this.broker.forgetWorker(this);
+  }
+}
+
+/**
+ * Jobs added while a subscriber listens, by id: the events stream's 'added' carries the job's
+ * name, so the events of the job's first run need no read of the job (a new job's first run is
+ * attempt 1). A job not here (added before, or run again after a failure, a stall or a shutdown)
+ * is read from Redis as before.
+ */
+class KnownJobs {
+  private static readonly MAX = 10_000;
+  private readonly jobs = new Map<string, { name: string; started: boolean }>();
+
+  added(jobId: string, name: string): void {
+    this.jobs.delete(jobId);
+    this.jobs.set(jobId, { name, started: false });
+    // oldest first: a long backlog of waiting jobs is read when it runs, as before
+    if (this.jobs.size > KnownJobs.MAX) this.jobs.delete(this.jobs.keys().next().value!);
+  }
+
+  /** the job's name if this is its first activation since it was added */
+  firstActivation(jobId: string): string | undefined {
+    const job = this.jobs.get(jobId);
+    if (!job || job.started) return undefined;
+    job.started = true;
+    return job.name;
+  }
+
+  name(jobId: string): string | undefined {
+    return this.jobs.get(jobId)?.name;
+  }
+
+  finished(jobId: string): string | undefined {
+    const name = this.name(jobId);
+    this.jobs.delete(jobId);
+    return name;
   }
 }
 

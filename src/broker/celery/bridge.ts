@@ -47,10 +47,13 @@ interface Held {
   /** the job is in our broker: its state can be read */
   enqueued: boolean;
   lastState?: Outcome['state'];
+  /** no state comes after this one's: the final one is known, or the bridge is closing */
   done: boolean;
+  /** the final state is written with the next flush, and the message acknowledged */
+  answered: boolean;
   checkedAt: number;
-  /** result writes of this message, in order */
-  writes: Promise<void>;
+  /** states to write at the next flush, in order; after a final one the message is acknowledged */
+  unsent: Outcome[];
 }
 
 const CLAIM_BATCH = 64;
@@ -74,6 +77,10 @@ export class CeleryBridge {
   private wake: (() => void) | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private timers: NodeJS.Timeout[] = [];
+  /** messages with a state to write at the next flush */
+  private readonly dirty = new Set<Held>();
+  /** settles once every flush scheduled so far is done */
+  private flushed: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: CeleryBridgeOptions,
@@ -131,10 +138,11 @@ export class CeleryBridge {
     while (this.held.size > 0 && Date.now() < deadline) await this.nap(Math.min(100, deadline - Date.now()));
     for (const timer of this.timers) clearInterval(timer);
     await this.unsubscribe?.();
-    const left = [...this.held.values()];
+    for (const entry of this.held.values()) entry.done = true;
+    await this.flushed;
+    // the answered ones were acknowledged by that flush
+    const left = [...this.held.values()].filter((entry) => !entry.answered);
     if (left.length > 0) {
-      for (const entry of left) entry.done = true;
-      await Promise.all(left.map((entry) => entry.writes));
       await this.consumer.release(left.map((entry) => entry.claim.id)).catch((err) => this.log.error({ err: errorMessage(err) }, 'could not put held Celery messages back: their leases will expire'));
       this.log.info({ messages: left.length }, 'Celery messages put back in their queues: their tasks had not finished (their jobs stay queued)');
     }
@@ -206,7 +214,7 @@ export class CeleryBridge {
   private async accept(claims: readonly Claim[]): Promise<void> {
     const jobs: { entry: Held; name: string; payload: unknown; options: EnqueueOptions }[] = [];
     for (const claim of claims) {
-      const entry: Held = { claim, enqueued: false, done: false, checkedAt: Date.now(), writes: Promise.resolve() };
+      const entry: Held = { claim, enqueued: false, done: false, answered: false, checkedAt: Date.now(), unsent: [] };
       this.held.set(claim.id, entry);
       const message = await this.read(entry);
       if (!message) continue;
@@ -324,33 +332,56 @@ export class CeleryBridge {
   private report(entry: Held, outcome: Outcome): void {
     if (entry.done || entry.lastState === outcome.state) return;
     entry.lastState = outcome.state;
-    const call = entry.call!;
-    if (call.ignoreResult) return;
-    entry.writes = entry.writes.then(() =>
-      this.results.store(call, outcome).then(
-        () => undefined,
-        (err) => this.log.warn({ celeryId: call.taskId, state: outcome.state, err: errorMessage(err) }, 'could not write a Celery task state'),
-      ),
-    );
+    if (!entry.call!.ignoreResult) this.schedule(entry, outcome);
   }
 
   /** writes the final state, then acknowledges the message */
   private finish(entry: Held, outcome: Outcome): void {
     if (entry.done) return;
     entry.done = true;
+    entry.answered = true;
     entry.lastState = outcome.state;
-    const call = entry.call!;
-    entry.writes = entry.writes
-      .then(async () => {
-        if (!call.ignoreResult) await this.results.store(call, outcome);
-        await this.consumer.ack(entry.claim.id);
-        if (outcome.state !== 'SUCCESS') this.log.info({ celeryId: call.taskId, task: call.task, state: outcome.state }, 'Celery task answered without success');
-      })
-      .catch((err) => {
-        // not acknowledged: the lease runs out and the message comes again, finding the same job
-        this.log.error({ celeryId: call.taskId, task: call.task, err: errorMessage(err) }, 'could not write a Celery result: the message will be delivered again');
-      })
-      .finally(() => this.forget(entry));
+    this.schedule(entry, outcome);
+  }
+
+  /**
+   * States are written in batches: those reported while the bridge handles one round of I/O (a
+   * read of the job events, a batch of claims) go out together after it, in one step, each
+   * task's in order; then the messages whose final state was written are acknowledged together.
+   */
+  private schedule(entry: Held, outcome: Outcome): void {
+    entry.unsent.push(outcome);
+    if (this.dirty.size === 0) {
+      const previous = this.flushed;
+      this.flushed = new Promise((resolve) =>
+        setImmediate(() => {
+          const entries = [...this.dirty];
+          this.dirty.clear();
+          void Promise.all([previous, this.flush(entries)]).then(() => resolve());
+        }),
+      );
+    }
+    this.dirty.add(entry);
+  }
+
+  private async flush(entries: readonly Held[]): Promise<void> {
+    const states = entries.flatMap((entry) => (entry.call!.ignoreResult ? [] : entry.unsent.map((outcome) => ({ call: entry.call!, outcome }))));
+    for (const entry of entries) entry.unsent = [];
+    const finals = entries.filter((entry) => entry.answered);
+    try {
+      await this.results.store(states);
+      await this.consumer.ack(finals.map((entry) => entry.claim.id));
+    } catch (err) {
+      // not acknowledged: the leases run out and the messages come again, finding the same jobs
+      if (finals.length > 0) this.log.error({ messages: finals.length, err: errorMessage(err) }, 'could not write Celery results: the messages will be delivered again');
+      else this.log.warn({ states: states.length, err: errorMessage(err) }, 'could not write Celery task states');
+      for (const entry of finals) this.forget(entry);
+      return;
+    }
+    for (const entry of finals) {
+      if (entry.lastState !== 'SUCCESS') this.log.info({ celeryId: entry.call!.taskId, task: entry.call!.task, state: entry.lastState }, 'Celery task answered without success');
+      this.forget(entry);
+    }
   }
 }
 

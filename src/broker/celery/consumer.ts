@@ -13,7 +13,8 @@
 // time, so clocks of several hosts do not matter). So a message is always either in its list or
 // in the processing hash, never only in a dead process's memory.
 // - While a task runs, its bridge renews the leases of every message it holds.
-// - Ack = delete the claim (hash entry + lease) after the result is written.
+// - Ack = delete the claim (hash entry + lease) after the result is written (the messages
+//   answered together are acknowledged together).
 // - A lease that expired (its bridge died or lost Redis for longer than the lease) is restored:
 //   the raw message goes back to the consuming end of its list and is delivered again. Every
 //   bridge restores expired leases at start-up and then periodically; at start-up it also restores
@@ -181,8 +182,8 @@ export class CeleryConsumer {
     if (claimIds.length > 0) await this.redis.celeryRenew(this.leases, this.options.leaseMs, ...claimIds);
   }
 
-  async ack(claimId: string): Promise<void> {
-    await this.redis.multi().hdel(this.processing, claimId).zrem(this.leases, claimId).exec();
+  async ack(claimIds: readonly string[]): Promise<void> {
+    if (claimIds.length > 0) await this.redis.multi().hdel(this.processing, ...claimIds).zrem(this.leases, ...claimIds).exec();
   }
 
   /** moves a message nobody can answer to the dead-letter list */

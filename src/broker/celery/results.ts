@@ -8,7 +8,7 @@ import type { Redis, Result } from 'ioredis';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** see STORE */
-    celeryStoreResult(key: string, meta: string, ttlSeconds: number): Result<number, Context>;
+    celeryStoreResults(numKeys: number, ...keysAndArgs: (string | number)[]): Result<null, Context>;
   }
 }
 
@@ -56,16 +56,19 @@ export function tracebackOf(where: string, exception: CeleryException): string {
 const READY: readonly CeleryState[] = ['SUCCESS', 'FAILURE', 'REVOKED'];
 
 // Celery never overwrites a SUCCESS (a lost worker's late report must not replace a result);
-// here the check and the write are one atomic step.
+// here the check and the write are one atomic step. KEYS: the result keys; ARGV: expiry in
+// seconds, then the meta of each key, in order.
 const STORE = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, meta = pcall(cjson.decode, current)
-  if ok and type(meta) == 'table' and meta.status == 'SUCCESS' then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('PUBLISH', KEYS[1], ARGV[1])
-return 1`;
+for i = 1, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  local ok, meta = false, nil
+  -- decoded only when it may be a SUCCESS (usually it is our STARTED)
+  if current and string.find(current, 'SUCCESS', 1, true) then ok, meta = pcall(cjson.decode, current) end
+  if not (ok and type(meta) == 'table' and meta.status == 'SUCCESS') then
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+    redis.call('PUBLISH', KEYS[i], ARGV[i + 1])
+  end
+end`;
 
 export class ResultBackend {
   private readonly hostname = `soniquebay@${os.hostname()}`;
@@ -74,12 +77,18 @@ export class ResultBackend {
     private readonly redis: Redis,
     private readonly expiresSeconds: number,
   ) {
-    redis.defineCommand('celeryStoreResult', { numberOfKeys: 1, lua: STORE });
+    redis.defineCommand('celeryStoreResults', { lua: STORE });
   }
 
-  /** writes the meta of one state; false when a SUCCESS was already there */
-  async store(call: CallInfo, outcome: Outcome): Promise<boolean> {
-    const meta = {
+  /** writes the metas of several states in one step, in order; a stored SUCCESS stays */
+  async store(states: readonly { call: CallInfo; outcome: Outcome }[]): Promise<void> {
+    if (states.length === 0) return;
+    const keys = states.map(({ call }) => `celery-task-meta-${call.taskId}`);
+    await this.redis.celeryStoreResults(keys.length, ...keys, this.expiresSeconds, ...states.map(({ call, outcome }) => JSON.stringify(this.meta(call, outcome))));
+  }
+
+  private meta(call: CallInfo, outcome: Outcome): Record<string, unknown> {
+    return {
       status: outcome.state,
       result: outcome.state === 'STARTED' ? { pid: process.pid, hostname: this.hostname } : outcome.state === 'SUCCESS' ? (outcome.result ?? null) : outcome.exception,
       traceback: 'traceback' in outcome ? outcome.traceback : null,
@@ -90,6 +99,5 @@ export class ResultBackend {
       ...(call.groupId ? { group_id: call.groupId } : {}),
       ...(call.parentId ? { parent_id: call.parentId } : {}),
     };
-    return (await this.redis.celeryStoreResult(`celery-task-meta-${call.taskId}`, JSON.stringify(meta), this.expiresSeconds)) === 1;
   }
 }
