@@ -17,8 +17,8 @@ import { loadConfig } from '../../src/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { ensureRoot } from '../../src/workers/scan/sessions.js';
 import { databaseUrl, redisUrl, testLogger } from '../helpers/brokers.js';
-import { activeQueues, FULL_CHAOS, killHard, libraryPicture, queuesIdle, startCli, type CliProcess } from '../helpers/chaos.js';
-import { distributedTestPlace, drain, scan } from '../helpers/runtimes.js';
+import { activeQueues, FULL_CHAOS, killHard, libraryPicture, referencePicture, queuesIdle, startCli, type CliProcess } from '../helpers/chaos.js';
+import { distributedTestPlace } from '../helpers/runtimes.js';
 
 const KILLS = FULL_CHAOS ? 12 : 3;
 const SEED = Number(process.env.SB_CHAOS_SEED ?? Date.now() % 100_000);
@@ -59,14 +59,7 @@ describe(`crash and stop tests (seed ${SEED})`, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-crash-'));
     manifest = await generateLibrary({ tracks: FULL_CHAOS ? 400 : 150, out: path.join(dir, 'music'), maxFfmpegTracks: 4, seconds: 2 });
     // the library a run without crashes gives
-    const runtime = await openRuntime({ ...loadConfig({ ...baseEnv, SONIQUEBAY_DATA_DIR: path.join(dir, 'reference') }) }, testLogger);
-    try {
-      await scan(runtime, manifest.root);
-      await drain(runtime.broker);
-      reference = await libraryPicture(runtime.database.db);
-    } finally {
-      await runtime.close();
-    }
+    reference = await referencePicture({ ...baseEnv, SONIQUEBAY_DATA_DIR: path.join(dir, 'reference') }, manifest.root);
     assert.equal(reference.tracks.length + reference.errors.length, manifest.files.length);
     assert.ok(reference.analysed > 0 && reference.vectors > 0 && reference.covers.length > 0, 'the reference run reached every stage');
   });

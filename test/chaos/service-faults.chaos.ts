@@ -17,8 +17,7 @@ import type { ScanTable } from '../../src/db/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { ensureRoot, getScan } from '../../src/workers/scan/sessions.js';
 import { testLogger } from '../helpers/brokers.js';
-import { killHard, libraryPicture, queuesIdle, startCli, type CliProcess } from '../helpers/chaos.js';
-import { drain, scan } from '../helpers/runtimes.js';
+import { killHard, libraryPicture, queuesIdle, referencePicture, startCli, type CliProcess } from '../helpers/chaos.js';
 
 const PG_VERSION = fs.existsSync('/etc/postgresql') ? fs.readdirSync('/etc/postgresql').sort().at(-1) : undefined;
 const canRun = process.getuid?.() === 0 && Boolean(PG_VERSION) && hasCommand('redis-server') && hasCommand('pg_createcluster');
@@ -118,14 +117,7 @@ describe('service faults (distributed runtime, private Redis and PostgreSQL)', {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-faults-'));
     manifest = await generateLibrary({ tracks: 150, out: path.join(dir, 'music'), maxFfmpegTracks: 4, seconds: 2 });
-    const runtime = await openRuntime(loadConfig({ ...baseEnv, SONIQUEBAY_DATA_DIR: path.join(dir, 'reference') }), testLogger);
-    try {
-      await scan(runtime, manifest.root);
-      await drain(runtime.broker);
-      reference = await libraryPicture(runtime.database.db);
-    } finally {
-      await runtime.close();
-    }
+    reference = await referencePicture({ ...baseEnv, SONIQUEBAY_DATA_DIR: path.join(dir, 'reference') }, manifest.root);
     fs.mkdirSync(path.join(dir, 'redis'));
     redis = new PrivateRedis(await freePort(), path.join(dir, 'redis'));
     await redis.start();

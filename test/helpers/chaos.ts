@@ -4,6 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Broker } from '../../src/broker/port.js';
 import type { Db } from '../../src/db/types.js';
+import { loadConfig } from '../../src/config.js';
+import { openRuntime } from '../../src/runtime.js';
+import { testLogger } from './brokers.js';
+import { drain, scan } from './runtimes.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
 /** the compiled command, as installed (npm run build): what memory figures are measured on */
@@ -121,4 +125,16 @@ export async function libraryPicture(db: Db) {
     folders: await count('folders'),
     work: work.map((w) => `${w.stage}:${w.status}:${Number(w.n)}`),
   };
+}
+
+/** The library a run without faults gives: `root` scanned and every queue drained, embedded. */
+export async function referencePicture(env: NodeJS.ProcessEnv, root: string): Promise<Awaited<ReturnType<typeof libraryPicture>>> {
+  const runtime = await openRuntime(loadConfig(env), testLogger);
+  try {
+    await scan(runtime, root);
+    await drain(runtime.broker);
+    return await libraryPicture(runtime.database.db);
+  } finally {
+    await runtime.close();
+  }
 }

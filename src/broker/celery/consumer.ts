@@ -26,6 +26,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
+import { processAlive } from '../../utils/process.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -213,17 +214,8 @@ export class CeleryConsumer {
       if (parts.length < 4 || parts.slice(0, -3).join('/') !== host) return false;
       const pid = Number(parts[parts.length - 3]);
       // our own pid in a claim we did not make: a previous run of a restarted container
-      return Number.isInteger(pid) && (pid === process.pid ? !id.startsWith(this.claimPrefix) : !alive(pid));
+      return Number.isInteger(pid) && (pid === process.pid ? !id.startsWith(this.claimPrefix) : !processAlive(pid));
     });
     return this.release(dead);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -12,6 +12,7 @@ import { executeJob, runFailureHook, shutdownController } from '../execute.js';
 import type { JobEvent, WorkerHandle } from '../port.js';
 import { parseJsonOrText } from '../../utils/json.js';
 import { retryBusy, type JobRow, type JobStore } from './store.js';
+import { processAlive } from '../../utils/process.js';
 
 export interface EmbeddedWorkerDeps {
   store: JobStore;
@@ -262,14 +263,5 @@ export class EmbeddedWorker implements WorkerHandle {
     }
     await retryBusy(() => this.deps.store.unregisterWorker(this.id));
     this.deps.onClose(this);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
