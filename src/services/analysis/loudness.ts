@@ -136,8 +136,6 @@ const TRUE_PEAK_TAPS_PER_PHASE = 24;
 const TRUE_PEAK_KAISER_BETA = 7;
 /** inputs are checked in runs of this many samples against the running peak (see `truePeakRun`) */
 const TRUE_PEAK_RUN = 64;
-/** a large push is de-interleaved this many frames at a time (bounded scratch memory) */
-const TRUE_PEAK_SLICE = 16_384;
 
 
 interface Interpolator {
@@ -145,11 +143,13 @@ interface Interpolator {
   /** phases[r − 1][j]: weight of x[q − j] in the output r/factor of a sample after x[q − taps/2] */
   phases: Float64Array[];
   taps: number;
-  /** per phase, Σ|h| over all taps, and over the taps outside the central four */
-  l1: Float64Array;
+  /** per phase, Σ|h| over the taps outside the central four */
   tailL1: Float64Array;
   /** the largest Σ|h| of a phase: |output| ≤ maxL1 · max|input in its window| */
   maxL1: number;
+  /** the largest Σ|h| over a phase's central four taps, and over its other taps */
+  maxCoreL1: number;
+  maxTailL1: number;
 }
 
 /** the central taps of each phase (j = taps/2 − 2 … taps/2 + 1) hold most of its weight */
@@ -170,6 +170,7 @@ function makeInterpolator(sampleRate: number): Interpolator {
   }
   const phases: Float64Array[] = [];
   const l1 = new Float64Array(Math.max(0, factor - 1));
+  const coreL1 = new Float64Array(Math.max(0, factor - 1));
   const tailL1 = new Float64Array(Math.max(0, factor - 1));
   const coreStart = taps / 2 - CORE_TAPS / 2;
   for (let r = 1; r < factor; r++) {
@@ -188,10 +189,49 @@ function makeInterpolator(sampleRate: number): Interpolator {
       if (j < coreStart || j >= coreStart + CORE_TAPS) tail += Math.abs(w);
     }
     l1[r - 1] = all;
+    coreL1[r - 1] = all - tail;
     tailL1[r - 1] = tail;
     phases.push(phase);
   }
-  return { factor, phases, taps, l1, tailL1, maxL1: Math.max(1, ...l1) };
+  return { factor, phases, taps, tailL1, maxL1: Math.max(1, ...l1), maxCoreL1: Math.max(0, ...coreL1), maxTailL1: Math.max(0, ...tailL1) };
+}
+
+/**
+ * The two K-weighting biquads (transposed direct form II) with the output substituted into the
+ * state updates: for y = b0·v + s1, s1' = b1·v − a1·y + s2 = (b1 − a1·b0)·v + s2 − a1·s1 and
+ * s2' = (b2 − a2·b0)·v − a2·s1. Same filter; the state no longer waits for y, which halves the
+ * chain of dependent operations per sample (the loop's speed limit).
+ */
+interface KWeightingKernel {
+  p0: number;
+  q1: number;
+  q2: number;
+  pa1: number;
+  pa2: number;
+  r0: number;
+  u1: number;
+  u2: number;
+  ra1: number;
+  ra2: number;
+}
+
+function kWeightingKernel(pre: Biquad, rlb: Biquad): KWeightingKernel {
+  return {
+    p0: pre.b0,
+    q1: pre.b1 - pre.a1 * pre.b0,
+    q2: pre.b2 - pre.a2 * pre.b0,
+    pa1: pre.a1,
+    pa2: pre.a2,
+    r0: rlb.b0,
+    u1: rlb.b1 - rlb.a1 * rlb.b0,
+    u2: rlb.b2 - rlb.a2 * rlb.b0,
+    ra1: rlb.a1,
+    ra2: rlb.a2,
+  };
+}
+
+function flushDenormal(v: number): number {
+  return Math.abs(v) < 1e-30 ? 0 : v;
 }
 
 /** bounds are compared with this much slack so that rounding can never skip a new maximum */
@@ -199,13 +239,15 @@ const BOUND_SLACK = 1 + 1e-9;
 
 /**
  * The largest |interpolated value| over outputs q ∈ [start, end) of `x` (each using x[q − taps + 1 … q]),
- * or `peak` if none is larger. Work is skipped where a bound shows it cannot beat `peak`: a whole run
- * of inputs when max|x| · Σ|h| is under it, else each output whose four central taps plus the
- * remaining taps' Σ|h| · max|x| are. The bounds are exact, so the result is the same as computing
+ * or `peak` if none is larger. Work is skipped where a bound shows it cannot beat `peak`, from the
+ * cheapest check to the dearest: a whole run of inputs when max|x| · Σ|h| is under it; then an
+ * output (all its phases) when the largest of its four central inputs times the central taps' Σ|h|,
+ * plus the other taps' Σ|h| times the run's max|x|, is; then a phase when its four central taps'
+ * sum plus that tail bound is. The bounds are exact, so the result is the same as computing
  * everything (and does not depend on how the input was chunked).
  */
 function truePeakRun(interp: Interpolator, x: Float64Array, start: number, end: number, peak: number): number {
-  const { phases, taps, maxL1, tailL1 } = interp;
+  const { phases, taps, maxL1, tailL1, maxCoreL1, maxTailL1 } = interp;
   const c0 = taps / 2 - CORE_TAPS / 2;
   for (let runStart = start; runStart < end; runStart += TRUE_PEAK_RUN) {
     const runEnd = Math.min(end, runStart + TRUE_PEAK_RUN);
@@ -215,17 +257,25 @@ function truePeakRun(interp: Interpolator, x: Float64Array, start: number, end: 
       if (v > runMax) runMax = v;
     }
     if (runMax * maxL1 * BOUND_SLACK <= peak) continue;
-    for (let p = 0; p < phases.length; p++) {
-      const phase = phases[p] as Float64Array;
-      const h0 = phase[c0] as number;
-      const h1 = phase[c0 + 1] as number;
-      const h2 = phase[c0 + 2] as number;
-      const h3 = phase[c0 + 3] as number;
-      const tail = (tailL1[p] as number) * runMax;
-      for (let q = runStart; q < runEnd; q++) {
-        const k = q - c0;
-        const core = h0 * (x[k] as number) + h1 * (x[k - 1] as number) + h2 * (x[k - 2] as number) + h3 * (x[k - 3] as number);
-        if (((core < 0 ? -core : core) + tail) * BOUND_SLACK <= peak) continue;
+    // outputs whose central inputs are all under `coreLimit` cannot beat the peak in any phase
+    const coreLimit = (peak / BOUND_SLACK - maxTailL1 * runMax) / maxCoreL1;
+    for (let q = runStart; q < runEnd; q++) {
+      const k = q - c0;
+      const a0 = x[k] as number;
+      const a1 = x[k - 1] as number;
+      const a2 = x[k - 2] as number;
+      const a3 = x[k - 3] as number;
+      if (
+        (a0 < 0 ? -a0 : a0) <= coreLimit &&
+        (a1 < 0 ? -a1 : a1) <= coreLimit &&
+        (a2 < 0 ? -a2 : a2) <= coreLimit &&
+        (a3 < 0 ? -a3 : a3) <= coreLimit
+      )
+        continue;
+      for (let p = 0; p < phases.length; p++) {
+        const phase = phases[p] as Float64Array;
+        const core = (phase[c0] as number) * a0 + (phase[c0 + 1] as number) * a1 + (phase[c0 + 2] as number) * a2 + (phase[c0 + 3] as number) * a3;
+        if (((core < 0 ? -core : core) + (tailL1[p] as number) * runMax) * BOUND_SLACK <= peak) continue;
         let acc = 0;
         for (let j = 0; j < taps; j++) acc += (phase[j] as number) * (x[q - j] as number);
         const v = acc < 0 ? -acc : acc;
@@ -276,8 +326,7 @@ export class LoudnessMeter {
   readonly sampleRate: number;
   readonly channels: number;
   private readonly weights: Float64Array;
-  private readonly stage1: Biquad;
-  private readonly stage2: Biquad;
+  private readonly kernel: KWeightingKernel;
   /** per channel: two transposed direct-form II biquads, 2 state values each */
   private readonly state: Float64Array;
 
@@ -296,8 +345,10 @@ export class LoudnessMeter {
   private readonly interp: Interpolator | null;
   /** per channel: the last taps − 1 inputs of the interpolator */
   private readonly history: Float64Array[];
-  /** one channel's history followed by up to TRUE_PEAK_SLICE of its new samples */
+  /** one run of a channel's samples, after the taps − 1 inputs before it */
   private readonly scratch: Float64Array;
+  /** per run of TRUE_PEAK_RUN frames of the current push, per channel: 1 if an input may raise the true peak */
+  private runFlags = new Uint8Array(0);
   private truePeak = 0;
   /** a partial frame left over when a pushed chunk is not a whole number of frames */
   private readonly pending: Float32Array;
@@ -312,13 +363,13 @@ export class LoudnessMeter {
     const weights = options.channelWeights ?? defaultChannelWeights(channels);
     if (weights.length !== channels) throw new RangeError(`${weights.length} channel weights for ${channels} channels`);
     this.weights = Float64Array.from(weights);
-    [this.stage1, this.stage2] = kWeightingCoefficients(sampleRate);
+    this.kernel = kWeightingKernel(...kWeightingCoefficients(sampleRate));
     this.state = new Float64Array(channels * 4);
     this.stepEnd = Math.round(sampleRate / STEPS_PER_SECOND);
     this.interp = options.truePeak === false ? null : makeInterpolator(sampleRate);
     const historyLength = this.interp ? this.interp.taps - 1 : 0;
     this.history = Array.from({ length: channels }, () => new Float64Array(historyLength));
-    this.scratch = new Float64Array(this.interp ? historyLength + TRUE_PEAK_SLICE : 0);
+    this.scratch = new Float64Array(this.interp ? historyLength + TRUE_PEAK_RUN : 0);
     this.pending = new Float32Array(channels);
   }
 
@@ -349,48 +400,67 @@ export class LoudnessMeter {
   private pushFrames(x: Float32Array): void {
     const ch = this.channels;
     const total = x.length / ch;
-    const { b0: p0, b1: p1, b2: p2, a1: pa1, a2: pa2 } = this.stage1;
-    const { b0: r0, b1: r1, b2: r2, a1: ra1, a2: ra2 } = this.stage2;
-    const st = this.state;
-    let peak = this.samplePeak;
+    const runs = Math.ceil(total / TRUE_PEAK_RUN);
+    if (this.runFlags.length < runs * ch) this.runFlags = new Uint8Array(runs * ch);
+    this.runFlags.fill(0, 0, runs * ch);
+    // a run needs interpolating only if an input in it (or just before it) exceeds this; it is
+    // also under the sample peak, so the K-weighting loop tests one rarely-true condition per input
+    const candidate = this.interp ? Math.min(this.samplePeak, this.truePeak / (this.interp.maxL1 * BOUND_SLACK)) : this.samplePeak;
     let done = 0;
     while (done < total) {
       const n = Math.min(total - done, this.stepEnd - this.frames);
-      let sum = 0;
-      for (let c = 0; c < ch; c++) {
-        const w = this.weights[c] as number;
-        let s1 = st[c * 4] as number;
-        let s2 = st[c * 4 + 1] as number;
-        let t1 = st[c * 4 + 2] as number;
-        let t2 = st[c * 4 + 3] as number;
-        let acc = 0;
-        const end = (done + n) * ch + c;
-        for (let i = done * ch + c; i < end; i += ch) {
-          const v = x[i] as number;
-          const a = v < 0 ? -v : v;
-          if (a > peak) peak = a;
-          const y = p0 * v + s1;
-          s1 = p1 * v - pa1 * y + s2;
-          s2 = p2 * v - pa2 * y;
-          const z = r0 * y + t1;
-          t1 = r1 * y - ra1 * z + t2;
-          t2 = r2 * y - ra2 * z;
-          acc += z * z;
-        }
-        // flush denormals once per segment: after digital silence the high-pass state decays towards them
-        st[c * 4] = Math.abs(s1) < 1e-30 ? 0 : s1;
-        st[c * 4 + 1] = Math.abs(s2) < 1e-30 ? 0 : s2;
-        st[c * 4 + 2] = Math.abs(t1) < 1e-30 ? 0 : t1;
-        st[c * 4 + 3] = Math.abs(t2) < 1e-30 ? 0 : t2;
-        sum += w * acc;
-      }
-      this.stepSum += sum;
+      this.stepSum += this.channelSegments(x, done, n, candidate);
       this.frames += n;
       done += n;
       if (this.frames === this.stepEnd) this.closeStep();
     }
+    if (this.interp) this.pushTruePeak(x, total, runs, candidate);
+  }
+
+  /**
+   * K-weights frames [from, from + n) of every channel and returns their weighted sum of squares.
+   * Also raises the sample peak, and flags in `runFlags` each run (TRUE_PEAK_RUN frames of this
+   * push, per channel) holding an input above `candidate`.
+   */
+  private channelSegments(x: Float32Array, from: number, n: number, candidate: number): number {
+    const ch = this.channels;
+    const { p0, q1, q2, pa1, pa2, r0, u1, u2, ra1, ra2 } = this.kernel;
+    const st = this.state;
+    const flags = this.runFlags;
+    let peak = this.samplePeak;
+    let sum = 0;
+    for (let c = 0; c < ch; c++) {
+      let s1 = st[c * 4] as number;
+      let s2 = st[c * 4 + 1] as number;
+      let t1 = st[c * 4 + 2] as number;
+      let t2 = st[c * 4 + 3] as number;
+      let acc = 0;
+      for (let i = from * ch + c, stop = (from + n) * ch; i < stop; i += ch) {
+        const v = x[i] as number;
+        const a = v < 0 ? -v : v;
+        if (a > candidate) {
+          flags[Math.floor((i - c) / ch / TRUE_PEAK_RUN) * ch + c] = 1;
+          if (a > peak) peak = a;
+        }
+        const y = p0 * v + s1;
+        const z = r0 * y + t1;
+        const s1Next = q1 * v + s2 - pa1 * s1;
+        s2 = q2 * v - pa2 * s1;
+        s1 = s1Next;
+        const t1Next = u1 * y + t2 - ra1 * t1;
+        t2 = u2 * y - ra2 * t1;
+        t1 = t1Next;
+        acc += z * z;
+      }
+      // flush denormals once per segment: after digital silence the high-pass state decays towards them
+      st[c * 4] = flushDenormal(s1);
+      st[c * 4 + 1] = flushDenormal(s2);
+      st[c * 4 + 2] = flushDenormal(t1);
+      st[c * 4 + 3] = flushDenormal(t2);
+      sum += (this.weights[c] as number) * acc;
+    }
     this.samplePeak = peak;
-    if (this.interp) this.pushTruePeak(x, total);
+    return sum;
   }
 
   /** a 100 ms step is complete: record the 400 ms block and 3 s window that end with it */
@@ -418,7 +488,12 @@ export class LoudnessMeter {
     return frames > 0 ? sum / frames : 0;
   }
 
-  private pushTruePeak(x: Float32Array, total: number): void {
+  /**
+   * Only runs flagged during K-weighting, or right after one (the interpolator also reads the
+   * taps − 1 inputs before a run), can hold a value above the true peak so far: those are
+   * de-interleaved, with the inputs before them, and interpolated by `truePeakRun`.
+   */
+  private pushTruePeak(x: Float32Array, total: number, runs: number, candidate: number): void {
     const interp = this.interp as Interpolator;
     const ch = this.channels;
     const keep = interp.taps - 1;
@@ -426,12 +501,24 @@ export class LoudnessMeter {
     let peak = this.truePeak;
     for (let c = 0; c < ch; c++) {
       const history = this.history[c] as Float64Array;
-      for (let from = 0; from < total; from += TRUE_PEAK_SLICE) {
-        const n = Math.min(TRUE_PEAK_SLICE, total - from);
-        ext.set(history);
-        for (let i = 0; i < n; i++) ext[keep + i] = x[(from + i) * ch + c] as number;
-        peak = truePeakRun(interp, ext, keep, keep + n, peak);
-        history.set(ext.subarray(n, n + keep));
+      let flaggedBefore = false;
+      for (let i = 0; i < keep; i++) if (Math.abs(history[i] as number) > candidate) flaggedBefore = true;
+      for (let run = 0; run < runs; run++) {
+        const flagged = this.runFlags[run * ch + c] === 1;
+        if (flagged || flaggedBefore) {
+          const start = run * TRUE_PEAK_RUN;
+          const n = Math.min(TRUE_PEAK_RUN, total - start);
+          if (run === 0) ext.set(history);
+          else for (let i = 0; i < keep; i++) ext[i] = x[(start - keep + i) * ch + c] as number;
+          for (let i = 0; i < n; i++) ext[keep + i] = x[(start + i) * ch + c] as number;
+          peak = truePeakRun(interp, ext, keep, keep + n, peak);
+        }
+        flaggedBefore = flagged;
+      }
+      if (total >= keep) for (let i = 0; i < keep; i++) history[i] = x[(total - keep + i) * ch + c] as number;
+      else {
+        history.copyWithin(0, total);
+        for (let i = 0; i < total; i++) history[keep - total + i] = x[i * ch + c] as number;
       }
     }
     this.truePeak = peak;
