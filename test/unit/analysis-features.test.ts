@@ -32,7 +32,8 @@ describe('spectralFeatures', () => {
     assert.ok(Math.abs(s.centroid.mean - 1000) <= 50, `centroid ${s.centroid.mean}`);
     assert.ok(Math.abs(s.rolloff.mean - 1000) <= 50, `rolloff ${s.rolloff.mean}`);
     assert.ok(s.flatness.mean < 0.01, `flatness ${s.flatness.mean}`);
-    assert.equal(s.frames, 1 + Math.ceil((5 * SR - 2048) / 1024));
+    // frames of 2048 samples side by side, the last one zero-padded
+    assert.equal(s.frames, Math.ceil(5 * SR / 2048));
   });
 
   it('finds white noise flat (> 0.5) with its centroid near Nyquist / 2', () => {

@@ -5,10 +5,10 @@ import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName } from './decode.js'
 import { spectralFeatures, type SpectralSummary } from './features.js';
 import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
-import { estimateTempo, type TempoEstimate } from './tempo.js';
+import { analyseRhythm, type TempoEstimate } from './tempo.js';
 
 /** bump when a change of method changes results: every track is analysed again */
-export const ANALYSIS_VERSION = 2;
+export const ANALYSIS_VERSION = 3;
 
 /** the decoder keeps at most the first 10 minutes of the mono stream; loudness sees the whole track */
 export const MAX_ANALYSED_SECONDS = 600;
@@ -61,9 +61,9 @@ export async function analyseFile(file: string, hint: FileHint, options: { decod
   const done = meter as LoudnessMeter | null;
   if (!done) throw new Error('the decoder announced no loudness stream');
   const excerpt = analysisExcerpt(decoded.mono, ANALYSIS_RATE);
-  const tempo = estimateTempo(excerpt, ANALYSIS_RATE);
+  const { tempo, pulse } = analyseRhythm(excerpt, ANALYSIS_RATE);
   const { key, chroma } = keyAndChroma(excerpt, ANALYSIS_RATE);
-  const spectral = spectralFeatures(excerpt, ANALYSIS_RATE);
+  const spectral = spectralFeatures(excerpt, ANALYSIS_RATE, pulse);
   const loudness = done.result();
   return {
     decoder: decoded.decoder,

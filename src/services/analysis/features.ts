@@ -1,10 +1,13 @@
 // Frame-level spectral features of a mono signal (made for 22050 Hz, up to ~10 minutes), summarised
 // as mean and variance over the frames, plus two 0–1 descriptors (energy, danceability). Frames are
-// 2048 samples every 1024 (Hann window); a signal shorter than a frame is zero-padded to one frame.
+// 2048 samples (Hann window) side by side: a summary over hundreds of frames is the same with
+// overlapping ones, for half the work. A signal shorter than a frame is zero-padded to one frame.
+// The beat's regularity and strength come from tempo.ts's onset envelope (finer in time).
 import FFT from 'fft.js';
+import { analyseRhythm, type Pulse } from './tempo.js';
 
 const FRAME = 2048;
-const HOP = 1024;
+const HOP = 2048;
 const BINS = FRAME / 2 + 1;
 const MEL_BANDS = 40;
 const MEL_MIN_HZ = 20;
@@ -20,14 +23,12 @@ const POWER_FLOOR = 1e-10;
 const SILENCE_PEAK = 1e-6;
 /** energy: the mean frame RMS in dBFS mapped linearly from −60 dBFS (0) to 0 dBFS (1) */
 const ENERGY_FLOOR_DB = -60;
-/** danceability: tempo range of the pulse, and the bass region */
-const DANCE_MIN_BPM = 90;
-const DANCE_MAX_BPM = 150;
+/** danceability: the bass region */
 const BASS_MAX_HZ = 150;
 /** bass share of the spectral power at which the bass factor saturates (typical of dance mixes) */
 const BASS_SHARE_FULL = 0.3;
-/** relative onset flux at which the strength factor saturates */
-const ONSET_STRENGTH_FULL = 0.25;
+/** onset strength (tempo.ts's `Pulse.onsetStrength`) at which the strength factor saturates */
+const ONSET_STRENGTH_FULL = 0.12;
 
 export interface Stat {
   mean: number;
@@ -256,7 +257,11 @@ function bandContrast(power: Float64Array, start: number, end: number, lo: Float
   return 10 * Math.log10((top / take + POWER_FLOOR) / (valley / take + POWER_FLOOR));
 }
 
-export function spectralFeatures(signal: Float32Array, sampleRate: number): SpectralSummary {
+/**
+ * The spectral summary of `signal`; `pulse` is what tempo.ts found of its beat (computed here when
+ * not given).
+ */
+export function spectralFeatures(signal: Float32Array, sampleRate: number, pulse?: Pulse): SpectralSummary {
   let peak = 0;
   for (let i = 0; i < signal.length; i++) {
     const v = Math.abs(signal[i] as number);
@@ -268,14 +273,11 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
   const spectrum = new Float64Array(2 * FRAME);
   const frame = new Float64Array(FRAME);
   const power = new Float64Array(BINS);
-  /** 1 + 100·|X[k]| of the previous frame: the onset envelope uses log1p(100·|X|) = log of it */
-  const prevLevel = new Float64Array(BINS);
   const melLog = new Float64Array(MEL_BANDS);
   const mfcc = new Float64Array(MFCC_COUNT);
   const contrast = new Float64Array(cEdges.length - 1);
   const extremeLo = new Float64Array(BINS);
   const extremeHi = new Float64Array(BINS);
-  const groupBefore = new Float64Array(LOG_GROUP);
 
   const length = signal.length;
   const frames = length <= FRAME ? 1 : 1 + Math.ceil((length - FRAME) / HOP);
@@ -283,10 +285,7 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
   const scalarRow = new Float64Array(5);
   const contrastStats = new Moments(contrast.length);
   const mfccStats = new Moments(MFCC_COUNT);
-  const onset = new Float64Array(frames);
   let bassPower = 0;
-  let fluxTotal = 0;
-  let levelTotal = 0;
   let totalPower = 0;
 
   for (let f = 0; f < frames; f++) {
@@ -311,16 +310,12 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
     fft.realTransform(spectrum, frame);
 
     let magSum = 0;
-    let weightedHz = 0;
+    let weightedBins = 0;
     let powerSum = 0;
     let logPowerSum = 0;
-    let flux = 0;
-    let levelSum = 0;
     for (let g = 0; g < BINS; g += LOG_GROUP) {
       const gEnd = Math.min(BINS, g + LOG_GROUP);
       let powerProduct = 1;
-      let levelProduct = 1;
-      let riseProduct = 1;
       for (let k = g; k < gEnd; k++) {
         const re = spectrum[2 * k] as number;
         const im = spectrum[2 * k + 1] as number;
@@ -328,38 +323,16 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
         const mag = Math.sqrt(p);
         power[k] = p;
         magSum += mag;
-        weightedHz += mag * k * binHz;
+        weightedBins += mag * k;
         powerSum += p;
         powerProduct *= p + POWER_FLOOR;
-        // onset strength: half-wave rectified rise of the log-compressed magnitude log1p(100·mag)
-        const level = 1 + 100 * mag;
-        levelProduct *= level;
-        const before = prevLevel[k] as number;
-        groupBefore[k - g] = before;
-        if (level > before && f > 0) riseProduct *= level / before;
-        prevLevel[k] = level;
-        if (k < bassBins) bassPower += p;
       }
       if (powerProduct > PRODUCT_MIN && powerProduct < PRODUCT_MAX) logPowerSum += Math.log(powerProduct);
       else for (let k = g; k < gEnd; k++) logPowerSum += Math.log((power[k] as number) + POWER_FLOOR);
-      if (levelProduct < PRODUCT_MAX && riseProduct < PRODUCT_MAX) {
-        levelSum += Math.log(levelProduct);
-        flux += Math.log(riseProduct);
-      } else {
-        for (let k = g; k < gEnd; k++) {
-          const level = prevLevel[k] as number;
-          const before = groupBefore[k - g] as number;
-          levelSum += Math.log(level);
-          if (level > before && f > 0) flux += Math.log(level) - Math.log(before);
-        }
-      }
     }
+    for (let k = 0; k < bassBins; k++) bassPower += power[k] as number;
+    const weightedHz = weightedBins * binHz;
     totalPower += powerSum;
-    onset[f] = flux;
-    if (f > 0) {
-      fluxTotal += flux;
-      levelTotal += levelSum;
-    }
 
     let rolloffHz = 0;
     const threshold = ROLLOFF * powerSum;
@@ -415,7 +388,7 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number): Spec
     contrast: contrastStats.vector(),
     mfcc: mfccStats.vector(),
     energy: clamp01((rmsDb - ENERGY_FLOOR_DB) / -ENERGY_FLOOR_DB),
-    danceability: danceability(onset, sampleRate / HOP, levelTotal > 0 ? fluxTotal / levelTotal : 0, totalPower > 0 ? bassPower / totalPower : 0),
+    danceability: danceability(pulse ?? analyseRhythm(signal, sampleRate).pulse, totalPower > 0 ? bassPower / totalPower : 0),
   };
 }
 
@@ -424,49 +397,18 @@ function clamp01(x: number): number {
 }
 
 /**
- * Danceability proxy, 0–1 = pulse × strength × (0.5 + 0.5 × bass). A heuristic, not calibrated
+ * Danceability proxy, 0–1 = regularity × strength × (0.5 + 0.5 × bass). A heuristic, not calibrated
  * against listener ratings; it orders "steady beat with low end" above "no beat".
- * - pulse: how regular and strong the beat is: the highest normalised autocorrelation (lag 0 = 1) of
- *   the mean-removed onset envelope (spectral flux, one value per hop ≈ 46 ms at 22050 Hz) over
- *   lags of 90–150 BPM, read between integer lags by linear interpolation, floored at 0. A steady
- *   pulse in that range repeats its onset pattern one beat later (→ near 1); rubato, drones and
- *   noise do not (→ near 0).
- * - strength: the onset envelope's total divided by the total log-magnitude level (how much of
- *   the spectrum rises from frame to frame), relative to 0.25 and capped at 1. Steady tones and
- *   stationary noise stay under ~0.1 (their small fluctuations can still be periodic, which
- *   `pulse` alone would reward); a drum pattern reaches ~0.5.
+ * - regularity: how regular the beat is at 90–150 BPM (`Pulse.regularity`: the onset envelope's
+ *   autocorrelation one beat later).
+ * - strength: `Pulse.onsetStrength` relative to 0.12 and capped at 1. Steady tones stay near 0.01
+ *   (their slow fluctuations can still be periodic, which `regularity` alone would reward),
+ *   stationary noise near 0.09 (but it has no regularity), drum-driven mixes reach 0.1–0.25.
  * - bass: the share of spectral power under 150 Hz (kick drum and bass line), relative to 0.3 and
  *   capped at 1. A steady pulse without low end (e.g. a ticking hi-hat) scores half.
  */
-function danceability(onset: Float64Array, envelopeRate: number, relativeFlux: number, bassShare: number): number {
-  const n = onset.length;
-  const minLag = (60 / DANCE_MAX_BPM) * envelopeRate;
-  const maxLag = (60 / DANCE_MIN_BPM) * envelopeRate;
-  const lastLag = Math.ceil(maxLag);
-  if (n < lastLag * 4) return 0; // under ~4 beats of material: no tempo to speak of
-  let mean = 0;
-  for (const v of onset) mean += v;
-  mean /= n;
-  const centred = Float64Array.from(onset, (v) => v - mean);
-  const ac = (lag: number): number => {
-    let s = 0;
-    for (let i = lag; i < n; i++) s += (centred[i] as number) * (centred[i - lag] as number);
-    return s / (n - lag); // unbiased, so long lags are not penalised
-  };
-  const r0 = ac(0);
-  if (!(r0 > 0)) return 0;
-  const values = new Float64Array(lastLag + 2);
-  for (let lag = Math.floor(minLag); lag <= lastLag + 1; lag++) values[lag] = ac(lag) / r0;
-  let best = 0;
-  // sample the continuous-lag autocorrelation finely so the BPM range is respected at both ends
-  for (let lag = minLag; lag <= maxLag; lag += 0.05) {
-    const i = Math.floor(lag);
-    const t = lag - i;
-    const v = (1 - t) * (values[i] as number) + t * (values[i + 1] as number);
-    if (v > best) best = v;
-  }
-  const pulse = clamp01(best);
-  const strength = clamp01(relativeFlux / ONSET_STRENGTH_FULL);
+function danceability(pulse: Pulse, bassShare: number): number {
+  const strength = clamp01(pulse.onsetStrength / ONSET_STRENGTH_FULL);
   const bass = clamp01(bassShare / BASS_SHARE_FULL);
-  return clamp01(pulse * strength * (0.5 + 0.5 * bass));
+  return clamp01(clamp01(pulse.regularity) * strength * (0.5 + 0.5 * bass));
 }

@@ -44,22 +44,68 @@ const COMB_MULTIPLES = 4;
 const REFINE_MAX_SECONDS = 10;
 const GRID_STEP = 0.002; // log2 step of the candidate BPM grid (~0.14 %)
 
+/**
+ * What the onset envelope says of the beat beyond its tempo (inputs of the danceability proxy in
+ * features.ts).
+ */
+export interface Pulse {
+  /**
+   * 0–1: the highest normalised autocorrelation of the onset envelope over lags of 90–150 BPM
+   * (floored at 0). A steady pulse in that range repeats its onset pattern one beat later (→ near 1);
+   * rubato, drones and noise do not (→ near 0).
+   */
+  regularity: number;
+  /**
+   * The envelope's total rise over the total log band level: how much of the spectrum rises from
+   * frame to frame. Steady tones and stationary noise stay low; drums are high.
+   */
+  onsetStrength: number;
+}
+
+export interface Rhythm {
+  tempo: TempoEstimate;
+  pulse: Pulse;
+}
+
+const NO_PULSE: Pulse = { regularity: 0, onsetStrength: 0 };
+const PULSE_MIN_BPM = 90;
+const PULSE_MAX_BPM = 150;
+
 export function estimateTempo(signal: Float32Array, sampleRate: number): TempoEstimate {
-  if (!(sampleRate > 0) || signal.length === 0) return NO_TEMPO;
+  return analyseRhythm(signal, sampleRate).tempo;
+}
+
+/** Tempo and pulse from one onset envelope. */
+export function analyseRhythm(signal: Float32Array, sampleRate: number): Rhythm {
+  const none = { tempo: NO_TEMPO, pulse: NO_PULSE };
+  if (!(sampleRate > 0) || signal.length === 0) return none;
   const envelope = onsetEnvelope(signal, sampleRate);
-  if (envelope === null) return NO_TEMPO;
+  if (envelope === null) return none;
   const { values, frameRate } = envelope;
   const maxLag = Math.min(values.length >> 1, Math.ceil(REFINE_MAX_SECONDS * frameRate));
   // Need at least one full slowest-beat period of lag (≈2 s of audio).
-  if (maxLag < (60 * frameRate) / MIN_BPM + 2) return NO_TEMPO;
+  if (maxLag < (60 * frameRate) / MIN_BPM + 2) return none;
   const acf = autocorrelation(values, maxLag);
-  if (acf === null) return NO_TEMPO;
+  if (acf === null) return none;
 
   const initial = bestCombPeriod(acf, frameRate);
   const period = chooseMetricalLevel(acf, initial, frameRate);
   const refined = refinePeriod(acf, period);
   const bpm = clamp((60 * frameRate) / refined, MIN_BPM, MAX_BPM);
-  return { bpm: Math.round(bpm * 100) / 100, confidence: Math.round(confidenceOf(acf, refined) * 1000) / 1000 };
+  return {
+    tempo: { bpm: Math.round(bpm * 100) / 100, confidence: Math.round(confidenceOf(acf, refined) * 1000) / 1000 },
+    pulse: { regularity: pulseRegularity(acf, frameRate), onsetStrength: envelope.onsetStrength },
+  };
+}
+
+/** See `Pulse.regularity`; the autocorrelation is read every 0.05 frame between integer lags. */
+function pulseRegularity(acf: Float64Array, frameRate: number): number {
+  let best = 0;
+  for (let lag = (60 * frameRate) / PULSE_MAX_BPM, last = (60 * frameRate) / PULSE_MIN_BPM; lag <= last; lag += 0.05) {
+    const v = acfAt(acf, lag);
+    if (v > best) best = v;
+  }
+  return Math.min(1, best);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -68,6 +114,8 @@ export function estimateTempo(signal: Float32Array, sampleRate: number): TempoEs
 interface Envelope {
   values: Float64Array;
   frameRate: number;
+  /** see `Pulse.onsetStrength` */
+  onsetStrength: number;
 }
 
 function onsetEnvelope(signal: Float32Array, sampleRate: number): Envelope | null {
@@ -81,7 +129,7 @@ function onsetEnvelope(signal: Float32Array, sampleRate: number): Envelope | nul
   const flux = spectralFlux(bands.energies, bands.frames);
   if (flux === null) return null;
   const frameRate = workRate / hop;
-  return { values: conditionEnvelope(flux, frameRate), frameRate };
+  return { values: conditionEnvelope(flux.flux, frameRate), frameRate, onsetStrength: flux.levelSum > 0 ? flux.riseSum / flux.levelSum : 0 };
 }
 
 /** Boxcar average + downsample. The crude anti-alias is deliberate: aliased cymbal energy still marks onsets. */
@@ -169,8 +217,11 @@ function bandEnergies(
   return { energies, frames };
 }
 
-/** Sum over bands of the half-wave-rectified rise of log energy. Null when the input is silent. */
-function spectralFlux(energies: Float32Array, frames: number): Float64Array | null {
+/**
+ * Sum over bands of the half-wave-rectified rise of log energy, with the totals of the rises and of
+ * the log energies (frames after the first). Null when the input is silent.
+ */
+function spectralFlux(energies: Float32Array, frames: number): { flux: Float64Array; riseSum: number; levelSum: number } | null {
   let total = 0;
   for (let i = 0; i < energies.length; i++) total += energies[i]!;
   const mean = total / energies.length;
@@ -179,6 +230,8 @@ function spectralFlux(energies: Float32Array, frames: number): Float64Array | nu
   const gain = LOG_GAIN / mean;
   for (let i = 0; i < energies.length; i++) energies[i] = Math.log1p(gain * energies[i]!);
   const flux = new Float64Array(frames);
+  let riseSum = 0;
+  let levelSum = 0;
   for (let f = 1; f < frames; f++) {
     const cur = f * BAND_COUNT;
     const prev = cur - BAND_COUNT;
@@ -186,10 +239,12 @@ function spectralFlux(energies: Float32Array, frames: number): Float64Array | nu
     for (let b = 0; b < BAND_COUNT; b++) {
       const rise = energies[cur + b]! - energies[prev + b]!;
       if (rise > 0) sum += rise;
+      levelSum += energies[cur + b]!;
     }
     flux[f] = sum;
+    riseSum += sum;
   }
-  return flux;
+  return { flux, riseSum, levelSum };
 }
 
 /** Remove the local mean, half-wave rectify, smooth lightly, then make zero-mean for the autocorrelation. */
