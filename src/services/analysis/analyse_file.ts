@@ -1,7 +1,7 @@
 // Everything a track's analysis computes from its file, as one pure call: decode once, loudness
 // fed during the decode, then tempo, key/chroma and the spectral summary on the mono stream. Runs
 // inside an analysis thread (pool.ts); the caller stores the result.
-import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName } from './decode.js';
+import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName, type MonoScratch } from './decode.js';
 import { spectralFeatures, type SpectralSummary } from './features.js';
 import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
@@ -43,13 +43,22 @@ export interface FileAnalysis {
   gatedBlocks: number | null;
 }
 
-export async function analyseFile(file: string, hint: FileHint, options: { decoder?: DecoderName | 'auto'; signal?: AbortSignal } = {}): Promise<FileAnalysis> {
+/**
+ * `scratch` lends the decoder a buffer for the mono stream (see MonoScratch); the caller must not
+ * start another analysis with the same scratch before this one has settled.
+ */
+export async function analyseFile(
+  file: string,
+  hint: FileHint,
+  options: { decoder?: DecoderName | 'auto'; signal?: AbortSignal; scratch?: MonoScratch } = {},
+): Promise<FileAnalysis> {
   let meter: LoudnessMeter | null = null;
   const decoded = await decodeForAnalysis(
     {
       file,
       hint,
       maxSeconds: MAX_ANALYSED_SECONDS,
+      ...(options.scratch ? { scratch: options.scratch } : {}),
       onLoudnessFormat: (format) => {
         meter = new LoudnessMeter(format.sampleRate, format.channels);
       },

@@ -20,10 +20,22 @@ export class DecodeError extends Error {
 
 let ffmpegPresent: boolean | undefined;
 
-/** Whether Debian's ffmpeg is on PATH (checked once). */
+/** Whether Debian's ffmpeg is on PATH (checked once per thread). */
 export function hasFfmpeg(): boolean {
   ffmpegPresent ??= spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
   return ffmpegPresent;
+}
+
+/**
+ * The decoder 'auto' stands for, found without blocking: the analysis pool asks once and sends
+ * its threads a named decoder, so no thread spends its start-up probing ffmpeg again.
+ */
+export function probeDecoder(): Promise<DecoderName> {
+  return new Promise((resolve) => {
+    const probe = spawn('ffmpeg', ['-version'], { stdio: 'ignore' });
+    probe.once('error', () => resolve('wasm'));
+    probe.once('close', (code) => resolve(code === 0 ? 'ffmpeg' : 'wasm'));
+  });
 }
 
 export interface LoudnessFormat {
@@ -37,6 +49,8 @@ export interface DecodeRequest {
   hint: { sampleRate: number | null; channels: number | null; seconds: number | null };
   /** the mono analysis stream stops growing after this many seconds */
   maxSeconds: number;
+  /** a buffer to keep the mono stream in, reused from track to track by an analysis thread */
+  scratch?: MonoScratch;
   /** called once, before the first loudness chunk, with the loudness stream's format */
   onLoudnessFormat(format: LoudnessFormat): void;
   /** receives the loudness stream, interleaved, as it is decoded */
@@ -69,7 +83,6 @@ export async function decodeForAnalysis(request: DecodeRequest, decoder: Decoder
     const { decodeWithWasm } = await import('./decode_wasm.js');
     return decodeWithWasm(request);
   }
-  if (!hasFfmpeg()) throw new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)');
   return decodeWithFfmpeg(request);
 }
 
@@ -91,7 +104,7 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   request.signal?.addEventListener('abort', abort, { once: true });
   request.onLoudnessFormat(format);
 
-  const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds);
+  const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds, request.scratch);
   let monoSamples = 0;
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -104,7 +117,7 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
     mono.append(chunk);
   });
   const exit = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)') : err));
     child.once('close', (code) => resolve(code));
   });
   try {
@@ -118,26 +131,42 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   }
 }
 
+/** Holds the buffer a thread reuses; buffers over SCRATCH_MAX_SECONDS are not kept. */
+export interface MonoScratch {
+  data: Float32Array;
+}
+
+const SCRATCH_MAX_SECONDS = 360;
+
 /**
  * The kept part of the mono stream: sized from the duration the tags give (so a 4-minute track
- * does not reserve 10 minutes), grown when the tags were wrong, never past `maxSeconds`.
+ * does not reserve 10 minutes), grown when the tags were wrong, never past `maxSeconds`. With a
+ * scratch holder, its buffer is reused when large enough (no allocation, zeroing and garbage per
+ * track), and a new one is left there for the next track.
  */
 export class MonoBuffer {
   private data: Float32Array;
   private length = 0;
   private readonly max: number;
 
-  constructor(maxSeconds: number, hintSeconds: number | null) {
+  constructor(maxSeconds: number, hintSeconds: number | null, private readonly scratch?: MonoScratch) {
     this.max = Math.floor(maxSeconds * ANALYSIS_RATE);
     const guess = hintSeconds !== null && hintSeconds > 0 ? (hintSeconds + 2) * ANALYSIS_RATE : 60 * ANALYSIS_RATE;
-    this.data = new Float32Array(Math.min(this.max, Math.ceil(guess)));
+    const size = Math.min(this.max, Math.ceil(guess));
+    this.data = scratch && scratch.data.length >= size ? scratch.data : this.allocate(size);
+  }
+
+  private allocate(size: number): Float32Array {
+    const data = new Float32Array(size);
+    if (this.scratch && size <= SCRATCH_MAX_SECONDS * ANALYSIS_RATE) this.scratch.data = data;
+    return data;
   }
 
   append(chunk: Float32Array): void {
     const room = Math.min(chunk.length, this.max - this.length);
     if (room <= 0) return;
     if (this.length + room > this.data.length) {
-      const grown = new Float32Array(Math.min(this.max, Math.max(this.length + room, Math.ceil(this.data.length * 1.5))));
+      const grown = this.allocate(Math.min(this.max, Math.max(this.length + room, Math.ceil(this.data.length * 1.5))));
       grown.set(this.data.subarray(0, this.length));
       this.data = grown;
     }

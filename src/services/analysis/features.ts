@@ -262,35 +262,52 @@ function bandContrast(power: Float64Array, start: number, end: number, lo: Float
  * not given).
  */
 export function spectralFeatures(signal: Float32Array, sampleRate: number, pulse?: Pulse): SpectralSummary {
+  if (!(peakOf(signal) > SILENCE_PEAK) || !(sampleRate > 0)) return emptySummary();
+  const frames = signal.length <= FRAME ? 1 : 1 + Math.ceil((signal.length - FRAME) / HOP);
+  const summary = new FrameSummary(planFor(sampleRate));
+  // one call per frame rather than one long loop here: V8 then optimises the frame's work as a
+  // function instead of swapping this once-a-track function in and out of on-stack replacement
+  // (seen to run whole tracks in the interpreter, with a garbage collection every millisecond)
+  for (let f = 0; f < frames; f++) summary.add(signal, f * HOP);
+  return summary.result(frames, pulse ?? analyseRhythm(signal, sampleRate).pulse);
+}
+
+function peakOf(signal: Float32Array): number {
   let peak = 0;
   for (let i = 0; i < signal.length; i++) {
     const v = Math.abs(signal[i] as number);
     if (v > peak) peak = v;
   }
-  if (!(peak > SILENCE_PEAK) || !(sampleRate > 0)) return emptySummary();
+  return peak;
+}
 
-  const { fft, window, binHz, melStart, melOffset, melWeights, dct, cEdges, bassBins } = planFor(sampleRate);
-  const spectrum = new Float64Array(2 * FRAME);
-  const frame = new Float64Array(FRAME);
-  const power = new Float64Array(BINS);
-  const melLog = new Float64Array(MEL_BANDS);
-  const mfcc = new Float64Array(MFCC_COUNT);
-  const contrast = new Float64Array(cEdges.length - 1);
-  const extremeLo = new Float64Array(BINS);
-  const extremeHi = new Float64Array(BINS);
+/** the running statistics over frames, and the scratch space of one frame */
+class FrameSummary {
+  private readonly spectrum = new Float64Array(2 * FRAME);
+  private readonly frame = new Float64Array(FRAME);
+  private readonly power = new Float64Array(BINS);
+  private readonly melLog = new Float64Array(MEL_BANDS);
+  private readonly mfcc = new Float64Array(MFCC_COUNT);
+  private readonly contrast: Float64Array;
+  private readonly extremeLo = new Float64Array(BINS);
+  private readonly extremeHi = new Float64Array(BINS);
+  private readonly scalars = new Moments(5); // rms, zcr, centroid, rolloff, flatness
+  private readonly scalarRow = new Float64Array(5);
+  private readonly contrastStats: Moments;
+  private readonly mfccStats = new Moments(MFCC_COUNT);
+  private bassPower = 0;
+  private totalPower = 0;
 
-  const length = signal.length;
-  const frames = length <= FRAME ? 1 : 1 + Math.ceil((length - FRAME) / HOP);
-  const scalars = new Moments(5); // rms, zcr, centroid, rolloff, flatness
-  const scalarRow = new Float64Array(5);
-  const contrastStats = new Moments(contrast.length);
-  const mfccStats = new Moments(MFCC_COUNT);
-  let bassPower = 0;
-  let totalPower = 0;
+  constructor(private readonly plan: Plan) {
+    this.contrast = new Float64Array(plan.cEdges.length - 1);
+    this.contrastStats = new Moments(this.contrast.length);
+  }
 
-  for (let f = 0; f < frames; f++) {
-    const offset = f * HOP;
-    const avail = Math.min(FRAME, length - offset); // ≥ 1: every frame starts inside the signal
+  /** the frame of FRAME samples at `offset` (zero-padded past the end of the signal) */
+  add(signal: Float32Array, offset: number): void {
+    const { fft, window, binHz, melStart, melOffset, melWeights, dct, cEdges, bassBins } = this.plan;
+    const { spectrum, frame, power, melLog, mfcc, contrast, scalarRow } = this;
+    const avail = Math.min(FRAME, signal.length - offset); // ≥ 1: every frame starts inside the signal
     let prev = signal[offset] as number;
     let sumSq = prev * prev;
     let crossings = 0;
@@ -330,9 +347,8 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number, pulse
       if (powerProduct > PRODUCT_MIN && powerProduct < PRODUCT_MAX) logPowerSum += Math.log(powerProduct);
       else for (let k = g; k < gEnd; k++) logPowerSum += Math.log((power[k] as number) + POWER_FLOOR);
     }
-    for (let k = 0; k < bassBins; k++) bassPower += power[k] as number;
-    const weightedHz = weightedBins * binHz;
-    totalPower += powerSum;
+    for (let k = 0; k < bassBins; k++) this.bassPower += power[k] as number;
+    this.totalPower += powerSum;
 
     let rolloffHz = 0;
     const threshold = ROLLOFF * powerSum;
@@ -349,14 +365,14 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number, pulse
 
     scalarRow[0] = Math.sqrt(sumSq / FRAME);
     scalarRow[1] = crossings / (FRAME - 1);
-    scalarRow[2] = magSum > 0 ? weightedHz / magSum : 0;
+    scalarRow[2] = magSum > 0 ? (weightedBins * binHz) / magSum : 0;
     scalarRow[3] = powerSum > 0 ? rolloffHz : 0;
     scalarRow[4] = powerSum > 0 ? Math.min(1, geometric / arithmetic) : 0;
-    scalars.add(scalarRow);
+    this.scalars.add(scalarRow);
 
     // spectral contrast: in each band, mean of the strongest vs the weakest 2 % of bins, in dB
-    for (let b = 0; b < contrast.length; b++) contrast[b] = bandContrast(power, cEdges[b] as number, cEdges[b + 1] as number, extremeLo, extremeHi);
-    contrastStats.add(contrast);
+    for (let b = 0; b < contrast.length; b++) contrast[b] = bandContrast(power, cEdges[b] as number, cEdges[b + 1] as number, this.extremeLo, this.extremeHi);
+    this.contrastStats.add(contrast);
 
     // MFCC: mel band powers → dB → DCT-II
     for (let m = 0; m < MEL_BANDS; m++) {
@@ -373,23 +389,26 @@ export function spectralFeatures(signal: Float32Array, sampleRate: number, pulse
       for (let m = 0; m < MEL_BANDS; m++) c += (dct[row + m] as number) * (melLog[m] as number);
       mfcc[k] = c;
     }
-    mfccStats.add(mfcc);
+    this.mfccStats.add(mfcc);
   }
 
-  const rms = scalars.scalar(0);
-  const rmsDb = rms.mean > 0 ? 20 * Math.log10(rms.mean) : -Infinity;
-  return {
-    frames,
-    rms,
-    zcr: scalars.scalar(1),
-    centroid: scalars.scalar(2),
-    rolloff: scalars.scalar(3),
-    flatness: scalars.scalar(4),
-    contrast: contrastStats.vector(),
-    mfcc: mfccStats.vector(),
-    energy: clamp01((rmsDb - ENERGY_FLOOR_DB) / -ENERGY_FLOOR_DB),
-    danceability: danceability(pulse ?? analyseRhythm(signal, sampleRate).pulse, totalPower > 0 ? bassPower / totalPower : 0),
-  };
+  result(frames: number, pulse: Pulse): SpectralSummary {
+    const { scalars } = this;
+    const rms = scalars.scalar(0);
+    const rmsDb = rms.mean > 0 ? 20 * Math.log10(rms.mean) : -Infinity;
+    return {
+      frames,
+      rms,
+      zcr: scalars.scalar(1),
+      centroid: scalars.scalar(2),
+      rolloff: scalars.scalar(3),
+      flatness: scalars.scalar(4),
+      contrast: this.contrastStats.vector(),
+      mfcc: this.mfccStats.vector(),
+      energy: clamp01((rmsDb - ENERGY_FLOOR_DB) / -ENERGY_FLOOR_DB),
+      danceability: danceability(pulse, this.totalPower > 0 ? this.bassPower / this.totalPower : 0),
+    };
+  }
 }
 
 function clamp01(x: number): number {

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FileAnalysis, FileHint } from './analyse_file.js';
-import { DecodeError, type DecoderName } from './decode.js';
+import { DecodeError, probeDecoder, type DecoderName } from './decode.js';
 
 export type ThreadRequest =
   | { type: 'analyse'; id: number; file: string; hint: FileHint; decoder: DecoderName | 'auto' }
@@ -54,6 +54,8 @@ export class AnalysisPool {
   private readonly slots: Slot[] = [];
   private readonly waiting: Pending[] = [];
   private nextId = 1;
+  /** what 'auto' means here: probed once, when the first analysis asks */
+  private decoder: Promise<DecoderName> | undefined;
   private closed = false;
 
   constructor(readonly size: number = os.availableParallelism()) {}
@@ -61,6 +63,10 @@ export class AnalysisPool {
   analyse(file: string, hint: FileHint, options: { decoder?: DecoderName | 'auto'; signal?: AbortSignal } = {}): Promise<FileAnalysis> {
     if (this.closed) return Promise.reject(new Error('the analysis pool is closed'));
     options.signal?.throwIfAborted();
+    if ((options.decoder ?? 'auto') === 'auto') {
+      this.decoder ??= probeDecoder();
+      return this.decoder.then((decoder) => this.analyse(file, hint, { ...options, decoder }));
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         request: { type: 'analyse', id: this.nextId++, file, hint, decoder: options.decoder ?? 'auto' },

@@ -8,6 +8,8 @@ import type { ThreadReply, ThreadRequest } from './pool.js';
 const port = parentPort;
 if (!port) throw new Error('thread.ts runs as a worker thread of the analysis pool');
 const running = new Map<number, AbortController>();
+// the pool sends a thread one track at a time, so one mono buffer serves them all
+const scratch = { data: new Float32Array(0) };
 
 port.on('message', (message: ThreadRequest) => {
   if (message.type === 'abort') {
@@ -16,7 +18,7 @@ port.on('message', (message: ThreadRequest) => {
   }
   const controller = new AbortController();
   running.set(message.id, controller);
-  analyseFile(message.file, message.hint, { decoder: message.decoder, signal: controller.signal })
+  analyseFile(message.file, message.hint, { decoder: message.decoder, signal: controller.signal, scratch })
     .then((result): ThreadReply => ({ id: message.id, ok: true, result }))
     .catch((err: unknown): ThreadReply => ({
       id: message.id,

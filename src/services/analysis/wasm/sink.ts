@@ -49,7 +49,7 @@ export class AnalysisSink {
   private kept = 0;
 
   constructor(private readonly request: DecodeRequest) {
-    this.mono = new MonoBuffer(request.maxSeconds, request.hint.seconds);
+    this.mono = new MonoBuffer(request.maxSeconds, request.hint.seconds, request.scratch);
   }
 
   take(block: DecodedBlock, decoder: StreamDecoder): void {
