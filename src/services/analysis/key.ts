@@ -223,25 +223,40 @@ function stft(signal: Float32Array, sampleRate: number): Spectra {
   const spectrum = new Float64Array(2 * size);
   const power = new Float32Array(frames * width);
   const frameEnergy = new Float64Array(frames);
-  for (let t = 0; t < frames; t++) {
-    const start = t * hop;
-    const end = Math.min(x.length, start + size);
-    let i = 0;
-    for (let s = start; s < end; s++, i++) frame[i] = x[s]! * window[i]!;
-    frame.fill(0, i);
-    fft.realTransform(spectrum, frame);
-    const row = t * width;
-    let e = 0;
-    for (let k = 0; k < width; k++) {
-      const re = spectrum[2 * (lo + k)]!;
-      const im = spectrum[2 * (lo + k) + 1]!;
-      const p = (re * re + im * im) * gain[k]!;
-      power[row + k] = p;
-      e += p;
-    }
-    frameEnergy[t] = e;
-  }
+  const scratch = { fft, window, frame, spectrum, gain, lo };
+  // one call per frame (see features.ts: V8 optimises a function called often, where a long loop
+  // in a once-a-track function keeps dropping back to the interpreter)
+  for (let t = 0; t < frames; t++) frameEnergy[t] = framePower(x, t * hop, scratch, power, t * width);
   return { power, frames, lo, hi, binHz, size, frameEnergy };
+}
+
+interface FrameScratch {
+  fft: FFT;
+  window: Float64Array;
+  frame: Float64Array;
+  spectrum: Float64Array;
+  /** per kept bin, the decimation filters' droop undone */
+  gain: Float64Array;
+  lo: number;
+}
+
+/** the power of bins lo … lo + gain.length − 1 of the frame at `start`, into power[row …]; returns their sum */
+function framePower(x: Float32Array, start: number, s: FrameScratch, power: Float32Array, row: number): number {
+  const { fft, window, frame, spectrum, gain, lo } = s;
+  const end = Math.min(x.length, start + frame.length);
+  let i = 0;
+  for (let j = start; j < end; j++, i++) frame[i] = x[j]! * window[i]!;
+  frame.fill(0, i);
+  fft.realTransform(spectrum, frame);
+  let e = 0;
+  for (let k = 0; k < gain.length; k++) {
+    const re = spectrum[2 * (lo + k)]!;
+    const im = spectrum[2 * (lo + k) + 1]!;
+    const p = (re * re + im * im) * gain[k]!;
+    power[row + k] = p;
+    e += p;
+  }
+  return e;
 }
 
 /** Frames loud enough to analyse: above an absolute floor and SILENT_FRAME of the loudest. */
@@ -257,34 +272,38 @@ function activeFrames(spec: Spectra): boolean[] {
 function estimateTuning(spec: Spectra, active: boolean[]): number {
   const { power, frames, lo, hi, binHz } = spec;
   const width = hi - lo;
+  const sum = { sx: 0, sy: 0 };
+  for (let t = 0; t < frames; t++) if (active[t]) addTuningEvidence(power, t * width, width, lo, binHz, sum);
+  if (sum.sx === 0 && sum.sy === 0) return 0;
+  return Math.atan2(sum.sy, sum.sx) / (2 * Math.PI);
+}
+
+/** one frame's spectral peaks as unit vectors at their deviation from the semitone grid, weighted by √power */
+function addTuningEvidence(power: Float32Array, row: number, width: number, lo: number, binHz: number, sum: { sx: number; sy: number }): void {
   let sx = 0;
   let sy = 0;
-  for (let t = 0; t < frames; t++) {
-    if (!active[t]) continue;
-    const row = t * width;
-    let max = 0;
-    for (let k = 0; k < width; k++) if (power[row + k]! > max) max = power[row + k]!;
-    const floor = max * 1e-3;
-    for (let k = 1; k < width - 1; k++) {
-      const p = power[row + k]!;
-      if (p <= floor || p < power[row + k - 1]! || p <= power[row + k + 1]!) continue;
-      // parabolic interpolation on log power (Hann main lobe ≈ Gaussian)
-      const a = Math.log(power[row + k - 1]! + 1e-30);
-      const b = Math.log(p);
-      const c = Math.log(power[row + k + 1]! + 1e-30);
-      const den = a - 2 * b + c;
-      const delta = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / den)) : 0;
-      const f = (lo + k + delta) * binHz;
-      if (f < MIN_HZ * 1.5) continue; // too few bins per semitone down there to place a peak well
-      const pitch = 12 * Math.log2(f / 440);
-      const angle = 2 * Math.PI * (pitch - Math.round(pitch));
-      const w = Math.sqrt(p);
-      sx += w * Math.cos(angle);
-      sy += w * Math.sin(angle);
-    }
+  let max = 0;
+  for (let k = 0; k < width; k++) if (power[row + k]! > max) max = power[row + k]!;
+  const floor = max * 1e-3;
+  for (let k = 1; k < width - 1; k++) {
+    const p = power[row + k]!;
+    if (p <= floor || p < power[row + k - 1]! || p <= power[row + k + 1]!) continue;
+    // parabolic interpolation on log power (Hann main lobe ≈ Gaussian)
+    const a = Math.log(power[row + k - 1]! + 1e-30);
+    const b = Math.log(p);
+    const c = Math.log(power[row + k + 1]! + 1e-30);
+    const den = a - 2 * b + c;
+    const delta = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / den)) : 0;
+    const f = (lo + k + delta) * binHz;
+    if (f < MIN_HZ * 1.5) continue; // too few bins per semitone down there to place a peak well
+    const pitch = 12 * Math.log2(f / 440);
+    const angle = 2 * Math.PI * (pitch - Math.round(pitch));
+    const w = Math.sqrt(p);
+    sx += w * Math.cos(angle);
+    sy += w * Math.sin(angle);
   }
-  if (sx === 0 && sy === 0) return 0;
-  return Math.atan2(sy, sx) / (2 * Math.PI);
+  sum.sx += sx;
+  sum.sy += sy;
 }
 
 interface Analysis extends Chroma {
@@ -294,6 +313,67 @@ interface Analysis extends Chroma {
 
 function empty(): Analysis {
   return { mean: new Float64Array(12), variance: new Float64Array(12), bass: new Float64Array(12) };
+}
+
+/** the tables of `analyse` and what it sums over frames */
+interface ChromaSums {
+  /** per bin: its semitone (−1: none) and cos² weight */
+  binSemi: Int32Array;
+  binWeight: Float64Array;
+  /** per semitone: its pitch class */
+  semiPc: Int32Array;
+  /** semitones of the bass register (the lowest ones) */
+  bassSemis: number;
+  energy: Float64Array;
+  chroma: Float64Array;
+  bassFrame: Float64Array;
+  sum: Float64Array;
+  sumSq: Float64Array;
+  bass: Float64Array;
+  count: number;
+  bassCount: number;
+}
+
+/** adds one frame's normalised chroma (and its bass register's pitch classes) to the sums */
+function addChromaFrame(power: Float32Array, row: number, acc: ChromaSums): void {
+  const { binSemi, binWeight, semiPc, bassSemis, energy, chroma, bassFrame, sum, sumSq, bass } = acc;
+  const semis = energy.length;
+  energy.fill(0);
+  for (let k = 0; k < binSemi.length; k++) {
+    const s = binSemi[k]!;
+    if (s >= 0) energy[s] = energy[s]! + binWeight[k]! * power[row + k]!;
+  }
+  let max = 0;
+  for (let s = 0; s < semis; s++) if (energy[s]! > max) max = energy[s]!;
+  if (max <= 0) return;
+  chroma.fill(0);
+  const scale = LOG_C / max;
+  for (let s = 0; s < semis; s++) {
+    const pc = semiPc[s]!;
+    chroma[pc] = chroma[pc]! + Math.log1p(scale * energy[s]!);
+  }
+  let total = 0;
+  for (let c = 0; c < 12; c++) total += chroma[c]!;
+  if (total <= 0) return;
+  for (let c = 0; c < 12; c++) {
+    const v = chroma[c]! / total;
+    sum[c] = sum[c]! + v;
+    sumSq[c] = sumSq[c]! + v * v;
+  }
+  acc.count++;
+  // the bass register: its own pitch-class distribution (linear energy, so the bass note stands
+  // out), for frames where the bass is not negligible
+  bassFrame.fill(0);
+  let bassTotal = 0;
+  for (let s = 0; s < bassSemis; s++) {
+    const pc = semiPc[s]!;
+    bassFrame[pc] = bassFrame[pc]! + energy[s]!;
+    bassTotal += energy[s]!;
+  }
+  if (bassTotal > BASS_FLOOR * max) {
+    for (let c = 0; c < 12; c++) bass[c] = bass[c]! + bassFrame[c]! / bassTotal;
+    acc.bassCount++;
+  }
 }
 
 /** 12-bin chromagram (C..B): mean and variance over frames of the per-frame normalised chroma. */
@@ -327,55 +407,23 @@ function analyse(signal: Float32Array, sampleRate: number): Analysis {
   }
   const semiPc = Int32Array.from({ length: semis }, (_, s) => (((midiLo + s) % 12) + 12) % 12);
 
-  const bassSemis = BASS_MAX_MIDI - midiLo + 1;
-  const energy = new Float64Array(semis);
-  const chroma = new Float64Array(12);
-  const bassFrame = new Float64Array(12);
-  const bass = new Float64Array(12);
-  let bassCount = 0;
-  const sum = new Float64Array(12);
-  const sumSq = new Float64Array(12);
-  let count = 0;
-  for (let t = 0; t < frames; t++) {
-    if (!active[t]) continue;
-    energy.fill(0);
-    const row = t * width;
-    for (let k = 0; k < width; k++) {
-      const s = binSemi[k]!;
-      if (s >= 0) energy[s] = energy[s]! + binWeight[k]! * power[row + k]!;
-    }
-    let max = 0;
-    for (let s = 0; s < semis; s++) if (energy[s]! > max) max = energy[s]!;
-    if (max <= 0) continue;
-    chroma.fill(0);
-    const scale = LOG_C / max;
-    for (let s = 0; s < semis; s++) {
-      const pc = semiPc[s]!;
-      chroma[pc] = chroma[pc]! + Math.log1p(scale * energy[s]!);
-    }
-    let total = 0;
-    for (let c = 0; c < 12; c++) total += chroma[c]!;
-    if (total <= 0) continue;
-    for (let c = 0; c < 12; c++) {
-      const v = chroma[c]! / total;
-      sum[c] = sum[c]! + v;
-      sumSq[c] = sumSq[c]! + v * v;
-    }
-    count++;
-    // the bass register: its own pitch-class distribution (linear energy, so the bass note stands
-    // out), for frames where the bass is not negligible
-    bassFrame.fill(0);
-    let bassTotal = 0;
-    for (let s = 0; s < bassSemis; s++) {
-      const pc = semiPc[s]!;
-      bassFrame[pc] = bassFrame[pc]! + energy[s]!;
-      bassTotal += energy[s]!;
-    }
-    if (bassTotal > BASS_FLOOR * max) {
-      for (let c = 0; c < 12; c++) bass[c] = bass[c]! + bassFrame[c]! / bassTotal;
-      bassCount++;
-    }
-  }
+  const acc: ChromaSums = {
+    binSemi,
+    binWeight,
+    semiPc,
+    bassSemis: BASS_MAX_MIDI - midiLo + 1,
+    energy: new Float64Array(semis),
+    chroma: new Float64Array(12),
+    bassFrame: new Float64Array(12),
+    sum: new Float64Array(12),
+    sumSq: new Float64Array(12),
+    bass: new Float64Array(12),
+    count: 0,
+    bassCount: 0,
+  };
+  // one call per frame, as in stft()
+  for (let t = 0; t < frames; t++) if (active[t]) addChromaFrame(power, t * width, acc);
+  const { sum, sumSq, bass, count, bassCount } = acc;
   if (count === 0) return empty();
   const mean = new Float64Array(12);
   const variance = new Float64Array(12);

@@ -183,38 +183,48 @@ function bandEnergies(
   const edges = bandEdges(frameSize, workRate);
   const window = new Float64Array(frameSize);
   for (let i = 0; i < frameSize; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / frameSize);
-  const fft = new FFT(frameSize);
-  const input = new Float64Array(2 * frameSize);
-  const spectrum = new Float64Array(2 * frameSize);
-  for (let f = 0; f < frames; f += 2) {
-    const a = f * hop;
-    const hasSecond = f + 1 < frames;
-    const b = a + hop;
-    for (let i = 0; i < frameSize; i++) {
-      input[2 * i] = work[a + i]! * window[i]!;
-      input[2 * i + 1] = hasSecond ? work[b + i]! * window[i]! : 0;
-    }
-    fft.transform(spectrum, input);
-    const first = f * BAND_COUNT;
-    const second = first + BAND_COUNT;
-    for (let band = 0; band < BAND_COUNT; band++) {
-      let sumX = 0;
-      let sumY = 0;
-      for (let k = edges[band]!, end = edges[band + 1]!; k < end; k++) {
-        const mirror = (frameSize - k) % frameSize;
-        const re = spectrum[2 * k]!;
-        const im = spectrum[2 * k + 1]!;
-        const reM = spectrum[2 * mirror]!;
-        const imM = spectrum[2 * mirror + 1]!;
-        // 4·|X|² and 4·|Y|²; the common factor does not matter (energies are normalised later).
-        sumX += (re + reM) * (re + reM) + (im - imM) * (im - imM);
-        sumY += (im + imM) * (im + imM) + (re - reM) * (re - reM);
-      }
-      energies[first + band] = sumX;
-      if (hasSecond) energies[second + band] = sumY;
-    }
-  }
+  const scratch: PairScratch = { fft: new FFT(frameSize), window, edges, input: new Float64Array(2 * frameSize), spectrum: new Float64Array(2 * frameSize) };
+  // one call per pair of frames: V8 optimises a function called often, where a long loop in a
+  // once-a-track function keeps dropping back to the interpreter (see features.ts)
+  for (let f = 0; f < frames; f += 2) pairEnergies(work, f * hop, hop, f + 1 < frames, scratch, energies, f * BAND_COUNT);
   return { energies, frames };
+}
+
+interface PairScratch {
+  fft: FFT;
+  window: Float64Array;
+  edges: Int32Array;
+  input: Float64Array;
+  spectrum: Float64Array;
+}
+
+/** band energies of the frame at `a` and (when `hasSecond`) of the one a hop later, into energies[at …] */
+function pairEnergies(work: Float32Array, a: number, hop: number, hasSecond: boolean, s: PairScratch, energies: Float32Array, at: number): void {
+  const { fft, window, edges, input, spectrum } = s;
+  const frameSize = window.length;
+  const b = a + hop;
+  for (let i = 0; i < frameSize; i++) {
+    input[2 * i] = work[a + i]! * window[i]!;
+    input[2 * i + 1] = hasSecond ? work[b + i]! * window[i]! : 0;
+  }
+  fft.transform(spectrum, input);
+  const second = at + BAND_COUNT;
+  for (let band = 0; band < BAND_COUNT; band++) {
+    let sumX = 0;
+    let sumY = 0;
+    for (let k = edges[band]!, end = edges[band + 1]!; k < end; k++) {
+      const mirror = (frameSize - k) % frameSize;
+      const re = spectrum[2 * k]!;
+      const im = spectrum[2 * k + 1]!;
+      const reM = spectrum[2 * mirror]!;
+      const imM = spectrum[2 * mirror + 1]!;
+      // 4·|X|² and 4·|Y|²; the common factor does not matter (energies are normalised later).
+      sumX += (re + reM) * (re + reM) + (im - imM) * (im - imM);
+      sumY += (im + imM) * (im + imM) + (re - reM) * (re - reM);
+    }
+    energies[at + band] = sumX;
+    if (hasSecond) energies[second + band] = sumY;
+  }
 }
 
 /**
@@ -222,29 +232,40 @@ function bandEnergies(
  * the log energies (frames after the first). Null when the input is silent.
  */
 function spectralFlux(energies: Float32Array, frames: number): { flux: Float64Array; riseSum: number; levelSum: number } | null {
-  let total = 0;
-  for (let i = 0; i < energies.length; i++) total += energies[i]!;
-  const mean = total / energies.length;
+  const mean = sumOf(energies) / energies.length;
   if (!(mean > 1e-20)) return null;
   // Relative to the mean so the envelope does not depend on the playback level.
-  const gain = LOG_GAIN / mean;
-  for (let i = 0; i < energies.length; i++) energies[i] = Math.log1p(gain * energies[i]!);
+  logCompress(energies, LOG_GAIN / mean);
   const flux = new Float64Array(frames);
-  let riseSum = 0;
-  let levelSum = 0;
-  for (let f = 1; f < frames; f++) {
-    const cur = f * BAND_COUNT;
-    const prev = cur - BAND_COUNT;
-    let sum = 0;
-    for (let b = 0; b < BAND_COUNT; b++) {
-      const rise = energies[cur + b]! - energies[prev + b]!;
-      if (rise > 0) sum += rise;
-      levelSum += energies[cur + b]!;
-    }
-    flux[f] = sum;
-    riseSum += sum;
+  const sums = { rise: 0, level: 0 };
+  // per frame, for the reason given in bandEnergies
+  for (let f = 1; f < frames; f++) flux[f] = frameRise(energies, f * BAND_COUNT, sums);
+  return { flux, riseSum: sums.rise, levelSum: sums.level };
+}
+
+function sumOf(values: Float32Array): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i]!;
+  return total;
+}
+
+function logCompress(values: Float32Array, gain: number): void {
+  for (let i = 0; i < values.length; i++) values[i] = Math.log1p(gain * values[i]!);
+}
+
+/** the rectified rise of the frame at `cur` over the one before it; adds it and the frame's level to `sums` */
+function frameRise(energies: Float32Array, cur: number, sums: { rise: number; level: number }): number {
+  const prev = cur - BAND_COUNT;
+  let rise = 0;
+  let level = 0;
+  for (let b = 0; b < BAND_COUNT; b++) {
+    const up = energies[cur + b]! - energies[prev + b]!;
+    if (up > 0) rise += up;
+    level += energies[cur + b]!;
   }
-  return { flux, riseSum, levelSum };
+  sums.rise += rise;
+  sums.level += level;
+  return rise;
 }
 
 /** Remove the local mean, half-wave rectify, smooth lightly, then make zero-mean for the autocorrelation. */
