@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Db, DbDialect } from './types.js';
-import { ImmediateSqliteDialect, openSqlite } from './sqlite.js';
+import { ImmediateSqliteDialect, openSqlite, StatementCache } from './sqlite.js';
 
 export interface DatabaseHandle {
   db: Db;
@@ -40,6 +40,6 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   }
   const file = sqliteFileFor(target.dataDir);
   const conn = openSqlite(file);
-  const db: Db = new Kysely({ dialect: new ImmediateSqliteDialect({ database: conn }) });
+  const db: Db = new Kysely({ dialect: new ImmediateSqliteDialect({ database: new StatementCache(conn) }) });
   return { db, dialect: 'sqlite', sqliteFile: file, close: () => db.destroy() };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 
 export type SqliteConnection = Database.Database;
 
@@ -41,5 +41,37 @@ export class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): SqliteDriver {
     return new ImmediateSqliteDriver(this.#driverConfig);
+  }
+}
+
+/** prepared statements kept per connection (least recently used dropped first) */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The connection as Kysely sees it, with its prepared statements kept and reused: Kysely asks for a
+ * new statement on every query, and preparing (parsing and planning the SQL) was 6 % of the main
+ * thread's time in a 100,000-file scan. Kysely never iterates a statement while running it again
+ * (no `.stream()` here), so one statement per SQL text is enough.
+ */
+export class StatementCache implements SqliteDatabase {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly conn: SqliteConnection) {}
+
+  prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement) {
+      this.statements.delete(sql); // most recently used goes last
+    } else {
+      statement = this.conn.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.delete(this.statements.keys().next().value!);
+    }
+    this.statements.set(sql, statement);
+    return statement;
+  }
+
+  close(): void {
+    this.statements.clear();
+    this.conn.close();
   }
 }
