@@ -278,9 +278,9 @@ for (const kind of brokerKinds()) {
       await h.close();
     });
 
-    function startWorkerProcess(): Promise<ChildProcess> {
+    function startWorkerProcess(extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../helpers/worker-child.ts')], {
-        env: { ...process.env, ...h.childEnv() },
+        env: { ...process.env, ...h.childEnv(), ...extraEnv },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);
@@ -307,6 +307,24 @@ for (const kind of brokerKinds()) {
       assert.deepEqual(starts.sort(), [`started-${first.pid}`, `started-${second.pid}`].sort());
       await sleep(500);
       assert.deepEqual(fs.readFileSync(path.join(work, 'effects'), 'utf8').trim().split('\n'), [String(second.pid)]);
+    });
+
+    it('fails a job that brings its worker down every time, after the allowed number of losses', { timeout: 90_000 }, async () => {
+      const work = fs.mkdtempSync(path.join(h.dir, 'poison-'));
+      const ref = await h.broker.enqueue('t.poison', { dir: work });
+      const allowed = 2;
+      const failed = async () => (await h.broker.getJob(ref.id))?.state === 'failed';
+      // each worker takes the job and dies with it; the next one recovers it from the lost worker
+      for (let life = 0; life < allowed + 3 && !(await failed()); life++) {
+        const worker = await startWorkerProcess({ SB_TEST_MAX_STALLED: String(allowed) }).catch(() => undefined); // may die before 'ready'
+        await until('the worker to die or the job to fail', async () => !worker || worker.exitCode !== null || worker.signalCode !== null || (await failed()), 30_000);
+      }
+      // not a crash loop: the job ends failed, saying why, after the first run and `allowed` recoveries
+      const job = await h.broker.getJob(ref.id);
+      const runs = fs.readdirSync(work).filter((f) => f.startsWith('started-'));
+      assert.equal(job?.state, 'failed', `state ${job?.state} after ${runs.length} runs`);
+      assert.match(String(job?.error), /stall/i);
+      assert.equal(runs.length, allowed + 1);
     });
   });
 }

@@ -160,6 +160,20 @@ export function testRegistry(): TaskRegistry {
         },
       }),
       defineTask({
+        name: 't.poison',
+        queue: 'alpha',
+        description: 'kills the process running it, every time (a track that crashes its decoder, say)',
+        schema: z.object({ dir: z.string() }),
+        timeoutMs: 30_000,
+        retry: { attempts: 3, backoff: { baseMs: 100, factor: 1, capMs: 100 } },
+        handler: async (p) => {
+          fs.writeFileSync(path.join(p.dir, `started-${process.pid}`), '');
+          process.kill(process.pid, 'SIGKILL');
+          await sleep(60_000);
+          return {};
+        },
+      }),
+      defineTask({
         name: 't.transaction',
         queue: 'beta',
         description: 'holds a library write transaction open across awaits',
