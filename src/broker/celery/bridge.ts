@@ -15,24 +15,13 @@ import { payloadOf, taskOf } from './arguments.js';
 import { CeleryConsumer, type Claim } from './consumer.js';
 import { CeleryMessageError, parseMessage, type CeleryMessage } from './message.js';
 import { ResultBackend, expiredException, ourException, tracebackOf, type CallInfo, type CeleryException, type Outcome } from './results.js';
+import type { CelerySettings } from './settings.js';
 
-export interface CeleryBridgeOptions {
+/** what the bridge runs on, and where it finds Celery (settings.ts) */
+export interface CeleryBridgeOptions extends CelerySettings {
   broker: Broker;
   registry: TaskRegistry;
   logger: Logger;
-  /** where Celery messages wait (redis://…) */
-  brokerUrl: string;
-  /** Celery's result backend (redis://…) */
-  resultUrl: string;
-  /** Celery queue names (Redis lists) to consume */
-  queues: readonly string[];
-  /** messages held at once: claimed and not yet acknowledged */
-  prefetch: number;
-  /** a held message goes back to its list when its bridge has not renewed it for this long */
-  leaseMs: number;
-  resultExpiresSeconds: number;
-  /** prefix of the bridge's own keys on the Celery broker's Redis */
-  keyPrefix: string;
   /** how often the outcome of a held job is read in case its event was missed (default 1000) */
   checkEveryMs?: number;
 }

@@ -4,12 +4,18 @@
 import { ConfigError, redactUrl, type Config } from '../../config.js';
 
 export interface CelerySettings {
+  /** where Celery messages wait (redis://…) */
   brokerUrl: string;
+  /** Celery's result backend (redis://…) */
   resultUrl: string;
+  /** Celery queue names (Redis lists) to consume */
   queues: readonly string[];
+  /** messages held at once: claimed and not yet acknowledged */
   prefetch: number;
+  /** a held message goes back to its list when its bridge has not renewed it for this long */
   leaseMs: number;
   resultExpiresSeconds: number;
+  /** prefix of the bridge's own keys on the Celery broker's Redis */
   keyPrefix: string;
 }
 
