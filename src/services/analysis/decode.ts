@@ -5,7 +5,7 @@
 // 32-bit float chunks; the mono stream is kept only up to `maxSeconds` (bounded memory), the
 // loudness stream is never kept at all. Without ffmpeg, the pure-WASM decoders of decode_wasm.ts
 // take over for the formats they know.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 export const ANALYSIS_RATE = 22_050;
@@ -18,17 +18,12 @@ export class DecodeError extends Error {
   }
 }
 
-let ffmpegPresent: boolean | undefined;
-
-/** Whether Debian's ffmpeg is on PATH (checked once per thread). */
-export function hasFfmpeg(): boolean {
-  ffmpegPresent ??= spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
-  return ffmpegPresent;
-}
+/** what 'auto' means in this thread, probed on the first decode that asks */
+let autoDecoder: Promise<DecoderName> | undefined;
 
 /**
- * The decoder 'auto' stands for, found without blocking: the analysis pool asks once and sends
- * its threads a named decoder, so no thread spends its start-up probing ffmpeg again.
+ * 'ffmpeg' when Debian's ffmpeg is on PATH, else 'wasm'; found without blocking. The analysis pool
+ * asks once and sends its threads a named decoder, so no thread spends its start-up probing again.
  */
 export function probeDecoder(): Promise<DecoderName> {
   return new Promise((resolve) => {
@@ -78,7 +73,7 @@ export type DecoderName = 'ffmpeg' | 'wasm';
  * `decoder` forces one (tests and benches).
  */
 export async function decodeForAnalysis(request: DecodeRequest, decoder: DecoderName | 'auto' = 'auto'): Promise<DecodedMono> {
-  const use = decoder === 'auto' ? (hasFfmpeg() ? 'ffmpeg' : 'wasm') : decoder;
+  const use = decoder === 'auto' ? await (autoDecoder ??= probeDecoder()) : decoder;
   if (use === 'wasm') {
     const { decodeWithWasm } = await import('./decode_wasm.js');
     return decodeWithWasm(request);
