@@ -156,6 +156,8 @@ export interface TrackTable {
   fallbacks: string | null;
   /** set when a scan found the file gone; the track is removed when that scan ends (unless it moved) */
   missing_scan_id: string | null;
+  /** when the file was found gone and the track kept as missing (hidden, purged after a grace period); NULL = present */
+  missing_since: number | null;
   last_scan_id: string | null;
   created_at: number;
   updated_at: number;
