@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ScanTable } from '../db/types.js';
 import { openRuntime } from '../runtime.js';
-import { ensureRoot, getScan, requestCancel, runningScan, STALE_SCAN_MS } from '../workers/scan/sessions.js';
+import { beginScan, getScan, requestCancel } from '../workers/scan/sessions.js';
 import { configOf, withRuntime } from './context.js';
 import { printJson, printLine } from './output.js';
 
@@ -77,16 +76,8 @@ export function scanCommand(): Command {
       const { db } = runtime.database;
       try {
         const worker = opts.worker ? await runtime.broker.startWorker() : undefined;
-        const libraryRoot = await ensureRoot(db, root);
-        const running = await runningScan(db, libraryRoot.id);
-        let scanId: string;
-        if (running && running.updated_at > Date.now() - STALE_SCAN_MS) {
-          scanId = running.id;
-          process.stderr.write(`a scan of ${root} is already running (${scanId}): following it\n`);
-        } else {
-          scanId = randomUUID();
-          await runtime.broker.enqueue('scan.discovery', { root, scanId, ...(opts.full ? { full: true } : {}) }, { jobId: `scan-${scanId}` });
-        }
+        const { scanId, started } = await beginScan(db, root, opts.full === true, (payload) => runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` }));
+        if (!started) process.stderr.write(`a scan of ${root} is already running (${scanId}): following it\n`);
         const interactive = process.stderr.isTTY === true && !opts.json;
         let lastPrinted = 0;
         let current: ScanTable | undefined;
@@ -128,7 +119,7 @@ export function scanCommand(): Command {
 function printSummary(s: ScanSummary): void {
   printLine(`scan ${s.scanId} of ${s.root}: ${s.status} in ${s.seconds} s (${s.filesPerSecond} files/s)`);
   printLine(`  ${s.discovered} files found: ${s.unchanged} unchanged, ${s.extracted} read (${s.inserted} new, ${s.updated} updated), ${s.failed} failed`);
-  printLine(`  ${s.moved} moved, ${s.removed} removed`);
+  printLine(`  ${s.moved} moved, ${s.removed} missing (kept, hidden: soniquebay library missing)`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
   printLine('  covers and the later stages of new tracks continue in `soniquebay run` (or `soniquebay covers fetch`)');
