@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { ScanTable } from '../db/types.js';
 import { openRuntime } from '../runtime.js';
-import { beginScan, getScan, requestCancel } from '../workers/scan/sessions.js';
+import { DiskFullWatch, diskFullMessage } from '../db/disk_space.js';
+import { beginScan, failScan, getScan, requestCancel } from '../workers/scan/sessions.js';
 import { configOf, withRuntime } from './context.js';
 import { printJson, printLine } from './output.js';
 
@@ -81,9 +82,17 @@ export function scanCommand(): Command {
         const interactive = process.stderr.isTTY === true && !opts.json;
         let lastPrinted = 0;
         let current: ScanTable | undefined;
+        // SQLite in the data folder: a full disk fails every write, the scan's own status included
+        const diskWatch = runtime.config.databaseUrl ? null : new DiskFullWatch(runtime.config.dataDir);
         for (;;) {
           current = await getScan(db, scanId);
           if (current && current.status !== 'running') break;
+          if (current && diskWatch?.full()) {
+            const reason = diskFullMessage(runtime.config.dataDir);
+            await failScan(db, scanId, reason).catch(() => undefined); // may fail too: the reason is printed anyway
+            current = { ...current, status: 'failed', last_error: reason, finished_at: Date.now() };
+            break;
+          }
           if (current && interactive) process.stderr.write(`\r${progressLine(current)}\u001b[K`);
           else if (current && !opts.json && Date.now() - lastPrinted > 2_000) {
             lastPrinted = Date.now();
