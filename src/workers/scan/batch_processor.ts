@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
+import { isInside } from '../../services/library/roots.js';
 import type { Database, TrackTable } from '../../db/types.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
@@ -71,7 +72,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], albumsWithoutArt: [], artistsWithoutArt: [], duplicateBatch: true };
   }
   const roots = await trx.selectFrom('library_roots').select(['id', 'path']).execute();
-  const rootOf = (file: string) => roots.filter((r) => file === r.path || file.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep)).sort((a, b) => b.path.length - a.path.length)[0];
+  const rootOf = (file: string) => roots.filter((r) => isInside(r.path, file)).sort((a, b) => b.path.length - a.path.length)[0];
 
   const items = payload.items.filter((item) => rootOf(item.path));
   const errors: FileError[] = [

@@ -1,5 +1,6 @@
 // metadata.extract_batch: tags and audio properties of each file, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
+import { OutsideRootsError, realRoots, resolveInsideRoots } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -271,7 +272,18 @@ export interface ExtractPayload {
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  const { items, errors } = await extractFiles(payload.paths, ctx.signal);
+  const roots = await realRoots(ctx.db);
+  // resolved again at open time: a link re-pointed outside the roots since the walk is not read
+  const read = async (file: string): Promise<ExtractedTrack | FileError> => {
+    try {
+      await resolveInsideRoots(file, roots);
+    } catch (err) {
+      if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
+      // anything else (gone, unreadable) is reported by the read itself
+    }
+    return extractFile(file);
+  };
+  const { items, errors } = await extractFiles(payload.paths, ctx.signal, FILE_TIMEOUT_MS, read);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
