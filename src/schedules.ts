@@ -14,7 +14,7 @@ export interface Schedule {
 export interface ScheduleOverride {
   cron?: string;
   enabled?: boolean;
-  /** merged over the default payload (e.g. cleanup-expired: { missingGraceDays: 60 }) */
+  /** merged over the default payload (e.g. purge-missing-tracks: { olderThanDays: 60 }) */
   payload?: Record<string, unknown>;
 }
 
@@ -27,6 +27,7 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'check-model-health', task: 'vectorization.check_model_health', payload: {}, cron: '0 */6 * * *' },
   { id: 'cleanup-expired', task: 'deferred.cleanup_expired', payload: { olderThanDays: 7 }, cron: '0 2 * * *' },
   { id: 'health-report', task: 'maintenance.health_report', payload: {}, cron: '0 6 * * *' },
+  { id: 'purge-missing-tracks', task: 'maintenance.purge_missing_tracks', payload: { olderThanDays: 30 }, cron: '30 3 * * *' },
 ];
 
 /** The effective schedule: defaults, overridden per entry, in the configured timezone. */

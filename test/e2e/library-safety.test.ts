@@ -282,8 +282,8 @@ for (const setup of setups) {
       assert.equal((await covers()).length, 2, 'track and album covers stored');
       fs.rmSync(file);
       assert.equal((await scanOnce(runtime, root)).status, 'completed');
-      const purge = async (missingGraceDays: number) => {
-        await runtime.broker.enqueue('deferred.cleanup_expired', { olderThanDays: 7, missingGraceDays });
+      const purge = async (olderThanDays: number) => {
+        await runtime.broker.enqueue('maintenance.purge_missing_tracks', { olderThanDays });
         await drain(runtime.broker);
       };
       await purge(30);

@@ -64,7 +64,7 @@ describe('task registry', () => {
   });
 
   it('fills payload defaults and checks enqueue options', () => {
-    assert.deepEqual(resolveTask(registry, 'deferred.cleanup_expired', {}).payload, { olderThanDays: 7, missingGraceDays: 30 });
+    assert.deepEqual(resolveTask(registry, 'deferred.cleanup_expired', {}).payload, { olderThanDays: 7 });
     const stub = { ...registry, tasks: new Map([...registry.tasks].map(([k, t]) => [k, { ...t, handler: async () => null }])) };
     assert.equal(planJob(stub, 'deferred.process_covers_batch', {}).priority, 10);
     assert.throws(() => planJob(stub, 'scan.discovery', { root: '/m' }, { priority: -1 }), /priority must be an integer/);
@@ -83,9 +83,5 @@ describe('task registry', () => {
     assert.equal(schedules.some((s) => s.id === 'health-report'), false);
     assert.ok(schedules.every((s) => s.timezone === 'Europe/Paris' && registry.tasks.has(s.task)));
     assert.throws(() => buildSchedules({ 'no-such-entry': {} }, 'UTC'), /no such periodic task/);
-    // the grace period of missing tracks is set through the entry's payload
-    const cleanup = buildSchedules({ 'cleanup-expired': { payload: { missingGraceDays: 60 } } }, 'UTC').find((s) => s.id === 'cleanup-expired')!;
-    assert.deepEqual(cleanup.payload, { olderThanDays: 7, missingGraceDays: 60 });
-    assert.equal((registry.tasks.get(cleanup.task)!.schema.parse(cleanup.payload) as { missingGraceDays: number }).missingGraceDays, 60);
   });
 });

@@ -1,16 +1,15 @@
 // deferred.cleanup_expired (daily): finished job records past the retention policy, stored images
 // no cover points at any more (rows and files), tracks a failed or cancelled scan (older than
-// `olderThanDays`) left flagged: missing when their file is really gone, unflagged when it is back;
-// tracks missing for longer than `missingGraceDays` (purged for good); finished scan sessions older
-// than `olderThanDays` (the last 20 per root stay), and work-state rows of entities that are gone.
+// `olderThanDays`) left flagged: missing when their file is really gone (kept, purged after the grace
+// period by maintenance.purge_missing_tracks), unflagged when it is back; finished scan sessions older than that (the last 20 per root
+// stay), and work-state rows of entities that are gone.
 import fs from 'node:fs';
 import { sql } from 'kysely';
 import type { TaskContext } from '../../tasks/define.js';
-import { purgeMissing } from '../maintenance/purge_missing.js';
 
 const KEEP_SCANS_PER_ROOT = 20;
 
-export async function cleanupExpired(payload: { olderThanDays: number; missingGraceDays: number }, ctx: TaskContext) {
+export async function cleanupExpired(payload: { olderThanDays: number }, ctx: TaskContext) {
   const { db, services } = ctx;
   const before = Date.now() - payload.olderThanDays * 86_400_000;
   const jobs = await ctx.jobs.prune();
@@ -40,8 +39,6 @@ export async function cleanupExpired(payload: { olderThanDays: number; missingGr
     else removedTracks += Number((await db.updateTable('tracks').set({ missing_scan_id: null, missing_since: Date.now() }).where('id', '=', track.id).executeTakeFirst()).numUpdatedRows);
   }
 
-  const missingPurged = await purgeMissing(db, Date.now() - payload.missingGraceDays * 86_400_000);
-
   const scans = await db
     .deleteFrom('scans')
     .where('status', '!=', 'running')
@@ -68,7 +65,7 @@ export async function cleanupExpired(payload: { olderThanDays: number; missingGr
       .executeTakeFirst();
     work += Number(res.numDeletedRows);
   }
-  const result = { jobs, images: orphans.length, tracks: removedTracks, missingPurged, scans: Number(scans.numDeletedRows), workState: work };
+  const result = { jobs, images: orphans.length, tracks: removedTracks, scans: Number(scans.numDeletedRows), workState: work };
   ctx.log.info(result, 'expired records cleaned up');
   return result;
 }
