@@ -1,5 +1,6 @@
 // Periodic tasks, all in one place (the seed's celery_beat_tasks). The defaults follow the task
 // catalogue; the config file may change a cron pattern or switch an entry off.
+import { sinkSettings } from './services/soniquebay/settings.js';
 
 export interface Schedule {
   /** stable entry name: the key of one firing per tick */
@@ -27,14 +28,18 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'health-report', task: 'maintenance.health_report', payload: {}, cron: '0 6 * * *' },
 ];
 
+/** with SONIQUEBAY_SINK_URL: the sink's catch-up (covers, analysis, Last.fm details that came after the batches) */
+const SINK_CATCH_UP: Omit<Schedule, 'timezone'> = { id: 'soniquebay-sync', task: 'soniquebay.sync', payload: { full: true }, cron: '*/5 * * * *' };
+
 /** The effective schedule: defaults, overridden per entry, in the configured timezone. */
 export function buildSchedules(overrides: Record<string, ScheduleOverride>, timezone: string): Schedule[] {
+  const all = sinkSettings() ? [...DEFAULTS, SINK_CATCH_UP] : DEFAULTS;
   for (const id of Object.keys(overrides)) {
-    if (!DEFAULTS.some((d) => d.id === id)) {
-      throw new Error(`schedules.${id}: no such periodic task (known: ${DEFAULTS.map((d) => d.id).join(', ')})`);
+    if (!all.some((d) => d.id === id)) {
+      throw new Error(`schedules.${id}: no such periodic task (known: ${all.map((d) => d.id).join(', ')})`);
     }
   }
-  return DEFAULTS.filter((d) => overrides[d.id]?.enabled !== false).map((d) => ({
+  return all.filter((d) => overrides[d.id]?.enabled !== false).map((d) => ({
     ...d,
     cron: overrides[d.id]?.cron ?? d.cron,
     timezone,

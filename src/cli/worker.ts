@@ -26,7 +26,7 @@ interface ProcessOptions {
 async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   const { broker, logger, config } = runtime;
   // before the worker: if Celery's Redis refuses the bridge, the process stops with no job started
-  const celery = options.celery ? await CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger }) : undefined;
+  const celery = options.celery ? await CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger, db: runtime.database.db }) : undefined;
   const worker =
     options.worker === false
       ? undefined
