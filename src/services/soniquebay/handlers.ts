@@ -34,16 +34,26 @@ export async function syncNow(ctx: Pick<TaskContext, 'db' | 'services' | 'log'> 
   return report;
 }
 
-/** soniquebay.sync */
+/** the queues whose jobs change what SoniqueBay shows after a batch: covers, analysis, enrichment */
+const FOLLOW_UP_QUEUES = ['covers', 'metadata'];
+/** while they have work, the sink runs again this much later */
+const FOLLOW_UP_SYNC_MS = 10_000;
+
+/** soniquebay.sync: a run of the sink; again a little later while a scan's follow-up work goes on */
 export async function syncTask(payload: { full?: boolean }, ctx: TaskContext): Promise<SyncReport | { skipped: string }> {
-  return syncNow(ctx, payload.full === true);
+  const report = await syncNow(ctx, payload.full === true);
+  if ('skipped' in report) return report;
+  const counts = await ctx.jobs.counts();
+  const busy = FOLLOW_UP_QUEUES.some((q) => (counts[q]?.waiting ?? 0) + (counts[q]?.active ?? 0) + (counts[q]?.delayed ?? 0) > 0);
+  if (busy) await requestSync(ctx, FOLLOW_UP_SYNC_MS);
+  return report;
 }
 
 /** Asks for a sink run soon (after a batch was written): one job per debounce window. */
-export async function requestSync(ctx: Pick<TaskContext, 'enqueue' | 'log'>): Promise<void> {
+export async function requestSync(ctx: Pick<TaskContext, 'enqueue' | 'log'>, delayMs = SYNC_DEBOUNCE_MS): Promise<void> {
   if (!sinkSettings()) return;
-  const window = Math.floor(Date.now() / SYNC_DEBOUNCE_MS);
-  await ctx.enqueue('soniquebay.sync', {}, { jobId: `sync-${window}`, delayMs: SYNC_DEBOUNCE_MS }).catch((err: unknown) => {
+  const window = Math.floor((Date.now() + delayMs) / SYNC_DEBOUNCE_MS);
+  await ctx.enqueue('soniquebay.sync', {}, { jobId: `sync-${window}`, delayMs }).catch((err: unknown) => {
     // the periodic catch-up mirrors it anyway
     ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'SoniqueBay sync not queued');
   });

@@ -63,6 +63,22 @@ export function keyOf(raw: string | null, scale?: string | null): { key: string;
   return { key: pitch, scale: scale === 'minor' || scale === 'major' ? scale : written };
 }
 
+/**
+ * BPM and key where no analysis ran: the file's own tags (TBPM / initial key), else the
+ * AcousticBrainz values a tagger stored in it (`ab:lo:rhythm:bpm`, `ab:lo:tonal:key_key` + `key_scale`).
+ */
+export function tagFeatures(bpmTag: number | null, keyTag: string | null, abTags: string | null): { bpm: number | null; key: string | null } {
+  let ab: Record<string, string> = {};
+  try {
+    ab = abTags ? (JSON.parse(abTags) as Record<string, string>) : {};
+  } catch {
+    ab = {};
+  }
+  const abBpm = Number(ab['ab:lo:rhythm:bpm']);
+  const abKey = ab['ab:lo:tonal:key_key'] ? `${ab['ab:lo:tonal:key_key']} ${ab['ab:lo:tonal:key_scale'] ?? 'major'}` : null;
+  return { bpm: bpmTag ?? (Number.isFinite(abBpm) && abBpm > 0 ? abBpm : null), key: keyTag ?? abKey };
+}
+
 /** Camelot wheel position (`8B` = C major, `5A` = C minor) */
 export function camelotOf(key: string, scale: string | null): string | null {
   const at = PITCH.indexOf(key);

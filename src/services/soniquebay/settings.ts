@@ -1,6 +1,6 @@
 // Where the SoniqueBay sink writes: SoniqueBay's own PostgreSQL database. Read from the environment
 // only (never the config file), like the Celery URLs, so `soniquebay config` never prints its password.
-import { ConfigError, redactUrl } from '../../config.js';
+// (config.ts is not imported: it imports the task registry, which imports the sink's tasks)
 
 export interface SinkSettings {
   /** postgres://… of SoniqueBay's database */
@@ -17,10 +17,10 @@ export function sinkSettings(env: Record<string, string | undefined> = process.e
   const url = env.SONIQUEBAY_SINK_URL;
   if (!url) return null;
   const problems: string[] = [];
-  if (!POSTGRES_URL.test(url)) problems.push(`SONIQUEBAY_SINK_URL=${JSON.stringify(redactUrl(url))}: SoniqueBay's database must be a postgres:// URL`);
+  if (!POSTGRES_URL.test(url)) problems.push(`SONIQUEBAY_SINK_URL=${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: SoniqueBay's database must be a postgres:// URL`);
   const schema = env.SONIQUEBAY_SINK_SCHEMA ?? null;
   if (schema !== null && !SCHEMA.test(schema)) problems.push(`SONIQUEBAY_SINK_SCHEMA=${JSON.stringify(schema)}: a lower-case PostgreSQL schema name`);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return { url, schema };
 }
 

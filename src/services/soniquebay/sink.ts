@@ -23,7 +23,7 @@ import type pg from 'pg';
 import type { Db, SoniqueBayIdTable } from '../../db/types.js';
 import { imageFor } from '../../workers/covers/links.js';
 import type { ImageStore } from '../images/store.js';
-import { camelotOf, coverMime, fileTypeOf, hashOf, int4OrNull, keyOf, releaseYear, textOrNull } from './rows.js';
+import { camelotOf, coverMime, fileTypeOf, hashOf, int4OrNull, keyOf, releaseYear, tagFeatures, textOrNull } from './rows.js';
 import { insertRows, updateRows, type Columns } from './sql.js';
 import { checkSchema, SINK_LOCK } from './target.js';
 
@@ -148,6 +148,7 @@ interface OurTrack {
   file_size: number;
   bpm_tag: number | null;
   key_tag: string | null;
+  ab_tags: string | null;
 }
 
 const TRACK_COLUMNS: Columns = {
@@ -229,7 +230,7 @@ class SinkRun {
     const db = this.db;
     const tracks = (await db
       .selectFrom('tracks')
-      .select(['id', 'path', 'title', 'album_id', 'artist_id', 'duration', 'track_no', 'disc_no', 'year', 'date', 'mb_recording_id', 'mb_track_id', 'mb_album_id', 'mb_artist_id', 'mb_album_artist_id', 'bitrate', 'mtime_ms', 'file_size', 'bpm_tag', 'key_tag'])
+      .select(['id', 'path', 'title', 'album_id', 'artist_id', 'duration', 'track_no', 'disc_no', 'year', 'date', 'mb_recording_id', 'mb_track_id', 'mb_album_id', 'mb_artist_id', 'mb_album_artist_id', 'bitrate', 'mtime_ms', 'file_size', 'bpm_tag', 'key_tag', 'ab_tags'])
       .where('id', 'in', ids)
       .orderBy('id')
       .execute()) as OurTrack[];
@@ -267,10 +268,11 @@ class SinkRun {
         const tagRows = tagsOf.get(t.id) ?? [];
         const moods = tagRows.filter((r) => r.kind === 'mood');
         const a = analysisOf.get(t.id);
-        const key = keyOf(a?.key ?? t.key_tag, a?.scale);
+        const tagged = tagFeatures(t.bpm_tag, t.key_tag, t.ab_tags);
+        const key = keyOf(a?.key ?? tagged.key, a?.scale);
         const moodOf = (name: string) => moods.find((m) => m.name.toLowerCase() === name)?.weight ?? null;
         const features = {
-          bpm: a?.bpm ?? t.bpm_tag,
+          bpm: a?.bpm ?? tagged.bpm,
           key: key?.key ?? null,
           scale: key?.scale ?? null,
           camelot: a?.camelot ?? (key ? camelotOf(key.key, key.scale) : null),
@@ -606,7 +608,7 @@ class SinkRun {
     await insertRows(
       client,
       'covers',
-      { names: ['entity_type', 'entity_id', 'cover_data', 'mime_type', 'url'], types: ['text', 'int4', 'text', 'text', 'text'] },
+      { names: ['entity_type', 'entity_id', 'cover_data', 'mime_type', 'url'], types: ['covertype', 'int4', 'text', 'text', 'text'] },
       withCover.filter((r) => !first.has(r.sb)).map((r) => [type, r.sb, r.data, r.cover!.mime, r.url]),
     );
   }

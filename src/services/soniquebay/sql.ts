@@ -2,7 +2,7 @@
 // arrays and expanded by unnest(), so a batch of 500 tracks costs a handful of round trips.
 import type pg from 'pg';
 
-export type SqlType = 'int4' | 'int8' | 'text' | 'float8' | 'timestamptz';
+export type SqlType = 'int4' | 'int8' | 'text' | 'float8' | 'timestamptz' | 'covertype';
 
 export interface Columns {
   names: readonly string[];
