@@ -26,10 +26,11 @@ describe('task registry', () => {
   it('declares exactly the catalogue\'s tasks, each on the catalogue\'s queue', { skip: catalogueMissing && 'no ../shared/design/tasks.md beside this checkout' }, () => {
     const expected = catalogue();
     assert.ok(expected.length >= 19);
-    // beyond the catalogue: the SoniqueBay drop-in's sink and the calls SoniqueBay's API sends (issue 20)
-    const soniquebay = ['soniquebay.sync', 'soniquebay.process_artist_images', 'soniquebay.process_album_covers', 'soniquebay.extract_embedded', 'soniquebay.analyze_track', 'lastfm.fetch_artist_info', 'lastfm.fetch_similar_artists'];
+    // beyond the catalogue: the purge of missing tracks (issue 17); the SoniqueBay drop-in's sink and
+    // the calls SoniqueBay's API sends (issue 20)
+    const added = ['maintenance.purge_missing_tracks', 'soniquebay.sync', 'soniquebay.process_artist_images', 'soniquebay.process_album_covers', 'soniquebay.extract_embedded', 'soniquebay.analyze_track', 'lastfm.fetch_artist_info', 'lastfm.fetch_similar_artists'];
     assert.deepEqual(
-      TASKS.filter((t) => !soniquebay.includes(t.name)).map((t) => ({ name: t.name, queue: t.queue })).sort((a, b) => a.name.localeCompare(b.name)),
+      TASKS.filter((t) => !added.includes(t.name)).map((t) => ({ name: t.name, queue: t.queue })).sort((a, b) => a.name.localeCompare(b.name)),
       expected.sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
