@@ -31,12 +31,18 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'purge-missing-tracks', task: 'maintenance.purge_missing_tracks', payload: { olderThanDays: 30 }, cron: '30 3 * * *' },
 ];
 
-/** with SONIQUEBAY_SINK_URL: the sink's catch-up (covers, analysis, Last.fm details that came after the batches) */
-const SINK_CATCH_UP: Omit<Schedule, 'timezone'> = { id: 'soniquebay-sync', task: 'soniquebay.sync', payload: { full: true }, cron: '*/5 * * * *' };
+/**
+ * with SONIQUEBAY_SINK_URL: the sink's catch-up (covers, analysis, Last.fm details that came after
+ * the batches; deleted tracks), and a daily deep pass comparing everything with what was written
+ */
+const SINK_SCHEDULES: readonly Omit<Schedule, 'timezone'>[] = [
+  { id: 'soniquebay-sync', task: 'soniquebay.sync', payload: { full: true }, cron: '*/5 * * * *' },
+  { id: 'soniquebay-deep-sync', task: 'soniquebay.sync', payload: { deep: true }, cron: '30 3 * * *' },
+];
 
 /** The effective schedule: defaults, overridden per entry, in the configured timezone. */
 export function buildSchedules(overrides: Record<string, ScheduleOverride>, timezone: string): Schedule[] {
-  const all = sinkSettings() ? [...DEFAULTS, SINK_CATCH_UP] : DEFAULTS;
+  const all = sinkSettings() ? [...DEFAULTS, ...SINK_SCHEDULES] : DEFAULTS;
   for (const id of Object.keys(overrides)) {
     if (!all.some((d) => d.id === id)) {
       throw new Error(`schedules.${id}: no such periodic task (known: ${all.map((d) => d.id).join(', ')})`);

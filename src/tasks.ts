@@ -266,7 +266,7 @@ export const TASKS = [
     name: 'soniquebay.sync',
     queue: 'batch',
     description: "mirrors what changed in the library into SoniqueBay's database (SONIQUEBAY_SINK_URL)",
-    schema: z.object({ full: z.boolean().optional() }).strict(),
+    schema: z.object({ full: z.boolean().optional(), deep: z.boolean().optional() }).strict(),
     retry: { attempts: 6, backoff: { baseMs: 5_000, factor: 2, capMs: 10 * MIN } },
     timeoutMs: 2 * HOUR,
     priority: 5,

@@ -336,7 +336,13 @@ describe('SoniqueBay drop-in: its calls, its progress events, its library (sink)
       ['16 admin retry of a Python task', { name: 'backend_worker.celery_tasks.process_audio_file', app: 'worker', args: [paths[0]] }, /is a retry of a task of the Python worker/],
       ['unknown SoniqueBay album id', { name: 'covers.process_album_covers', app: 'api', args: [[999_999]], queue: 'deferred' }, /unknown SoniqueBay album id 999999: not in the id map/],
       ['a MIR task', { name: 'mir.process_track', app: 'worker', args: [1] }, /^mir\.process_track is not supported/],
-      ['a Python stage asking for analysis (mixed deployment)', { name: 'backend_worker.tasks.audio_analysis_tasks.analyze_track_audio_features', app: 'worker', args: [null, paths[1], { bpm: '120' }] }, 'SUCCESS'],
+      // a Python stage still running (mixed deployment, §1.3): worker app, gzip, routed queues, priorities
+      ['a Python stage asking for analysis', { name: 'backend_worker.tasks.audio_analysis_tasks.analyze_track_audio_features', app: 'worker', args: [null, paths[1], { bpm: '120' }], queue: 'audio_analysis', priority: 5 }, 'SUCCESS'],
+      ['a Python discovery sending an extract batch', { name: 'metadata.extract_batch', app: 'worker', args: [paths.slice(0, 2), 'batch_0_1'], queue: 'extract', priority: 5 }, 'SUCCESS'],
+      ['a Python extract stage sending metadata dicts', { name: 'batch.process_entities', app: 'worker', args: [[{ path: paths[2], title: 'x', album: 'y', file_type: 'audio/mpeg' }]], queue: 'batch', priority: 5 }, 'SUCCESS'],
+      ['a Python batch stage sending an insert', { name: 'insert.direct_batch', app: 'worker', args: [{ task_id: 't', batch_id: 'b', artists: [], albums: [], tracks: [{ path: paths[0], title: 'x' }], metadata_count: 1, batching_time: 0.1, success: true }], queue: 'insert', priority: 7 }, 'SUCCESS'],
+      ['the insert stage asking for enrichment', { name: 'worker_deferred_enrichment.process_enrichment_batch', app: 'worker', kwargs: { batch_size: 5 } }, 'SUCCESS'],
+      ['the tag monitor asking for a retrain', { name: 'trigger_vectorizer_retrain', app: 'worker', args: [{ trigger_reason: 'new_genres', priority: 'high', message: 'm', details: {}, force: false }] }, 'SUCCESS'],
     ];
     const ids = await Promise.all(calls.map(([, { name, ...options }]) => client.send(name, options)));
     const answers: CeleryAnswer[] = await Promise.all(ids.map((id) => client.get(id, 60)));
@@ -350,6 +356,9 @@ describe('SoniqueBay drop-in: its calls, its progress events, its library (sink)
       }
     });
 
+    // the retrain SoniqueBay asked for, on its notifications channel
+    const retrain = events.filter((e) => e.channel === 'notifications' && e.event.type === 'vectorization_progress').map((e) => (e.event as unknown as { stage: string; trigger_reason: string }));
+    assert.deepEqual(retrain.map((e) => [e.stage, e.trigger_reason]), [['retrain_starting', 'new_genres'], ['retrain_completed', 'new_genres']]);
     // the album cover is back, once
     const covers = await q<{ url: string }>(`SELECT url FROM covers WHERE entity_type = 'ALBUM' AND entity_id = $1`, [withCover!.entity_id]);
     assert.deepEqual(covers, [{ url: `/covers/album/${withCover!.entity_id}` }]);

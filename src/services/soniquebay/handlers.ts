@@ -23,10 +23,10 @@ const TABLE = { artist: 'artists', album: 'albums', track: 'tracks' } as const;
 export const SYNC_DEBOUNCE_MS = 2_000;
 
 /** Runs the sink now; a no-op without SONIQUEBAY_SINK_URL. Publishes library_update when it wrote. */
-export async function syncNow(ctx: Pick<TaskContext, 'db' | 'services' | 'log'> & { signal?: AbortSignal }, full = false): Promise<SyncReport | { skipped: string }> {
+export async function syncNow(ctx: Pick<TaskContext, 'db' | 'services' | 'log'> & { signal?: AbortSignal }, scope: { full?: boolean; deep?: boolean } = {}): Promise<SyncReport | { skipped: string }> {
   const settings = sinkSettings();
   if (!settings) return { skipped: 'no SoniqueBay sink: SONIQUEBAY_SINK_URL is not set' };
-  const report = await syncSoniqueBay(ctx.db, sinkPool(settings), { images: ctx.services.images, full, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const report = await syncSoniqueBay(ctx.db, sinkPool(settings), { images: ctx.services.images, ...scope, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   const wrote = report.artists + report.albums + report.tracks + report.removed.tracks + report.removed.albums + report.removed.artists > 0;
   const url = eventsUrl();
   if (wrote && url) await publishOnce(url, 'notifications', [LIBRARY_UPDATE]).catch((err: unknown) => ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not publish library_update'));
@@ -40,8 +40,8 @@ const FOLLOW_UP_QUEUES = ['covers', 'metadata'];
 const FOLLOW_UP_SYNC_MS = 10_000;
 
 /** soniquebay.sync: a run of the sink; again a little later while a scan's follow-up work goes on */
-export async function syncTask(payload: { full?: boolean }, ctx: TaskContext): Promise<SyncReport | { skipped: string }> {
-  const report = await syncNow(ctx, payload.full === true);
+export async function syncTask(payload: { full?: boolean; deep?: boolean }, ctx: TaskContext): Promise<SyncReport | { skipped: string }> {
+  const report = await syncNow(ctx, { full: payload.full === true || payload.deep === true, deep: payload.deep === true });
   if ('skipped' in report) return report;
   const counts = await ctx.jobs.counts();
   const busy = FOLLOW_UP_QUEUES.some((q) => (counts[q]?.waiting ?? 0) + (counts[q]?.active ?? 0) + (counts[q]?.delayed ?? 0) > 0);

@@ -33,6 +33,8 @@ export interface SinkOptions {
   batchSize?: number;
   /** also look for deleted and missing tracks even if no scan finished since the last run */
   full?: boolean;
+  /** compare every track, album and artist with what was last written, not only recent changes */
+  deep?: boolean;
   signal?: AbortSignal;
 }
 
@@ -46,8 +48,11 @@ export interface SyncReport {
   ms: number;
 }
 
-/** changes committed up to this long after their timestamp are still seen (long batch transactions) */
-const OVERLAP_MS = 10 * 60_000;
+/**
+ * changes committed up to this long after their timestamp are still seen (a batch transaction
+ * stamps its rows when it starts); the daily deep pass (`deep`) catches anything slower
+ */
+const OVERLAP_MS = 2 * 60_000;
 const DEFAULT_BATCH = 500;
 const CHUNK = 500;
 /** the cover size sent as base64: SoniqueBay's API turns it into a 256-px WebP */
@@ -178,7 +183,7 @@ class SinkRun {
   }
 
   async run(): Promise<SyncReport> {
-    const since = (await cursor(this.db, 'changes')) - OVERLAP_MS;
+    const since = this.options.deep ? -1 : (await cursor(this.db, 'changes')) - OVERLAP_MS;
     await this.tracks(since);
     await this.entities(since);
     const scansSince = await cursor(this.db, 'scans');
