@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 
 export const DEFAULT_IMAGE_SIZES: readonly number[] = [64, 256, 512, 1024];
 export const IMAGE_FORMATS = ['webp', 'jpeg'] as const;
@@ -22,6 +22,13 @@ const MIME: Record<string, { mime: string; ext: string }> = {
 
 /** larger pictures are refused rather than decoded (a hostile file could claim any size) */
 const MAX_PIXELS = 100_000_000;
+
+/** sharp (libvips, ~0.15 CPU-s to load) on the first picture, not at every command start */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+async function loadSharp(): Promise<typeof import('sharp')['default']> {
+  sharpModule ??= import('sharp');
+  return (await sharpModule).default;
+}
 
 export class CorruptImageError extends Error {
   constructor(reason: string) {
@@ -75,6 +82,7 @@ export class ImageStore {
     const known = this.readMeta(hash);
     if (known) return { ...known, created: false };
 
+    const sharp = await loadSharp();
     let meta: Metadata;
     try {
       meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
@@ -115,6 +123,7 @@ export class ImageStore {
    * JPEG is not decoded eight times. JPEG renditions are flattened on white (JPEG has no alpha).
    */
   private async render(bytes: Buffer, folder: string): Promise<void> {
+    const sharp = await loadSharp();
     const largest = this.sizes[this.sizes.length - 1]!;
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS })
       .rotate()
