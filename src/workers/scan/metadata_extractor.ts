@@ -253,7 +253,7 @@ export interface ExtractPayload {
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  const { items, errors } = await extractFiles(payload.paths, ctx.signal);
+  const { items, errors } = await ctx.services.parse.extract(payload.paths, ctx.signal);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
