@@ -8,6 +8,7 @@ import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { parseLargeFile } from './block_reader.js';
 import { isCancelled } from './sessions.js';
 import { unreadableReason } from './walk.js';
 
@@ -90,7 +91,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     } finally {
       await handle.close();
     }
-    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseFile(file);
+    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseLargeFile(file);
     const { format } = metadata;
     // noise behind an audio extension often contains something that looks like a frame header
     // (random bytes "are" 6-channel AAC): without a duration, only tags make it believable
