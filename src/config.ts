@@ -37,7 +37,7 @@ export const configSchema = z
       .refine(validTimezone, 'is not a known IANA timezone (e.g. UTC, Europe/Paris)')
       .default('UTC'),
     queues: z.partialRecord(z.enum(QUEUE_NAMES), queueSchema).default({}),
-    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional() }).strict()).default({}),
+    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional(), payload: z.record(z.string(), z.unknown()).optional() }).strict()).default({}),
     /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
     lockMs: positiveInt.min(1_000).default(30_000),
     /**

@@ -50,7 +50,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   try {
     await migrateToLatest(database.db, database.dialect);
   } catch (err) {
-    await database.close();
+    await database.abandon();
     throw err;
   }
   const services = createServices(config);
@@ -62,7 +62,7 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
       ? new (await import('./broker/bullmq/broker.js')).BullmqBroker({ ...common, url: config.brokerUrl, prefix: config.redisPrefix })
       : await EmbeddedBroker.open({ ...common, file: database.sqliteFile ?? sqliteFileFor(config.dataDir) });
   } catch (err) {
-    await database.close();
+    await database.abandon();
     throw err;
   }
   const vectors = new LibraryIndex(database.db, path.join(config.dataDir, 'vectors'));

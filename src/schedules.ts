@@ -14,6 +14,8 @@ export interface Schedule {
 export interface ScheduleOverride {
   cron?: string;
   enabled?: boolean;
+  /** merged over the default payload (e.g. purge-missing-tracks: { olderThanDays: 60 }) */
+  payload?: Record<string, unknown>;
 }
 
 const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
@@ -25,6 +27,7 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'check-model-health', task: 'vectorization.check_model_health', payload: {}, cron: '0 */6 * * *' },
   { id: 'cleanup-expired', task: 'deferred.cleanup_expired', payload: { olderThanDays: 7 }, cron: '0 2 * * *' },
   { id: 'health-report', task: 'maintenance.health_report', payload: {}, cron: '0 6 * * *' },
+  { id: 'purge-missing-tracks', task: 'maintenance.purge_missing_tracks', payload: { olderThanDays: 30 }, cron: '30 3 * * *' },
 ];
 
 /** The effective schedule: defaults, overridden per entry, in the configured timezone. */
@@ -37,6 +40,7 @@ export function buildSchedules(overrides: Record<string, ScheduleOverride>, time
   return DEFAULTS.filter((d) => overrides[d.id]?.enabled !== false).map((d) => ({
     ...d,
     cron: overrides[d.id]?.cron ?? d.cron,
+    payload: { ...d.payload, ...overrides[d.id]?.payload },
     timezone,
   }));
 }

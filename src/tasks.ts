@@ -12,6 +12,7 @@ import { processCoversBatch } from './workers/deferred/covers_deferred.js';
 import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
 import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
 import { healthReport } from './workers/maintenance/health_report.js';
+import { MISSING_GRACE_DAYS, purgeMissingTracks } from './workers/maintenance/purge_missing.js';
 import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
 import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
@@ -258,6 +259,17 @@ export const TASKS = [
     timeoutMs: 5 * MIN,
     priority: 10,
     handler: healthReport,
+  }),
+  defineTask({
+    name: 'maintenance.purge_missing_tracks',
+    queue: 'maintenance',
+    description: 'deletes tracks whose file has been missing for longer than the grace period',
+    schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(MISSING_GRACE_DAYS) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: HOUR,
+    priority: 10,
+    positional: ['olderThanDays'],
+    handler: purgeMissingTracks,
   }),
 ];
 

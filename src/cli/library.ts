@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { searchTracks } from '../services/library/search.js';
+import { missingTracks, searchTracks } from '../services/library/search.js';
+import { MISSING_GRACE_DAYS, purgeMissing } from '../workers/maintenance/purge_missing.js';
 import { positive } from './jobs.js';
 import { withRuntime } from './context.js';
 import { printJson, printLine, printTable } from './output.js';
@@ -50,6 +51,33 @@ export function libraryCommand(): Command {
         printTable(['path', 'stage', 'reason'], rows.map((r) => [r.path, r.stage, r.message]));
       });
     });
+
+  library
+    .command('missing')
+    .description(`tracks whose file has gone: kept with their id, analysis and vectors (hidden elsewhere) until purged after ${MISSING_GRACE_DAYS} days`)
+    .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 100)
+    .option('--json', 'print JSON')
+    .action(async (opts: { limit: number; json?: boolean }, command: Command) => {
+      await withRuntime(command, async ({ database: { db } }) => {
+        const rows = await missingTracks(db, { limit: opts.limit, offset: 0 });
+        if (opts.json) return printJson(rows);
+        if (rows.length === 0) return printLine('no missing tracks');
+        printTable(['id', 'missing since', 'path'], rows.map((r) => [r.id, new Date(r.missingSince!).toISOString(), r.path]));
+      });
+    });
+
+  library
+    .command('purge-missing')
+    .description('deletes missing tracks for good (with their analysis, vectors and covers)')
+    .option('--older-than-days <n>', 'only those missing for longer than this (default: all)', (v) => nonNegative(v, '--older-than-days'), 0)
+    .option('--json', 'print JSON')
+    .action(async (opts: { olderThanDays: number; json?: boolean }, command: Command) => {
+      await withRuntime(command, async ({ database: { db } }) => {
+        const purged = await purgeMissing(db, Date.now() - opts.olderThanDays * 86_400_000);
+        if (opts.json) return printJson({ purged });
+        printLine(`${purged} missing track(s) purged`);
+      });
+    });
   return library;
 }
 
@@ -67,4 +95,10 @@ export function tracksCommand(): Command {
         printTable(['id', 'artist', 'album', '#', 'title'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.trackNo ?? '', r.title]));
       });
     });
+}
+
+function nonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a whole number of days (0 or more)`);
+  return n;
 }

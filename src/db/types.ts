@@ -7,6 +7,8 @@ export interface LibraryRootTable {
   id: Generated<number>;
   path: string;
   added_at: number;
+  /** the device (st_dev) the root was last scanned on: another one means it is not mounted */
+  device: string | null;
 }
 
 export interface ScanTable {

@@ -66,7 +66,7 @@ describe('parse pool', () => {
     const files = corpusFiles();
     const pool = new ParsePool(2);
     pools.push(pool);
-    const [threaded, inline] = await Promise.all([pool.extract(files), extractFiles(files)]);
+    const [threaded, inline] = await Promise.all([pool.extract(files, [fs.realpathSync(CORPUS)]), extractFiles(files)]);
     const byPath = <T extends { path: string }>(rows: T[]) => [...rows].sort((a, b) => (a.path < b.path ? -1 : 1));
     assert.deepEqual(byPath(threaded.items), byPath(inline.items));
     assert.deepEqual(byPath(threaded.errors), byPath(inline.errors));
@@ -88,7 +88,7 @@ describe('parse pool', () => {
     const pool = new ParsePool(1, 1_000, () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(thread)}`)));
     pools.push(pool);
     const paths = ['/a', '/b-hang', '/c', '/d-crash', '/e'];
-    const { items, errors } = await pool.extract(paths);
+    const { items, errors } = await pool.extract(paths, ['/']);
     assert.equal(items.length, 0);
     assert.deepEqual(
       errors.map((e) => [e.path, e.message.startsWith('read') ? 'read' : e.message.includes('stopped answering') ? 'stalled' : e.message.includes('crashed') ? 'crashed' : e.message]),
@@ -101,14 +101,14 @@ describe('parse pool', () => {
       ],
     );
     // the pool goes on with fresh threads
-    assert.equal((await pool.extract(['/f'])).errors[0]?.message, 'read /f');
+    assert.equal((await pool.extract(['/f'], ['/'])).errors[0]?.message, 'read /f');
   });
 
   it('gives up waiting when its job is cancelled', async () => {
     const pool = new ParsePool(1);
     pools.push(pool);
     const controller = new AbortController();
-    const pending = pool.extract(corpusFiles(), controller.signal);
+    const pending = pool.extract(corpusFiles(), [fs.realpathSync(CORPUS)], controller.signal);
     controller.abort(new Error('cancelled by the test'));
     await assert.rejects(pending, /cancelled by the test/);
   });

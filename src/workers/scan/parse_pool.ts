@@ -12,11 +12,13 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import './shared_tag_mappers.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
-import { extractFiles, FILE_TIMEOUT_MS, type ExtractOutcome } from './metadata_extractor.js';
+import { extractFiles, FILE_TIMEOUT_MS, readInsideRoots, type ExtractOutcome } from './metadata_extractor.js';
 
 export interface ParseRequest {
   id: number;
   paths: string[];
+  /** the library roots' real paths: a file that resolves outside them is not read */
+  roots: readonly string[];
   timeoutMs: number;
 }
 
@@ -24,6 +26,7 @@ export type ParseReply = { id: number; result: ExtractedTrack | FileError } | { 
 
 interface Job {
   paths: readonly string[];
+  roots: readonly string[];
   results: Map<string, ExtractedTrack | FileError>;
   /** after a stall or a crash: the files left are sent one by one */
   isolate: boolean;
@@ -77,13 +80,16 @@ export class ParsePool {
     private readonly startThread: () => Worker = newThread,
   ) {}
 
-  /** Reads the files' tags and audio properties: in the pool's threads, or here when its size is 0. */
-  extract(paths: readonly string[], signal?: AbortSignal): Promise<ExtractOutcome> {
-    if (this.size === 0 || paths.length === 0) return extractFiles(paths, signal);
+  /**
+   * Reads the files' tags and audio properties (those that still resolve inside `roots`, the
+   * library roots' real paths): in the pool's threads, or here when its size is 0.
+   */
+  extract(paths: readonly string[], roots: readonly string[], signal?: AbortSignal): Promise<ExtractOutcome> {
+    if (this.size === 0 || paths.length === 0) return extractFiles(paths, signal, FILE_TIMEOUT_MS, readInsideRoots(roots));
     if (this.closed) return Promise.reject(new Error('the parse pool is closed'));
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const job: Job = { paths, results: new Map(), isolate: false, resolve, reject, settled: false, ...(signal ? { signal } : {}) };
+      const job: Job = { paths, roots, results: new Map(), isolate: false, resolve, reject, settled: false, ...(signal ? { signal } : {}) };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -121,7 +127,7 @@ export class ParsePool {
       slot.sent = job.isolate ? left.slice(0, 1) : left;
       slot.worker.ref();
       this.watch(slot);
-      slot.worker.postMessage({ id: slot.requestId, paths: slot.sent, timeoutMs: FILE_TIMEOUT_MS } satisfies ParseRequest);
+      slot.worker.postMessage({ id: slot.requestId, paths: slot.sent, roots: job.roots, timeoutMs: FILE_TIMEOUT_MS } satisfies ParseRequest);
     }
   }
 

@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import './shared_tag_mappers.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
-import { extractFile, extractFiles } from './metadata_extractor.js';
+import { extractFiles, readInsideRoots } from './metadata_extractor.js';
 import type { ParseReply, ParseRequest } from './parse_pool.js';
 
 const port = parentPort;
@@ -11,8 +11,9 @@ if (!port) throw new Error('parse_thread runs as a worker thread of the parse po
 
 port.on('message', (request: ParseRequest) => {
   const answered = new Set<string>();
+  const readOne = readInsideRoots(request.roots);
   const read = async (file: string): Promise<ExtractedTrack | FileError> => {
-    const result = await extractFile(file);
+    const result = await readOne(file);
     answered.add(file);
     port.postMessage({ id: request.id, result } satisfies ParseReply);
     return result;
