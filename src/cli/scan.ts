@@ -84,6 +84,7 @@ export function scanCommand(): Command {
         let current: ScanTable | undefined;
         // SQLite in the data folder: a full disk fails every write, the scan's own status included
         const diskWatch = runtime.config.databaseUrl ? null : new DiskFullWatch(runtime.config.dataDir);
+        let diskFull = false;
         for (;;) {
           current = await getScan(db, scanId);
           if (current && current.status !== 'running') break;
@@ -91,6 +92,7 @@ export function scanCommand(): Command {
             const reason = diskFullMessage(runtime.config.dataDir);
             await failScan(db, scanId, reason).catch(() => undefined); // may fail too: the reason is printed anyway
             current = { ...current, status: 'failed', last_error: reason, finished_at: Date.now() };
+            diskFull = true;
             break;
           }
           if (current && interactive) process.stderr.write(`\r${progressLine(current)}\u001b[K`);
@@ -101,7 +103,10 @@ export function scanCommand(): Command {
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
         if (interactive) process.stderr.write('\n');
-        await worker?.close(runtime.config.shutdownGraceMs);
+        // on a full disk the worker cannot even record its own exit: the summary is what matters
+        await worker?.close(runtime.config.shutdownGraceMs).catch((err: unknown) => {
+          if (!diskFull) throw err;
+        });
         const summary = summarize(current);
         if (opts.json) printJson(summary);
         else printSummary(summary);

@@ -268,5 +268,31 @@ for (const setup of setups) {
       assert.equal(work.status, 'failed');
       assert.match(work.last_error ?? '', /outside the library roots/);
     });
+
+    it('missing tracks are purged after the grace period, with their cover rows and empty albums', { skip: skipMounts }, async () => {
+      const db = runtime.database.db;
+      const jpeg = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#3c3' } }).jpeg().toBuffer();
+      const file = path.join(root, 'Hal', 'Gone Soon', '01 - Leaving.mp3');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, mp3WithTags(mp3, { title: 'Leaving', artists: ['Hal'], album: 'Gone Soon', cover: { mime: 'image/jpeg', data: jpeg } }));
+      assert.equal((await scanOnce(runtime, root)).status, 'completed');
+      await drain(runtime.broker);
+      const track = await db.selectFrom('tracks').select(['id', 'album_id']).where('path', '=', file).executeTakeFirstOrThrow();
+      const covers = () => db.selectFrom('covers').select('id').where((eb) => eb.or([eb.and([eb('entity_type', '=', 'track'), eb('entity_id', '=', track.id)]), eb.and([eb('entity_type', '=', 'album'), eb('entity_id', '=', track.album_id!)])])).execute();
+      assert.equal((await covers()).length, 2, 'track and album covers stored');
+      fs.rmSync(file);
+      assert.equal((await scanOnce(runtime, root)).status, 'completed');
+      const purge = async (olderThanDays: number) => {
+        await runtime.broker.enqueue('maintenance.purge_missing_tracks', { olderThanDays });
+        await drain(runtime.broker);
+      };
+      await purge(30);
+      assert.ok(await db.selectFrom('tracks').select('id').where('id', '=', track.id).executeTakeFirst(), 'kept during the grace period');
+      assert.equal((await covers()).length, 2);
+      await purge(0);
+      assert.equal(await db.selectFrom('tracks').select('id').where('id', '=', track.id).executeTakeFirst(), undefined);
+      assert.equal(await db.selectFrom('albums').select('id').where('id', '=', track.album_id!).executeTakeFirst(), undefined, 'the empty album goes');
+      assert.deepEqual(await covers(), [], 'no cover row left for the deleted track and album');
+    });
   });
 }

@@ -2,7 +2,6 @@
 // (per-stage progress of a scan, keyed by the Celery id of its scan.discovery call) or
 // `notifications` ({type: "library_update"}, vectorization events). SoniqueBay's API relays both
 // channels to its UI verbatim.
-import { Redis } from 'ioredis';
 import type { ScanTable } from '../../db/types.js';
 
 export type SoniqueBayEvent = { type: string } & Record<string, unknown>;
@@ -10,6 +9,8 @@ export type SoniqueBayEvent = { type: string } & Record<string, unknown>;
 /** Publishes on a Redis of its own for one call, as SoniqueBay's publishers do; errors are the caller's to log. */
 export async function publishOnce(url: string, channel: 'progress' | 'notifications', events: readonly SoniqueBayEvent[]): Promise<void> {
   if (events.length === 0) return;
+  // loaded here: the task registry imports this file, and most commands never publish
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, enableOfflineQueue: true });
   redis.on('error', () => undefined);
   try {
