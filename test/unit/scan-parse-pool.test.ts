@@ -48,7 +48,7 @@ describe('music-metadata tag mappers shared across parses', () => {
       }
       process.stdout.write(JSON.stringify(out));`;
     const run = (withSharing: boolean) =>
-      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(withSharing)], { cwd: REPO, maxBuffer: 256 << 20 }).toString()) as Record<string, string>;
+      JSON.parse(execFileSync(process.execPath, [...(withSharing ? ['--import', 'tsx'] : []), '--input-type=module', '-e', script(withSharing)], { cwd: REPO, maxBuffer: 256 << 20 }).toString()) as Record<string, string>;
     const plain = run(false);
     const shared = run(true);
     assert.ok(Object.keys(plain).length >= 50, `corpus: ${Object.keys(plain).length} audio files`);
