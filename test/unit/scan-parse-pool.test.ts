@@ -84,7 +84,8 @@ describe('parse pool', () => {
           parentPort.postMessage({ id, result: { path: p, size: 1, mtimeMs: 1, stage: 'test', message: 'read ' + p } });
         }
         parentPort.postMessage({ id, done: true, late: [] });
-      });`;
+      });
+      parentPort.postMessage({ ready: true });`;
     const pool = new ParsePool(1, 1_000, () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(thread)}`)));
     pools.push(pool);
     const paths = ['/a', '/b-hang', '/c', '/d-crash', '/e'];
