@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type pgModule from 'pg';
 import type { Db, DbDialect } from './types.js';
 import { ImmediateSqliteDialect, openSqlite, StatementCache } from './sqlite.js';
 
@@ -27,11 +28,19 @@ export function sqliteFileFor(dataDir: string): string {
   return path.join(dataDir, SQLITE_FILE_NAME);
 }
 
-// 64-bit integers (epoch-ms times, file sizes, ids) as numbers: they stay far below 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+const require = createRequire(import.meta.url);
+
+/** pg, loaded by the first PostgreSQL connection only (an embedded start does not pay for it) */
+function loadPg(): typeof pgModule {
+  const pg = require('pg') as typeof pgModule;
+  // 64-bit integers (epoch-ms times, file sizes, ids) as numbers: they stay far below 2^53.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+  return pg;
+}
 
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if (target.databaseUrl) {
+    const pg = loadPg();
     const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });
     // A server restart cuts every connection, idle or lent to a transaction: the query in flight
     // fails (its job is retried) and the pool connects anew. Without listeners, the 'error' events

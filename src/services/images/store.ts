@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 
 export const DEFAULT_IMAGE_SIZES: readonly number[] = [64, 256, 512, 1024];
 export const IMAGE_FORMATS = ['webp', 'jpeg'] as const;
@@ -23,6 +23,13 @@ const MIME: Record<string, { mime: string; ext: string }> = {
 
 /** larger pictures are refused rather than decoded (a hostile file could claim any size) */
 const MAX_PIXELS = 100_000_000;
+
+/** sharp (libvips, ~0.15 CPU-s to load) on the first picture, not at every command start */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+async function loadSharp(): Promise<typeof import('sharp')['default']> {
+  sharpModule ??= import('sharp');
+  return (await sharpModule).default;
+}
 
 export class CorruptImageError extends Error {
   constructor(reason: string) {
@@ -83,6 +90,7 @@ export class ImageStore {
     const known = this.readMeta(hash);
     if (known) return { hash: known.hash, mime: known.mime, width: known.width, height: known.height, bytes: known.bytes, created: false };
 
+    const sharp = await loadSharp();
     let meta: Metadata;
     try {
       meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
@@ -129,6 +137,7 @@ export class ImageStore {
    * JPEG is not decoded eight times. JPEG renditions are flattened on white (JPEG has no alpha).
    */
   private async render(bytes: Buffer, folder: string): Promise<Record<string, { bytes: number; sha256: string }>> {
+    const sharp = await loadSharp();
     const largest = this.sizes[this.sizes.length - 1]!;
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS })
       .rotate()

@@ -12,6 +12,7 @@ import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { nameKey, VARIOUS_ARTISTS } from './names.js';
 import { addCounts, finalizeIfDone } from './sessions.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export interface ProcessPayload {
   scanId?: string;
@@ -48,6 +49,8 @@ export async function processEntities(payload: ProcessPayload, ctx: TaskContext)
   // after commit: the database already says this work is pending, so a failed enqueue loses nothing
   await queueFollowUps(ctx, outcome);
   const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
+  // the SoniqueBay sink mirrors it soon (a no-op without SONIQUEBAY_SINK_URL)
+  await requestSync(ctx);
   if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'batch', batchNo: payload.batchNo ?? null, inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed });
   return { inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
 }

@@ -9,6 +9,7 @@ import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { parseLargeFile } from './block_reader.js';
 import { isCancelled } from './sessions.js';
 import { unreadableReason } from './walk.js';
 
@@ -92,7 +93,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     } finally {
       await handle.close();
     }
-    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseFile(file);
+    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseLargeFile(file);
     const { format } = metadata;
     // noise behind an audio extension often contains something that looks like a frame header
     // (random bytes "are" 6-channel AAC): without a duration, only tags make it believable
@@ -269,12 +270,12 @@ export interface ExtractPayload {
   paths: string[];
 }
 
-/** The task: extract, then hand the batch to the single writer. */
-export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
-  if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  const roots = await realRoots(ctx.db);
-  // resolved again at open time: a link re-pointed outside the roots since the walk is not read
-  const read = async (file: string): Promise<ExtractedTrack | FileError> => {
+/**
+ * Reads a file unless it now resolves outside the library roots (`roots`: real paths, from
+ * realRoots): a link re-pointed outside the roots since the walk is not read.
+ */
+export function readInsideRoots(roots: readonly string[]): (file: string) => Promise<ExtractedTrack | FileError> {
+  return async (file) => {
     try {
       await resolveInsideRoots(file, roots);
     } catch (err) {
@@ -283,7 +284,13 @@ export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): P
     }
     return extractFile(file);
   };
-  const { items, errors } = await extractFiles(payload.paths, ctx.signal, FILE_TIMEOUT_MS, read);
+}
+
+/** The task: extract, then hand the batch to the single writer. */
+export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
+  if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
+  // in the parse threads; each file resolved again at open time (readInsideRoots)
+  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),

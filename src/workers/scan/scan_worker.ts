@@ -9,6 +9,7 @@ import type { TaskContext } from '../../tasks/define.js';
 import { checkRoot, recordDevice } from './root_check.js';
 import { addCounts, ensureRoot, failScan, finalizeIfDone, isCancelled, startScan } from './sessions.js';
 import { walkFolders, type FolderListing } from './walk.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export const EXTRACT_BATCH_SIZE = 200;
 const PROGRESS_EVERY_MS = 250;
@@ -108,6 +109,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   await db.updateTable('scans').set({ discovered: counts.discovered, unchanged: counts.unchanged, walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
   await report(true);
   const completed = await finalizeIfDone(db, scanId);
+  if (completed) await requestSync(ctx); // nothing to read: the SoniqueBay sink closes the scan now
   return { scanId, state: completed ? 'completed' : 'running', ...counts };
 }
 
