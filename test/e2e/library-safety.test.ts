@@ -94,7 +94,8 @@ for (const setup of setups) {
       fs.writeFileSync(path.join(root, 'Dora', 'Old Album', '01 - Old Title.flac'), flacWithTags(flac, { title: 'Old Title', artists: ['Dora'], album: 'Old Album', mbRecordingId: MB_RECORDING }));
       const made = await setup.config(path.join(dir, 'data'));
       cleanup = made.cleanup;
-      runtime = await openRuntime({ ...made.config, analysis: false, libraryRoots: [root] }, testLogger);
+      // tags parsed in this thread (scanThreads 0): the EIO test seam (injectReadFault) lives here
+      runtime = await openRuntime({ ...made.config, analysis: false, scanThreads: 0, libraryRoots: [root] }, testLogger);
     });
     after(async () => {
       injectReadFault(undefined);
