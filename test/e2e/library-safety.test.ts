@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { buildApi } from '../../src/api/server.js';
 import { flacWithTags, mp3WithTags, splitFlac, stripId3 } from '../../scripts/tag-writers.js';
 import type { Db, ScanTable } from '../../src/db/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
@@ -173,6 +174,16 @@ for (const setup of setups) {
       assert.equal(row.id, before.id);
       assert.ok(row.missing_since !== null);
       assert.ok(!(await searchTracks(db, undefined, { limit: 500, offset: 0 })).some((t) => t.id === before.id), 'hidden from listings');
+      // shown by the API (and `soniquebay library missing`, test/e2e/cli.test.ts)
+      const app = await buildApi({ runtime, host: '127.0.0.1' });
+      try {
+        const listed = (await app.inject('/tracks/missing')).json() as { items: { id: number; path: string }[] };
+        assert.deepEqual(listed.items.map((t) => [t.id, t.path]), [[before.id, file]]);
+        assert.ok(!((await app.inject('/tracks?limit=500')).json() as { items: { id: number }[] }).items.some((t) => t.id === before.id));
+        assert.equal((await app.inject(`/tracks/${before.id}`)).statusCode, 200, 'a missing track is still known by its id');
+      } finally {
+        await app.close();
+      }
       fs.writeFileSync(file, bytes);
       fs.utimesSync(file, stat.atime, stat.mtime);
       assert.equal((await scanOnce(runtime, root)).status, 'completed');

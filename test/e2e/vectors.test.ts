@@ -89,6 +89,22 @@ for (const setup of runtimeSetups) {
       await assert.rejects(similar(db, runtime.vectors, 999_999, 5), /does not exist/);
     });
 
+    it('never suggests a missing track (its file is gone) in similar tracks or a radio', async () => {
+      const db = runtime.database.db;
+      const seed = tracks.find((t) => t.group === 'house')!;
+      const hidden = (await similar(db, runtime.vectors, seed.id, 10)).tracks.map((t) => t.trackId).filter((id) => id !== seed.id).slice(0, 3);
+      await db.updateTable('tracks').set({ missing_since: Date.now() }).where('id', 'in', hidden).execute();
+      try {
+        const after = await similar(db, runtime.vectors, seed.id, 10);
+        assert.equal(after.tracks.length, 10);
+        assert.ok(!after.tracks.some((t) => hidden.includes(t.trackId)), 'a missing track was suggested');
+        const radio = await playlist(db, runtime.vectors, [seed.id], 20);
+        assert.ok(!radio.tracks.some((t) => hidden.includes(t.trackId)), 'a missing track is in the radio');
+      } finally {
+        await db.updateTable('tracks').set({ missing_since: null }).where('id', 'in', hidden).execute();
+      }
+    });
+
     it('makes a radio of the seeds then tracks like them, with no repeats and no artist twice in a row', async () => {
       const seeds = tracks.filter((t) => t.group === 'house').slice(0, 2).map((t) => t.id);
       const list = await playlist(runtime.database.db, runtime.vectors, seeds, 20);
