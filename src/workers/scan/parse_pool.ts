@@ -198,7 +198,7 @@ export class ParsePool {
 
   private continueOrFinish(job: Job): void {
     if (job.settled) return;
-    if (job.results.size < job.paths.length) {
+    if (!job.paths.every((p) => job.results.has(p))) {
       this.waiting.unshift(job);
       this.dispatch();
       return;
