@@ -14,15 +14,18 @@ export function libraryCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
       await withRuntime(command, async ({ database: { db } }) => {
-        const count = async (table: 'tracks' | 'albums' | 'artists' | 'genres' | 'scan_errors' | 'library_roots') =>
+        const count = async (table: 'albums' | 'artists' | 'genres' | 'scan_errors' | 'library_roots') =>
           Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        const countTracks = async (missing: 'is' | 'is not') =>
+          Number((await db.selectFrom('tracks').select((eb) => eb.fn.countAll().as('n')).where('missing_since', missing, null).executeTakeFirstOrThrow()).n);
         const totals = await db
           .selectFrom('tracks')
           .select((eb) => [eb.fn.sum<number>('duration').as('seconds'), eb.fn.sum<number>('file_size').as('bytes')])
           .executeTakeFirstOrThrow();
         const stats = {
           roots: await count('library_roots'),
-          tracks: await count('tracks'),
+          tracks: await countTracks('is'),
+          missingTracks: await countTracks('is not'),
           albums: await count('albums'),
           artists: await count('artists'),
           genres: await count('genres'),
@@ -32,7 +35,7 @@ export function libraryCommand(): Command {
           lastScans: await db.selectFrom('scans').select(['id', 'root_path', 'status', 'started_at', 'finished_at', 'discovered', 'failed']).orderBy('started_at', 'desc').limit(5).execute(),
         };
         if (opts.json) return printJson(stats);
-        printLine(`${stats.tracks} tracks, ${stats.albums} albums, ${stats.artists} artists, ${stats.genres} genres in ${stats.roots} root(s)`);
+        printLine(`${stats.tracks} tracks${stats.missingTracks > 0 ? ` (and ${stats.missingTracks} missing: soniquebay library missing)` : ''}, ${stats.albums} albums, ${stats.artists} artists, ${stats.genres} genres in ${stats.roots} root(s)`);
         printLine(`${stats.hours} hours, ${stats.gigabytes} GB; ${stats.unreadableFiles} unreadable file(s)`);
         for (const s of stats.lastScans) printLine(`scan ${s.id}  ${s.status}  ${new Date(s.started_at).toISOString()}  ${s.discovered} files, ${s.failed} failed  ${s.root_path}`);
       });

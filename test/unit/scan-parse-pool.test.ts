@@ -48,7 +48,7 @@ describe('music-metadata tag mappers shared across parses', () => {
       }
       process.stdout.write(JSON.stringify(out));`;
     const run = (withSharing: boolean) =>
-      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(withSharing)], { cwd: REPO, maxBuffer: 256 << 20 }).toString()) as Record<string, string>;
+      JSON.parse(execFileSync(process.execPath, [...(withSharing ? ['--import', 'tsx'] : []), '--input-type=module', '-e', script(withSharing)], { cwd: REPO, maxBuffer: 256 << 20 }).toString()) as Record<string, string>;
     const plain = run(false);
     const shared = run(true);
     assert.ok(Object.keys(plain).length >= 50, `corpus: ${Object.keys(plain).length} audio files`);
@@ -84,7 +84,8 @@ describe('parse pool', () => {
           parentPort.postMessage({ id, result: { path: p, size: 1, mtimeMs: 1, stage: 'test', message: 'read ' + p } });
         }
         parentPort.postMessage({ id, done: true, late: [] });
-      });`;
+      });
+      parentPort.postMessage({ ready: true });`;
     const pool = new ParsePool(1, 1_000, () => new Worker(new URL(`data:text/javascript,${encodeURIComponent(thread)}`)));
     pools.push(pool);
     const paths = ['/a', '/b-hang', '/c', '/d-crash', '/e'];

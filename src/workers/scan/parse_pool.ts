@@ -22,7 +22,11 @@ export interface ParseRequest {
   timeoutMs: number;
 }
 
-export type ParseReply = { id: number; result: ExtractedTrack | FileError } | { id: number; done: true; late: FileError[]; failure?: string };
+export type ParseReply =
+  /** the thread has loaded its modules and takes requests */
+  | { ready: true }
+  | { id: number; result: ExtractedTrack | FileError }
+  | { id: number; done: true; late: FileError[]; failure?: string };
 
 interface Job {
   paths: readonly string[];
@@ -44,8 +48,8 @@ interface Slot {
   /** the files of the request in flight */
   sent: string[];
   timer: NodeJS.Timeout | undefined;
-  /** the stall clock starts once the thread runs (its start-up is not a stall) */
-  online: boolean;
+  /** the stall clock starts once the thread has loaded (its start-up is not a stall) */
+  ready: boolean;
 }
 
 /**
@@ -134,19 +138,20 @@ export class ParsePool {
   /** (re)arms the stall timer of a busy slot */
   private watch(slot: Slot): void {
     clearTimeout(slot.timer);
-    if (!slot.online) return;
+    if (!slot.ready) return;
     slot.timer = setTimeout(() => this.lost(slot, `the tag parser stopped answering for ${Math.round(this.stallMs / 1000)} s on this file`), this.stallMs);
     slot.timer.unref();
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: this.startThread(), job: null, requestId: 0, sent: [], timer: undefined, online: false };
+    const slot: Slot = { worker: this.startThread(), job: null, requestId: 0, sent: [], timer: undefined, ready: false };
     slot.worker.unref();
-    slot.worker.once('online', () => {
-      slot.online = true;
-      if (slot.job) this.watch(slot);
-    });
     slot.worker.on('message', (reply: ParseReply) => {
+      if ('ready' in reply) {
+        slot.ready = true;
+        if (slot.job) this.watch(slot);
+        return;
+      }
       const job = slot.job;
       if (!job || reply.id !== slot.requestId) return; // the answer to an aborted batch
       this.watch(slot);

@@ -24,3 +24,4 @@ port.on('message', (request: ParseRequest) => {
     (err: unknown) => port.postMessage({ id: request.id, done: true, late: [], failure: err instanceof Error ? err.message : String(err) } satisfies ParseReply),
   );
 });
+port.postMessage({ ready: true } satisfies ParseReply);
