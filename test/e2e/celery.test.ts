@@ -147,7 +147,7 @@ describe('Celery drop-in: a Python Celery client and `soniquebay worker --celery
     const answer = await client.get(await client.send('scan.discovery', { args: [missing], queue: 'scan' }));
     assert.equal(answer.status, 'FAILURE');
     assert.equal(answer.error?.type, 'TaskError');
-    assert.match(answer.error!.message, new RegExp(`^library root ${missing} is not a readable folder \\(ENOENT`));
+    assert.match(answer.error!.message, new RegExp(`^library root ${missing} is absent \\(ENOENT\\)`));
     assert.match(answer.traceback ?? '', /TaskError: library root/);
   });
 

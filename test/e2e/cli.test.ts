@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import Database from 'better-sqlite3';
+import { TASKS } from '../../src/tasks.js';
 import { generateLibrary } from '../../scripts/fixtures.js';
 import { loadConfig } from '../../src/config.js';
 import { openRuntime } from '../../src/runtime.js';
@@ -34,7 +35,8 @@ describe('soniquebay CLI (embedded default)', () => {
     const { code, stdout } = soniquebay(['tasks', '--json']);
     assert.equal(code, 0);
     const { tasks, aliases } = JSON.parse(stdout) as { tasks: { name: string; queue: string; payload: object }[]; aliases: unknown[] };
-    assert.equal(tasks.length, 19);
+    assert.equal(tasks.length, TASKS.length);
+    assert.equal(tasks.find((t) => t.name === 'soniquebay.sync')?.queue, 'batch');
     assert.equal(tasks.find((t) => t.name === 'scan.discovery')?.queue, 'scan');
     assert.equal((tasks.find((t) => t.name === 'scan.discovery') as { available?: boolean })?.available, true);
     assert.ok(aliases.length >= 20);

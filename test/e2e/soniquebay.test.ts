@@ -194,6 +194,8 @@ describe('SoniqueBay drop-in: its calls, its progress events, its library (sink)
     const answer = await client.get(id, 60);
     assert.equal(answer.status, 'SUCCESS', JSON.stringify(answer));
     await scanEnd(id);
+    // when the UI is told the scan is done, every track is already in its database
+    const [{ n: atEnd }] = (await q<{ n: string }>('SELECT count(*)::text AS n FROM tracks')) as [{ n: string }];
     await settled();
 
     // progress: ordered, under the Celery id, never "done" before the end, the end once and last
@@ -217,6 +219,7 @@ describe('SoniqueBay drop-in: its calls, its progress events, its library (sink)
     );
     // exactly our tracks, with their artist, album and album artist
     assert.deepEqual(sbTracks.map((t) => t.path).sort(), mine.tracks.map((t) => t.path).sort());
+    assert.equal(Number(atEnd), mine.tracks.length);
     const byPath = new Map(mine.tracks.map((t) => [t.path, t]));
     for (const t of sbTracks) {
       const o = byPath.get(t.path)!;

@@ -58,6 +58,10 @@ describe('task registry', () => {
     // a Python insert stage's tracks (metadata dicts, contract §4.3) are read again from their files
     assert.deepEqual(resolveTask(registry, 'insert.direct_batch', { insertionData: { artists: [], tracks: [{ path: '/a.flac', title: 'A' }] } }).payload, { paths: ['/a.flac'] });
     assert.throws(() => resolveTask(registry, 'insert.direct_batch', { insertionData: { tracks: [] } }), /paths/);
+    // SoniqueBay's beat entries (contract §1.4) run our periodic tasks
+    assert.deepEqual(resolveTask(registry, 'backend_worker.tasks.maintenance_tasks.cleanup_expired_tasks_task', { maxAgeSeconds: 86_400 }).payload, { olderThanDays: 1 });
+    assert.equal(resolveTask(registry, 'backend_worker.tasks.maintenance_tasks.generate_daily_health_report_task', {}).def.name, 'maintenance.health_report');
+    assert.deepEqual(resolveTask(registry, 'worker_deferred_enrichment.process_enrichment_batch', { batch_size: 5 }).payload, { limit: 5 });
   });
 
   it('suggests the right name for a near miss', () => {

@@ -183,7 +183,8 @@ class SinkRun {
   }
 
   async run(): Promise<SyncReport> {
-    const since = this.options.deep ? -1 : (await cursor(this.db, 'changes')) - OVERLAP_MS;
+    const last = await cursor(this.db, 'changes');
+    const since = this.options.deep ? -1 : last - OVERLAP_MS;
     await this.tracks(since);
     await this.entities(since);
     const scansSince = await cursor(this.db, 'scans');
@@ -195,7 +196,8 @@ class SinkRun {
       .orderBy('finished_at')
       .execute();
     if (this.options.full || finished.length > 0) await this.removals();
-    await this.closeScans(finished);
+    // the first run closes the sessions SoniqueBay opened, but adds none for our past scans
+    await this.closeScans(finished, last > 0);
     await setCursor(this.db, 'changes', this.started);
     if (finished.length > 0) await setCursor(this.db, 'scans', Math.max(...finished.map((s) => s.finished_at ?? 0)));
     this.report.ms = Date.now() - this.started;
@@ -309,9 +311,9 @@ class SinkRun {
           textOrNull((featuredOf.get(t.id) ?? []).map((f) => f.name).join(', ')),
         ];
         const links = {
-          genres: [...new Set(own.map((g) => genreNames.get(g.name.toLowerCase())!))].sort((x, y) => x - y),
-          genreTags: [...new Set(tagRows.filter((r) => r.kind === 'genre').map((r) => genreTagNames.get(r.name.toLowerCase())!))].sort((x, y) => x - y),
-          moodTags: [...new Set(moods.map((r) => moodNames.get(r.name.toLowerCase())!))].sort((x, y) => x - y),
+          genres: idsOf(genreNames, own.map((g) => g.name)),
+          genreTags: idsOf(genreTagNames, tagRows.filter((r) => r.kind === 'genre').map((r) => r.name)),
+          moodTags: idsOf(moodNames, moods.map((r) => r.name)),
         };
         return { t, row, links, features: hasFeatures ? features : null, hash: hashOf([row, links, hasFeatures ? features : null]) };
       });
@@ -463,7 +465,7 @@ class SinkRun {
     if (sbIds.length > 0) {
       await client.query('DELETE FROM artist_genres WHERE artist_id = ANY($1::int4[])', [sbIds]);
       const genreIds = await this.names('genres', changed.flatMap((w) => w.genreNames));
-      await insertRows(client, 'artist_genres', { names: ['artist_id', 'genre_id'], types: ['int4', 'int4'] }, changed.flatMap((w) => [...new Set(w.genreNames.map((g) => genreIds.get(g.toLowerCase())!))].map((g) => [sbOf.get(w.a.id)!, g])));
+      await insertRows(client, 'artist_genres', { names: ['artist_id', 'genre_id'], types: ['int4', 'int4'] }, changed.flatMap((w) => idsOf(genreIds, w.genreNames).map((g) => [sbOf.get(w.a.id)!, g])));
       await this.writeCovers('ARTIST', changed.map((w) => ({ sb: sbOf.get(w.a.id)!, cover: w.cover })));
       await this.writeSimilar(changed.filter((w) => w.similarNames.length > 0 || info.get(w.a.id)?.similar_fetched_at).map((w) => ({ sb: sbOf.get(w.a.id)!, similar: w.similarNames })));
     }
@@ -549,7 +551,7 @@ class SinkRun {
     if (sbIds.length > 0) {
       await client.query('DELETE FROM album_genres WHERE album_id = ANY($1::int4[])', [sbIds]);
       const genreIds = await this.names('genres', changed.flatMap((w) => w.genreNames));
-      await insertRows(client, 'album_genres', { names: ['album_id', 'genre_id'], types: ['int4', 'int4'] }, changed.flatMap((w) => [...new Set(w.genreNames.map((g) => genreIds.get(g.toLowerCase())!))].map((g) => [sbOf.get(w.a.id)!, g])));
+      await insertRows(client, 'album_genres', { names: ['album_id', 'genre_id'], types: ['int4', 'int4'] }, changed.flatMap((w) => idsOf(genreIds, w.genreNames).map((g) => [sbOf.get(w.a.id)!, g])));
       await this.writeCovers('ALBUM', changed.map((w) => ({ sb: sbOf.get(w.a.id)!, cover: w.cover })));
     }
     for (const w of wanted) {
@@ -745,18 +747,24 @@ class SinkRun {
    * with its counts (our scan id is the Celery id when the scan came through the bridge). A scan
    * SoniqueBay did not start gets a closed row of its own.
    */
-  private async closeScans(scans: { id: string; root_path: string; status: string; discovered: number; failed: number; finished_at: number | null }[]): Promise<void> {
+  private async closeScans(scans: { id: string; root_path: string; status: string; discovered: number; failed: number; finished_at: number | null }[], addMissing: boolean): Promise<void> {
     for (const scan of scans) {
       const status = scan.status === 'completed' ? 'completed' : 'failed';
       const files = int4OrNull(scan.discovered) ?? 0;
       const updated = await this.client.query(`UPDATE scan_sessions SET status = $2, processed_files = $3, total_files = $3, updated_at = now() WHERE task_id = $1`, [scan.id, status, files]);
-      if ((updated.rowCount ?? 0) === 0) {
+      if ((updated.rowCount ?? 0) === 0 && addMissing) {
         await this.client.query(`INSERT INTO scan_sessions (id, directory, status, processed_files, total_files, task_id, started_at, updated_at) VALUES ($1, $2, $3, $4, $4, $5, now(), now())`, [randomUUID(), scan.root_path, status, files, scan.id]);
       }
       await setCursor(this.db, `scan:${scan.id}`, Date.now());
       this.report.scansClosed.push(scan.id);
     }
   }
+}
+
+/** the distinct SoniqueBay ids of names (by lower case, as names() keys them), sorted; a name not found is left out */
+function idsOf(byLower: Map<string, number>, names: readonly string[]): number[] {
+  const ids = names.map((n) => byLower.get(n.toLowerCase())).filter((id): id is number => id !== undefined);
+  return [...new Set(ids)].sort((x, y) => x - y);
 }
 
 /** our id of a SoniqueBay id (the calls SoniqueBay sends carry its own ids, §4.2) */
