@@ -60,6 +60,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   let batchNo = start.scan.batches_total;
   let lastProgress = 0;
   const seenFolders: number[] = [];
+  const skipped: Record<string, number> = {};
 
   const flush = async () => {
     if (batch.length === 0) return;
@@ -80,6 +81,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   for await (const listing of walkFolders(rootPath, realRoot)) {
     ctx.signal.throwIfAborted();
     counts.folders++;
+    for (const [ext, n] of Object.entries(listing.skipped)) skipped[ext] = (skipped[ext] ?? 0) + n;
     if (counts.folders % CANCEL_CHECK_EVERY === 0 && (await isCancelled(db, scanId))) {
       return { scanId, state: 'cancelled', ...counts };
     }
@@ -104,7 +106,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   await forgetVanishedFolders(db, root.id, scanId);
 
   await addCounts(db, scanId, { discovered: counts.discovered, unchanged: counts.unchanged });
-  await db.updateTable('scans').set({ walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
+  await db.updateTable('scans').set({ walk_done: 1, skipped: JSON.stringify(skipped), updated_at: Date.now() }).where('id', '=', scanId).execute();
   await report(true);
   const completed = await finalizeIfDone(db, scanId);
   return { scanId, state: completed ? 'completed' : 'running', ...counts };

@@ -64,6 +64,7 @@ export async function startScan(db: Db, input: { rootId: number; rootPath: strin
       updated_at: now,
       finished_at: null,
       last_error: null,
+      skipped: null,
     };
     await trx.insertInto('scans').values(scan).execute();
     return { scan, state: 'started' };
