@@ -20,6 +20,8 @@ interface Format {
   args: string[];
   rate: number;
   channels: number;
+  /** ffmpeg writes no tags in this container (raw MPEG audio layer 2): only the untagged file */
+  untaggable?: true;
 }
 
 /** One entry per container/codec pair; `mono`/rates vary so that sample rate and channels are checked too. */
@@ -27,7 +29,7 @@ export const LONG_FORMATS: readonly Format[] = [
   { name: 'mp3-cbr.mp3', args: ['-c:a', 'libmp3lame', '-b:a', '128k'], rate: 44100, channels: 2 },
   { name: 'mp3-vbr.mp3', args: ['-c:a', 'libmp3lame', '-q:a', '4'], rate: 44100, channels: 2 },
   { name: 'mp3-shine.mp3', args: ['-c:a', 'libshine', '-b:a', '64k', '-write_xing', '0'], rate: 32000, channels: 1 },
-  { name: 'mp2.mp2', args: ['-c:a', 'mp2', '-b:a', '192k', '-f', 'mp3'], rate: 48000, channels: 2 },
+  { name: 'mp2.mp2', args: ['-c:a', 'mp2', '-b:a', '192k'], rate: 48000, channels: 2, untaggable: true },
   { name: 'flac.flac', args: ['-c:a', 'flac'], rate: 44100, channels: 2 },
   { name: 'flac-96k.flac', args: ['-c:a', 'flac', '-sample_fmt', 's32'], rate: 96000, channels: 2 },
   { name: 'vorbis.ogg', args: ['-c:a', 'libvorbis', '-q:a', '3'], rate: 44100, channels: 2 },
@@ -71,7 +73,7 @@ export async function synthLongLibrary(outDir?: string): Promise<{ dir: string; 
   fs.mkdirSync(dir, { recursive: true });
   const jobs: LongFile[] = [];
   LONG_FORMATS.forEach((format, i) => {
-    for (const tagged of [true, false]) {
+    for (const tagged of format.untaggable ? [false] : [true, false]) {
       const seconds = 60 + ((i * 2 + (tagged ? 0 : 1)) * 97) % 241;
       jobs.push({ path: path.join(dir, `${tagged ? 'tagged' : 'untagged'}-${format.name}`), format: format.name, seconds, tagged, rate: format.rate, channels: format.channels });
     }
@@ -88,7 +90,7 @@ export async function synthLongLibrary(outDir?: string): Promise<{ dir: string; 
       await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', input, ...channels, ...format.args, ...metadata, job.path], { maxBuffer: 1 << 20 });
     }
   };
-  await Promise.all([lane(), lane()]);
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, os.availableParallelism())) }, lane));
   fs.writeFileSync(manifest, JSON.stringify(jobs, null, 1));
   return { dir, files: jobs };
 }

@@ -114,6 +114,11 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
       if (!problem && !plausibleDuration(props.duration)) problem = 'no audio frames found (no duration)';
     }
     let view = metadata ? await tagView(metadata, readAt) : undefined;
+    if (!problem && metadata && metadata.format.tagTypes.length === 0 && /^ogg/i.test(metadata.format.container ?? '') && /flac/i.test(metadata.format.codec ?? '')) {
+      // music-metadata reads no Vorbis comments in Ogg FLAC (upstream bug, docs/scan.md): ffprobe does
+      const probed = await probeAudio(file);
+      if (probed) view = tagViewOfProbe(probed.tags);
+    }
     if (problem) {
       // music-metadata could not place it: ffprobe decides whether there is an audio stream
       const probed = await probeAudio(file);

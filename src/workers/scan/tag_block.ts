@@ -217,7 +217,8 @@ const DISPLAY_KEYS: Record<string, { artist: string[]; albumArtist: string[] }> 
 export function displayValues(type: string | undefined, tags: readonly ITag[]): { artist: string[]; albumArtist: string[] } | undefined {
   const keys = type ? DISPLAY_KEYS[type] : undefined;
   if (!keys) return undefined;
-  const values = (ids: string[]) => tags.filter((t) => ids.includes(t.id.toLowerCase()) && typeof t.value === 'string').map((t) => (t.value as string).trim()).filter(Boolean);
+  // ASF holds the artist twice (content description and extended attributes): one value each
+  const values = (ids: string[]) => [...new Set(tags.filter((t) => ids.includes(t.id.toLowerCase()) && typeof t.value === 'string').map((t) => (t.value as string).trim()).filter(Boolean))];
   return { artist: values(keys.artist), albumArtist: values(keys.albumArtist) };
 }
 
