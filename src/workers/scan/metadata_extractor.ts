@@ -1,5 +1,6 @@
 // metadata.extract_batch: tags and audio properties of each file, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
+import { OutsideRootsError, realRoots, resolveInsideRoots } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { ExtractedTrack, FileError } from './extracted.js';
 import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { parseLargeFile } from './block_reader.js';
 import { isCancelled } from './sessions.js';
 import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
 import { unreadableReason } from './walk.js';
@@ -62,7 +64,7 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<FileError>((resolve) => {
     timer = setTimeout(
-      () => resolve({ path: file, size: null, mtimeMs: null, stage: 'extract', message: `reading the file took longer than ${Math.round(timeoutMs / 1000)} s (hung disk or network mount?)` }),
+      () => resolve({ path: file, size: null, mtimeMs: null, stage: 'extract', message: `reading the file took longer than ${Math.round(timeoutMs / 1000)} s (hung disk or network mount?)`, transient: true }),
       timeoutMs,
     );
   });
@@ -79,6 +81,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
   try {
     // one open + fstat + read + close for a small file: the fewest thread-pool round trips
     // non-blocking: a named pipe called "x.mp3" must not hold the read forever (regular files ignore it)
+    readFault?.(file);
     const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     let whole: Buffer | null = null;
     try {
@@ -96,7 +99,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
       await handle.close();
     }
     const data = whole;
-    const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseFile(file, options));
+    const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseLargeFile(file, options));
     const readAt: ReadAt = data ? async (position, length) => data.subarray(position, position + length) : (position, length) => readRange(file, position, length);
 
     let metadata: IAudioMetadata | undefined;
@@ -137,7 +140,10 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
     return toTrack(file, size, mtimeMs, view, props, metadata);
   } catch (err) {
-    const message = (err as NodeJS.ErrnoException).code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    // a failure that may clear up is retried by the next scan: no size/mtime to compare against
+    if (isTransient(code, message)) return { path: file, size: null, mtimeMs: null, stage: 'extract', message, transient: true };
     return { path: file, size, mtimeMs, stage: 'extract', message };
   }
 }
@@ -227,6 +233,20 @@ function fromProbe(probed: ProbedAudio, mine: AudioProps | undefined): AudioProp
     bitrate: usable?.bitrate ?? probed.bitrate,
     bitDepth: usable?.bitDepth ?? probed.bitDepth,
   };
+}
+
+/** I/O errors that may clear up by themselves (network mounts, USB disks, permissions being fixed). */
+const TRANSIENT_CODES = new Set(['ENOENT', 'EIO', 'EACCES', 'EPERM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'EHOSTUNREACH', 'EMFILE', 'ENFILE', 'ENOMEM', 'ENXIO', 'ECONNRESET']);
+
+function isTransient(code: string | undefined, message: string): boolean {
+  // a name that is not UTF-8 cannot be opened until the user renames the file: permanent
+  return code !== undefined && TRANSIENT_CODES.has(code) && !message.includes('not valid UTF-8');
+}
+
+/** Test seam: throws an injected error (EIO…) when `file` is opened. Never set outside tests. */
+let readFault: ((file: string) => void) | undefined;
+export function injectReadFault(fault: ((file: string) => void) | undefined): void {
+  readFault = fault;
 }
 
 /**
@@ -457,10 +477,27 @@ export interface ExtractPayload {
   paths: string[];
 }
 
+/**
+ * Reads a file unless it now resolves outside the library roots (`roots`: real paths, from
+ * realRoots): a link re-pointed outside the roots since the walk is not read.
+ */
+export function readInsideRoots(roots: readonly string[]): (file: string) => Promise<ExtractedTrack | FileError> {
+  return async (file) => {
+    try {
+      await resolveInsideRoots(file, roots);
+    } catch (err) {
+      if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
+      // anything else (gone, unreadable) is reported by the read itself
+    }
+    return extractFile(file);
+  };
+}
+
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  const { items, errors } = await extractFiles(payload.paths, ctx.signal);
+  // in the parse threads; each file resolved again at open time (readInsideRoots)
+  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
@@ -477,6 +514,6 @@ export async function extractBatchFailed(payload: ExtractPayload, ctx: FailureCo
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
     items: [],
-    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}` })),
+    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}`, transient: true })),
   });
 }

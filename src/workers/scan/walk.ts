@@ -3,6 +3,7 @@
 // followed only when their target lies inside the root, and every real folder is visited once.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isInside } from '../../services/library/roots.js';
 
 /** Every audio container music-metadata or ffmpeg reads that a music library holds (docs/scan.md). */
 export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -38,11 +39,6 @@ export interface FolderListing {
   unreadable: { path: string; message: string }[];
   /** files that are not audio, counted by extension (".mid" → 30): the scan summary says what it skipped */
   skipped: Record<string, number>;
-}
-
-export function isWithin(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /**
@@ -89,7 +85,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
           if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: unreadableReason(full, err) });
           continue;
         }
-        if (!isWithin(realRoot, childReal)) continue;
+        if (!isInside(realRoot, childReal)) continue;
       }
       if (!isDir && !isFile && isAudioFile(entry.name) && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
         // reading a named pipe called "x.mp3" would block forever
