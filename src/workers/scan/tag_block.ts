@@ -72,22 +72,30 @@ function frameId(id: string): string {
  * entries (NUL-separated values in v2.4, "/" in v2.3); a second block's frame comes later, apart.
  * v2.3/v2.2 pieces are joined back with "/": a bare slash is part of a name ("AC/DC").
  */
-function id3Values(tags: readonly { id: string; value: unknown }[], id: string, v24: boolean): string[] {
+function id3Values(runs: ReadonlyMap<string, string[]>, id: string, v24: boolean): string[] {
   // TXXX values are read apart (txxx below): Picard's v2.3 multi-values there are really "/"-separated
-  const start = tags.findIndex((t) => t.id === id);
-  if (start < 0) return [];
-  const values: string[] = [];
-  for (let i = start; i < tags.length && tags[i]!.id === id; i++) {
-    const v = tags[i]!.value;
-    if (typeof v === 'string' || typeof v === 'number') values.push(String(v));
-  }
+  const values = runs.get(id) ?? [];
   return !v24 && values.length > 1 ? [values.join('/')] : values;
+}
+
+/** Each frame id's first run of consecutive entries (its first frame), in one pass. */
+function firstRuns(tags: readonly { id: string; value: unknown }[]): Map<string, string[]> {
+  const runs = new Map<string, string[]>();
+  let previous = '';
+  for (const { id, value } of tags) {
+    const text = typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    if (!runs.has(id)) runs.set(id, text === undefined ? [] : [text]);
+    else if (id === previous && text !== undefined) runs.get(id)!.push(text);
+    previous = id;
+  }
+  return runs;
 }
 
 function readId3v2(raw: readonly ITag[], v24: boolean, written?: ReadonlyMap<string, string>): TagView {
   const tags = raw.map((t) => ({ id: frameId(t.id), value: t.value }));
-  const asWritten = (id: string) => (written?.has(id) ? [written.get(id)!] : id3Values(tags, id, v24));
-  const one = (id: string) => id3Values(tags, id, v24).find((v) => v.trim() !== '');
+  const runs = firstRuns(tags);
+  const asWritten = (id: string) => (written?.has(id) ? [written.get(id)!] : id3Values(runs, id, v24));
+  const one = (id: string) => id3Values(runs, id, v24).find((v) => v.trim() !== '');
   // TXXX values: v2.3 multi-values (ARTISTS, MusicBrainz ids) are genuinely "/"-separated by Picard
   const txxx = (desc: string) => tags.filter((t) => t.id === `TXXX:${desc}`).flatMap((t) => (typeof t.value === 'string' ? [t.value] : []));
   const artist = asWritten('TPE1').filter((v) => v.trim() !== '');
