@@ -22,6 +22,8 @@ export interface ScanSummary {
   moved: number;
   removed: number;
   failed: number;
+  /** files that are not audio, by extension ({".mid": 30}) */
+  skipped: Record<string, number>;
   lastError: string | null;
 }
 
@@ -41,6 +43,7 @@ export function summarize(scan: ScanTable): ScanSummary {
     moved: scan.moved,
     removed: scan.removed,
     failed: scan.failed,
+    skipped: scan.skipped ? (JSON.parse(scan.skipped) as Record<string, number>) : {},
     lastError: scan.last_error,
   };
 }
@@ -134,6 +137,8 @@ function printSummary(s: ScanSummary): void {
   printLine(`scan ${s.scanId} of ${s.root}: ${s.status} in ${s.seconds} s (${s.filesPerSecond} files/s)`);
   printLine(`  ${s.discovered} files found: ${s.unchanged} unchanged, ${s.extracted} read (${s.inserted} new, ${s.updated} updated), ${s.failed} failed`);
   printLine(`  ${s.moved} moved, ${s.removed} missing (kept, hidden: soniquebay library missing)`);
+  const skipped = Object.entries(s.skipped).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  if (skipped.length > 0) printLine(`  not audio: ${skipped.map(([ext, n]) => `${n} ${ext || '(no extension)'}`).join(', ')} skipped`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
   printLine('  covers and the later stages of new tracks continue in `soniquebay run` (or `soniquebay covers fetch`)');

@@ -5,6 +5,7 @@ import * as analysis from './migrations/0003_analysis.js';
 import * as vectors from './migrations/0004_vectors.js';
 import * as missingTracks from './migrations/0005_missing_tracks.js';
 import * as soniquebaySink from './migrations/0006_soniquebay_sink.js';
+import * as scanSkipped from './migrations/0007_scan_skipped.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -16,6 +17,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0004_vectors': { up: vectors.up(dialect) },
     '0005_missing_tracks': { up: missingTracks.up(dialect) },
     '0006_soniquebay_sink': { up: soniquebaySink.up(dialect) },
+    '0007_scan_skipped': { up: scanSkipped.up(dialect) },
   };
 }
 

@@ -34,6 +34,8 @@ export interface ScanTable {
   updated_at: number;
   finished_at: number | null;
   last_error: string | null;
+  /** files skipped as not audio, by extension, JSON ({".mid": 30}); null before the walk is done */
+  skipped: string | null;
 }
 
 export interface ScanBatchTable {

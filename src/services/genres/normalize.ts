@@ -80,9 +80,12 @@ function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Discogs genres whose one name holds a separator (Discogs taggers write them as one genre). */
+const DISCOGS_GENRES = ['Folk, World, & Country', 'Funk / Soul'];
+
 /** Known spellings that contain a separator ("Singer/Songwriter", "R&B/Soul", "N/A"): never split inside them. */
 const PROTECTED = (() => {
-  const spellings = [...TAXONOMY.flatMap((g) => [g.name, ...g.aliases]), 'N/A'].filter((s) => SEPARATORS.test(s));
+  const spellings = [...TAXONOMY.flatMap((g) => [g.name, ...g.aliases]), ...DISCOGS_GENRES, 'N/A'].filter((s) => SEPARATORS.test(s));
   if (spellings.length === 0) return null;
   const pattern = (spelling: string) =>
     spelling

@@ -299,7 +299,7 @@ function trackRow(item: ExtractedTrack, rootId: number, artistId: number, albumI
     bit_depth: item.bitDepth,
     title: item.title,
     artist_display: item.artistDisplay,
-    album_artist_display: item.albumArtists.length > 0 ? item.albumArtists.join('; ') : null,
+    album_artist_display: item.albumArtistDisplay ?? (item.albumArtists.length > 0 ? item.albumArtists.join('; ') : null),
     album_id: albumId,
     artist_id: artistId,
     disc_no: item.discNo,

@@ -23,6 +23,8 @@ export const extractedTrackSchema = z
     artists: z.array(z.string().min(1)).min(1),
     artistDisplay: z.string().min(1),
     albumArtists: z.array(z.string().min(1)),
+    /** the album-artist tag as written ("Beth Hart, Joe Bonamassa"); absent in payloads queued by older versions */
+    albumArtistDisplay: text.optional(),
     album: z.string().min(1),
     discNo: int,
     discTotal: int,

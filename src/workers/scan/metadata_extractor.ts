@@ -4,13 +4,16 @@ import { OutsideRootsError, realRoots, resolveInsideRoots } from '../../services
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseBuffer, parseFile, type IAudioMetadata, type IPicture } from 'music-metadata';
+import { parseBuffer, parseFile, type IAudioMetadata, type IOptions, type IPicture } from 'music-metadata';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
+import { asfAudio, impossibleHeader, mp4AacConfig, oggAudio, plausibleBitrate, plausibleDuration, type Properties, type ReadAt } from './audio_properties.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
+import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
 import { parseLargeFile } from './block_reader.js';
 import { isCancelled } from './sessions.js';
+import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
 import { unreadableReason } from './walk.js';
 
 /**
@@ -27,6 +30,8 @@ const PARALLEL_FILES = 4;
  * it finishes, or not, in the background.
  */
 export const FILE_TIMEOUT_MS = 60_000;
+/** artist frames come before the pictures in every tagger's layout: the head of a tag is enough */
+const ID3_HEAD_BYTES = 256 * 1024;
 
 export interface ExtractOutcome {
   items: ExtractedTrack[];
@@ -93,14 +98,47 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     } finally {
       await handle.close();
     }
-    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseLargeFile(file);
-    const { format } = metadata;
-    // noise behind an audio extension often contains something that looks like a frame header
-    // (random bytes "are" 6-channel AAC): without a duration, only tags make it believable
-    if (format.duration === undefined && (!format.container || !format.sampleRate || format.tagTypes.length === 0)) {
-      return { path: file, size, mtimeMs, stage: 'extract', message: 'no audio stream recognised (no duration, no tags)' };
+    const data = whole;
+    const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseLargeFile(file, options));
+    const readAt: ReadAt = data ? async (position, length) => data.subarray(position, position + length) : (position, length) => readRange(file, position, length);
+
+    let metadata: IAudioMetadata | undefined;
+    let problem: string | undefined;
+    try {
+      metadata = await parse();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code) throw err;
+      problem = `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
     }
-    return toTrack(file, size, mtimeMs, metadata);
+    let props: AudioProps | undefined;
+    if (metadata) {
+      props = await audioProps(metadata, size, readAt, data !== null, parse);
+      problem = impossibleHeader(props) ?? (!metadata.format.container || !props.sampleRate ? 'no audio stream recognised' : undefined);
+      if (!problem && !plausibleDuration(props.duration)) problem = 'no audio frames found (no duration)';
+    }
+    let view = metadata ? await tagView(metadata, readAt) : undefined;
+    if (!problem && metadata && metadata.format.tagTypes.length === 0 && /^ogg/i.test(metadata.format.container ?? '') && /flac/i.test(metadata.format.codec ?? '')) {
+      // music-metadata reads no Vorbis comments in Ogg FLAC (upstream bug, docs/scan.md): ffprobe does
+      const probed = await probeAudio(file);
+      if (probed) view = tagViewOfProbe(probed.tags);
+    }
+    if (problem) {
+      // music-metadata could not place it: ffprobe decides whether there is an audio stream
+      const probed = await probeAudio(file);
+      if (probed && !impossibleHeader(probed)) {
+        props = fromProbe(probed, props);
+        // music-metadata skips some tag blocks it does not parse (Ogg FLAC comments): ffprobe's then
+        if (!metadata || metadata.format.tagTypes.length === 0) view = tagViewOfProbe(probed.tags);
+        problem = undefined;
+      } else if (metadata && props && view && !(await ffprobeAvailable()) && !impossibleHeader(props) && props.sampleRate && metadata.format.tagTypes.length > 0) {
+        // no second opinion here: a recognised header with tags is believed, without a duration
+        problem = undefined;
+      } else if (problem.startsWith('no audio frames')) {
+        problem = 'no audio stream recognised (no audio frames, tags only?)';
+      }
+    }
+    if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
+    return toTrack(file, size, mtimeMs, view, props, metadata);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message = code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
@@ -108,6 +146,93 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     if (isTransient(code, message)) return { path: file, size: null, mtimeMs: null, stage: 'extract', message, transient: true };
     return { path: file, size, mtimeMs, stage: 'extract', message };
   }
+}
+
+async function readRange(file: string, position: number, length: number): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+interface AudioProps extends Properties {
+  format: string | null;
+  codec: string | null;
+  lossless: boolean | null;
+  bitDepth?: number;
+}
+
+/**
+ * Audio properties with music-metadata's gaps filled: Ogg durations from the last page, WMA rate and
+ * channels from the ASF stream properties, and for any other container without a duration in its
+ * header (ADTS AAC, MP3 without a Xing frame) a second parse that counts frames; MP4 AAC rate and
+ * channels from the decoder config (HE-AAC, mono).
+ */
+async function audioProps(metadata: IAudioMetadata, size: number, readAt: ReadAt, inMemory: boolean, parse: (options?: IOptions) => Promise<IAudioMetadata>): Promise<AudioProps> {
+  const f = metadata.format;
+  const props: AudioProps = {
+    format: f.container ?? null,
+    codec: f.codec ?? null,
+    lossless: f.lossless ?? null,
+    duration: f.duration,
+    sampleRate: f.sampleRate,
+    channels: f.numberOfChannels,
+    bitrate: f.bitrate,
+    bitDepth: f.bitsPerSample,
+  };
+  if (/^ogg/i.test(f.container ?? '')) {
+    if (props.duration === undefined) {
+      const ogg = await oggAudio(readAt, size);
+      if (ogg) {
+        props.duration = ogg.duration;
+        props.sampleRate ??= ogg.rate;
+        props.channels ??= ogg.channels;
+        props.bitrate ??= (size * 8) / ogg.duration;
+      }
+    }
+    return props;
+  }
+  if (/^asf/i.test(f.container ?? '') && (props.sampleRate === undefined || props.channels === undefined)) {
+    const asf = await asfAudio(readAt, size);
+    if (asf) {
+      props.sampleRate ??= asf.rate;
+      props.channels ??= asf.channels;
+      props.bitDepth ??= asf.bitsPerSample || undefined;
+    }
+  }
+  // only when cheap (the file is in memory) or when an HE-AAC core rate is likely
+  if (/AAC/.test(f.codec ?? '') && /(^|\/)(M4A|M4B|M4P|isom|iso\d|mp4\d|mp42|3gp\d?|dash)(\/|$)/i.test(f.container ?? '') && (inMemory || (props.sampleRate ?? 0) <= 24000)) {
+    const aac = await mp4AacConfig(readAt, size);
+    if (aac) {
+      props.sampleRate = aac.rate;
+      props.channels = aac.channels ?? props.channels;
+    }
+  }
+  if (props.duration === undefined && f.container && props.sampleRate) {
+    const counted = await parse({ duration: true }).catch(() => undefined);
+    props.duration = counted?.format.duration;
+    props.bitrate ??= counted?.format.bitrate;
+  }
+  return props;
+}
+
+/** ffprobe's reading where music-metadata's is missing or impossible. */
+function fromProbe(probed: ProbedAudio, mine: AudioProps | undefined): AudioProps {
+  const usable = mine && !impossibleHeader(mine) && mine.sampleRate ? mine : undefined;
+  return {
+    format: usable?.format ?? probed.format,
+    codec: usable?.codec ?? probed.codec,
+    lossless: usable?.lossless ?? null,
+    duration: plausibleDuration(usable?.duration) ? usable!.duration : probed.duration,
+    sampleRate: usable?.sampleRate ?? probed.sampleRate,
+    channels: usable?.channels ?? probed.channels,
+    bitrate: usable?.bitrate ?? probed.bitrate,
+    bitDepth: usable?.bitDepth ?? probed.bitDepth,
+  };
 }
 
 /** I/O errors that may clear up by themselves (network mounts, USB disks, permissions being fixed). */
@@ -144,74 +269,156 @@ function repairRiffText(metadata: IAudioMetadata): void {
   }
 }
 
-function toTrack(file: string, size: number, mtimeMs: number, metadata: IAudioMetadata): ExtractedTrack {
+/** The fields of one tag block (see tag_block.ts), or music-metadata's merged view for the container's own tags. */
+async function tagView(metadata: IAudioMetadata, readAt: ReadAt): Promise<TagView> {
   repairRiffText(metadata);
-  const { common, format } = metadata;
+  const type = winningTagType(metadata.native);
+  const native = type ? metadata.native[type]! : [];
+  const written = splitArtistFrames(type, native) ? id3ArtistFrames(await readAt(0, ID3_HEAD_BYTES)) : undefined;
+  const own = type ? readOwnBlock(type, native, written) : undefined;
+  if (own) return own;
+  const c = metadata.common;
+  // Matroska: music-metadata maps no album from track-level tags
+  const album = c.album ?? native.find((t) => t.id.toLowerCase() === 'track:album' && typeof t.value === 'string')?.value as string | undefined;
+  const shown = displayValues(type, native);
+  const artist = shown && shown.artist.length > 0 ? shown.artist : c.artist ? [c.artist] : [];
+  const albumArtist = shown && shown.albumArtist.length > 0 ? shown.albumArtist : c.albumartist ? [c.albumartist] : [];
+  return {
+    title: c.title,
+    artist,
+    artists: linked(c.artists ?? [], artist),
+    album,
+    albumArtist,
+    albumArtists: linked(c.albumartists ?? [], albumArtist),
+    track: c.track,
+    disk: c.disk,
+    year: c.year,
+    date: c.date,
+    genre: c.genre ?? [],
+    compilation: c.compilation,
+    mbRecordingId: c.musicbrainz_recordingid,
+    mbTrackId: c.musicbrainz_trackid,
+    mbAlbumId: c.musicbrainz_albumid,
+    mbArtistIds: c.musicbrainz_artistid ?? [],
+    mbAlbumArtistIds: c.musicbrainz_albumartistid ?? [],
+    mbReleaseGroupId: c.musicbrainz_releasegroupid,
+    rgTrackGain: c.replaygain_track_gain?.dB,
+    rgTrackPeak: c.replaygain_track_peak?.ratio,
+    rgAlbumGain: c.replaygain_album_gain?.dB,
+    rgAlbumPeak: c.replaygain_album_peak?.ratio,
+    ...replayGain(native),
+  };
+}
+
+/**
+ * The names to link: a multi-value list (ARTISTS, Discogs artists) without the display string it
+ * repeats ("Beth Hart, Joe Bonamassa" beside "Beth Hart" and "Joe Bonamassa"), else the shown values.
+ */
+function linked(list: readonly string[], shown: readonly string[]): string[] {
+  const parts = list.filter((v) => !shown.includes(v));
+  return parts.length > 0 ? parts : [...shown];
+}
+
+/** Tags as ffprobe names them, for files only ffprobe reads. */
+function tagViewOfProbe(tags: Record<string, string>): TagView {
+  const list = (v: string | undefined) => (v ? [v] : []);
+  const pair = (v: string | undefined) => {
+    const [a, b] = (v ?? '').split('/').map((x) => (/^\s*\d+\s*$/.test(x) ? Number(x) : null));
+    return { no: a ?? null, of: b ?? null };
+  };
+  const date = tags.date ?? tags.year;
+  const year = date?.match(/^\s*(\d{4})/)?.[1];
+  return {
+    title: tags.title,
+    artist: list(tags.artist),
+    artists: list(tags.artist),
+    album: tags.album,
+    albumArtist: list(tags.album_artist ?? tags.albumartist),
+    albumArtists: list(tags.album_artist ?? tags.albumartist),
+    track: pair(tags.track),
+    disk: pair(tags.disc),
+    ...(year ? { year: Number(year) } : {}),
+    ...(date ? { date } : {}),
+    genre: list(tags.genre),
+    mbRecordingId: tags.musicbrainz_trackid,
+    mbAlbumId: tags.musicbrainz_albumid,
+    mbArtistIds: list(tags.musicbrainz_artistid),
+    mbAlbumArtistIds: list(tags.musicbrainz_albumartistid),
+    mbReleaseGroupId: tags.musicbrainz_releasegroupid,
+    ...replayGain(Object.entries(tags).map(([id, value]) => ({ id, value }))),
+  };
+}
+
+function toTrack(file: string, size: number, mtimeMs: number, view: TagView, props: AudioProps, metadata: IAudioMetadata | undefined): ExtractedTrack {
+  const common = metadata?.common;
   const fallbacks: string[] = [];
 
-  let title = cleanName(common.title ?? '');
+  let title = cleanName(view.title ?? '');
   if (!title) {
     title = titleFromFileName(file);
     fallbacks.push('title');
   }
-  const albumArtists = splitArtists(common.albumartists ?? (common.albumartist ? [common.albumartist] : []));
-  let artists = splitArtists(common.artists ?? (common.artist ? [common.artist] : []));
+  const albumArtists = splitArtists(view.albumArtists);
+  let artists = splitArtists(view.artists.length > 0 ? view.artists : view.artist);
   if (artists.length === 0) {
     artists = albumArtists.length > 0 ? albumArtists : [UNKNOWN_ARTIST];
     fallbacks.push('artist');
   }
-  let album = cleanName(common.album ?? '');
+  let album = cleanName(view.album ?? '');
   if (!album) {
     album = UNKNOWN_ALBUM;
     fallbacks.push('album');
   }
-  const display = cleanName(common.artist ?? '') || artists.join('; ');
+  const display = cleanName(view.artist.join('; ')) || artists.join('; ');
+  const duration = plausibleDuration(props.duration) ? props.duration : null;
+  if (duration === null) fallbacks.push('duration');
 
   return {
     path: file,
     size,
     mtimeMs,
-    format: format.container ?? null,
-    codec: format.codec ?? null,
-    lossless: format.lossless ?? null,
-    duration: finite(format.duration),
-    bitrate: int(format.bitrate),
-    sampleRate: int(format.sampleRate),
-    channels: int(format.numberOfChannels),
-    bitDepth: int(format.bitsPerSample),
+    format: props.format,
+    codec: props.codec,
+    lossless: props.lossless,
+    duration,
+    bitrate: int(plausibleBitrate(props.bitrate)),
+    sampleRate: int(props.sampleRate),
+    channels: int(props.channels),
+    bitDepth: int(props.bitDepth),
     title,
     artists,
     artistDisplay: display,
     albumArtists,
+    albumArtistDisplay: cleanName(view.albumArtist.join('; ')) || null,
     album,
-    discNo: int(common.disk?.no),
-    discTotal: int(common.disk?.of),
-    trackNo: int(common.track?.no),
-    trackTotal: int(common.track?.of),
-    year: int(common.year),
-    date: common.date ?? null,
-    originalDate: common.originaldate ?? null,
+    discNo: int(view.disk.no),
+    discTotal: int(view.disk.of),
+    trackNo: int(view.track.no),
+    trackTotal: int(view.track.of),
+    year: int(view.year),
+    date: view.date ?? null,
+    originalDate: common?.originaldate ?? null,
     // canonical names from the shipped taxonomy; junk such as "00s" or "Unknown" dropped
-    genres: normalizeGenres(common.genre ?? []).map((g) => g.name),
-    composer: common.composer && common.composer.length > 0 ? common.composer.join('; ') : null,
-    label: common.label?.[0] ?? null,
-    isrc: common.isrc?.[0] ?? null,
-    mbTrackId: common.musicbrainz_trackid ?? null,
-    mbRecordingId: common.musicbrainz_recordingid ?? null,
-    mbAlbumId: common.musicbrainz_albumid ?? null,
-    mbArtistIds: common.musicbrainz_artistid ?? [],
-    mbAlbumArtistIds: common.musicbrainz_albumartistid ?? [],
-    mbReleaseGroupId: common.musicbrainz_releasegroupid ?? null,
-    compilation: common.compilation === true,
-    rgTrackGain: finite(common.replaygain_track_gain?.dB),
-    rgTrackPeak: finite(common.replaygain_track_peak?.ratio),
-    rgAlbumGain: finite(common.replaygain_album_gain?.dB),
-    rgAlbumPeak: finite(common.replaygain_album_peak?.ratio),
-    hasLyrics: (common.lyrics?.length ?? 0) > 0,
-    pictureHash: pictureHash(common.picture),
-    bpm: finite(common.bpm),
-    key: common.key ?? null,
-    abTags: abTags(metadata),
+    genres: normalizeGenres(view.genre).map((g) => g.name),
+    composer: common?.composer && common.composer.length > 0 ? common.composer.join('; ') : null,
+    label: common?.label?.[0] ?? null,
+    isrc: common?.isrc?.[0] ?? null,
+    mbTrackId: view.mbTrackId ?? null,
+    mbRecordingId: view.mbRecordingId ?? null,
+    mbAlbumId: view.mbAlbumId ?? null,
+    mbArtistIds: view.mbArtistIds,
+    mbAlbumArtistIds: view.mbAlbumArtistIds,
+    mbReleaseGroupId: view.mbReleaseGroupId ?? null,
+    compilation: view.compilation === true,
+    rgTrackGain: finite(view.rgTrackGain),
+    rgTrackPeak: finite(view.rgTrackPeak),
+    rgAlbumGain: finite(view.rgAlbumGain),
+    rgAlbumPeak: finite(view.rgAlbumPeak),
+    hasLyrics: (common?.lyrics?.length ?? 0) > 0,
+    pictureHash: pictureHash(common?.picture),
+    bpm: finite(common?.bpm),
+    key: common?.key ?? null,
+    abTags: metadata ? abTags(metadata) : {},
     fallbacks,
   };
 }

@@ -13,6 +13,8 @@ export function nameKey(name: string): string {
 
 /** NFC, trimmed, inner whitespace collapsed: how a name is stored and shown. */
 export function cleanName(name: string): string {
+  // most tag values are already clean printable ASCII: skip the normalisation and regex work
+  if (/^[\x21-\x7e](?:[\x21-\x7e]| (?! ))*$/.test(name) && !name.endsWith(' ')) return name;
   return name.normalize('NFC').replace(/\s+/g, ' ').trim();
 }
 

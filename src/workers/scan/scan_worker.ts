@@ -62,6 +62,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   let batchNo = start.scan.batches_total;
   let lastProgress = 0;
   const seenFolders: number[] = [];
+  const skipped: Record<string, number> = {};
 
   const flush = async () => {
     if (batch.length === 0) return;
@@ -82,6 +83,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   for await (const listing of walkFolders(rootPath, realRoot)) {
     ctx.signal.throwIfAborted();
     counts.folders++;
+    for (const [ext, n] of Object.entries(listing.skipped)) skipped[ext] = (skipped[ext] ?? 0) + n;
     if (counts.folders % CANCEL_CHECK_EVERY === 0 && (await isCancelled(db, scanId))) {
       return { scanId, state: 'cancelled', ...counts };
     }
@@ -106,7 +108,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   await forgetVanishedFolders(db, root.id, scanId);
 
   // set, not added: a discovery re-run after a crash walks the whole root again
-  await db.updateTable('scans').set({ discovered: counts.discovered, unchanged: counts.unchanged, walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
+  await db.updateTable('scans').set({ discovered: counts.discovered, unchanged: counts.unchanged, walk_done: 1, skipped: JSON.stringify(skipped), updated_at: Date.now() }).where('id', '=', scanId).execute();
   await report(true);
   const completed = await finalizeIfDone(db, scanId);
   if (completed) await requestSync(ctx); // nothing to read: the SoniqueBay sink closes the scan now

@@ -82,6 +82,7 @@ function newScan(input: { rootId: number; rootPath: string; scanId: string; full
     updated_at: now,
     finished_at: null,
     last_error: null,
+    skipped: null,
   };
 }
 

@@ -5,10 +5,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isInside } from '../../services/library/roots.js';
 
+/** Every audio container music-metadata or ffmpeg reads that a music library holds (docs/scan.md). */
 export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.mp3', '.flac', '.m4a', '.mp4', '.aac', '.alac', '.ogg', '.oga', '.opus', '.wav',
-  '.aiff', '.aif', '.wma', '.wv', '.ape', '.dsf', '.mpc',
+  '.mp3', '.mp2', '.mp1', '.flac', '.m4a', '.m4b', '.mp4', '.aac', '.alac', '.ogg', '.oga', '.opus', '.spx',
+  '.wav', '.bwf', '.rf64', '.aiff', '.aif', '.aifc', '.wma', '.wv', '.ape', '.dsf', '.dff', '.mpc', '.mp+',
+  '.tta', '.mka', '.webm', '.weba',
 ]);
+
+/** How a skipped file is counted: its extension, lower-cased ("" for none). */
+export function extensionOf(name: string): string {
+  return path.extname(name).toLowerCase();
+}
 
 export function isAudioFile(name: string): boolean {
   return AUDIO_EXTENSIONS.has(path.extname(name).toLowerCase());
@@ -30,6 +37,8 @@ export interface FolderListing {
   error?: string;
   /** audio files that could not be stat'ed (permissions, vanished): reported, not lost */
   unreadable: { path: string; message: string }[];
+  /** files that are not audio, counted by extension (".mid" → 30): the scan summary says what it skipped */
+  skipped: Record<string, number>;
 }
 
 /**
@@ -47,11 +56,11 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (err) {
-      yield { dir, files: [], subdirs: [], unreadable: [], error: describe(err) };
+      yield { dir, files: [], subdirs: [], unreadable: [], skipped: {}, error: describe(err) };
       continue;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const listing: FolderListing = { dir, files: [], subdirs: [], unreadable: [] };
+    const listing: FolderListing = { dir, files: [], subdirs: [], unreadable: [], skipped: {} };
     const children: { dir: string; real: string }[] = [];
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
@@ -93,6 +102,9 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
         } catch (err) {
           listing.unreadable.push({ path: full, message: describe(err) });
         }
+      } else if (isFile) {
+        const ext = extensionOf(entry.name);
+        listing.skipped[ext] = (listing.skipped[ext] ?? 0) + 1;
       }
     }
     // pushed in reverse so that folders come out in name order
