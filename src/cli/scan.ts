@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ScanTable } from '../db/types.js';
 import { openRuntime } from '../runtime.js';
-import { ensureRoot, getScan, requestCancel, runningScan, STALE_SCAN_MS } from '../workers/scan/sessions.js';
+import { DiskFullWatch, diskFullMessage } from '../db/disk_space.js';
+import { beginScan, failScan, getScan, requestCancel } from '../workers/scan/sessions.js';
 import { configOf, withRuntime } from './context.js';
 import { printJson, printLine } from './output.js';
 
@@ -77,22 +77,24 @@ export function scanCommand(): Command {
       const { db } = runtime.database;
       try {
         const worker = opts.worker ? await runtime.broker.startWorker() : undefined;
-        const libraryRoot = await ensureRoot(db, root);
-        const running = await runningScan(db, libraryRoot.id);
-        let scanId: string;
-        if (running && running.updated_at > Date.now() - STALE_SCAN_MS) {
-          scanId = running.id;
-          process.stderr.write(`a scan of ${root} is already running (${scanId}): following it\n`);
-        } else {
-          scanId = randomUUID();
-          await runtime.broker.enqueue('scan.discovery', { root, scanId, ...(opts.full ? { full: true } : {}) }, { jobId: `scan-${scanId}` });
-        }
+        const { scanId, started } = await beginScan(db, root, opts.full === true, (payload) => runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` }));
+        if (!started) process.stderr.write(`a scan of ${root} is already running (${scanId}): following it\n`);
         const interactive = process.stderr.isTTY === true && !opts.json;
         let lastPrinted = 0;
         let current: ScanTable | undefined;
+        // SQLite in the data folder: a full disk fails every write, the scan's own status included
+        const diskWatch = runtime.config.databaseUrl ? null : new DiskFullWatch(runtime.config.dataDir);
+        let diskFull = false;
         for (;;) {
           current = await getScan(db, scanId);
           if (current && current.status !== 'running') break;
+          if (current && diskWatch?.full()) {
+            const reason = diskFullMessage(runtime.config.dataDir);
+            await failScan(db, scanId, reason).catch(() => undefined); // may fail too: the reason is printed anyway
+            current = { ...current, status: 'failed', last_error: reason, finished_at: Date.now() };
+            diskFull = true;
+            break;
+          }
           if (current && interactive) process.stderr.write(`\r${progressLine(current)}\u001b[K`);
           else if (current && !opts.json && Date.now() - lastPrinted > 2_000) {
             lastPrinted = Date.now();
@@ -101,7 +103,10 @@ export function scanCommand(): Command {
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
         if (interactive) process.stderr.write('\n');
-        await worker?.close(runtime.config.shutdownGraceMs);
+        // on a full disk the worker cannot even record its own exit: the summary is what matters
+        await worker?.close(runtime.config.shutdownGraceMs).catch((err: unknown) => {
+          if (!diskFull) throw err;
+        });
         const summary = summarize(current);
         if (opts.json) printJson(summary);
         else printSummary(summary);
@@ -128,7 +133,7 @@ export function scanCommand(): Command {
 function printSummary(s: ScanSummary): void {
   printLine(`scan ${s.scanId} of ${s.root}: ${s.status} in ${s.seconds} s (${s.filesPerSecond} files/s)`);
   printLine(`  ${s.discovered} files found: ${s.unchanged} unchanged, ${s.extracted} read (${s.inserted} new, ${s.updated} updated), ${s.failed} failed`);
-  printLine(`  ${s.moved} moved, ${s.removed} removed`);
+  printLine(`  ${s.moved} moved, ${s.removed} missing (kept, hidden: soniquebay library missing)`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
   printLine('  covers and the later stages of new tracks continue in `soniquebay run` (or `soniquebay covers fetch`)');
