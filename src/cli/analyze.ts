@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { openRuntime } from '../runtime.js';
 import { ANALYSIS_VERSION } from '../services/analysis/analyse_file.js';
+import { LOW_KEY_CONFIDENCE } from '../services/analysis/key.js';
 import { configOf, withRuntime } from './context.js';
 import { positive } from './jobs.js';
 import { printJson, printLine, printTable } from './output.js';
@@ -72,8 +73,8 @@ export function trackCommand(): Command {
         printTable(
           ['value', 'analysis', 'from tags'],
           [
-            ['BPM', analysis?.bpm != null ? `${analysis.bpm} (confidence ${analysis.bpm_confidence})` : '-', fromTags.bpm ?? fromTags.acousticBrainz['ab:lo:rhythm:bpm'] ?? '-'],
-            ['key', analysis?.key ? `${analysis.key} ${analysis.scale} (${analysis.camelot}, confidence ${analysis.key_confidence})` : '-', fromTags.key ?? '-'],
+            ['BPM', analysis?.bpm != null ? `${analysis.bpm}${analysis.bpm_alternative != null ? ` or ${analysis.bpm_alternative}` : ''} (confidence ${analysis.bpm_confidence})` : '-', fromTags.bpm ?? fromTags.acousticBrainz['ab:lo:rhythm:bpm'] ?? '-'],
+            ['key', analysis?.key ? `${analysis.key} ${analysis.scale} (${analysis.camelot}, confidence ${analysis.key_confidence}${(analysis.key_confidence ?? 0) < LOW_KEY_CONFIDENCE ? ', uncertain' : ''})` : '-', fromTags.key ?? '-'],
             ['loudness', analysis?.lufs != null ? `${analysis.lufs} LUFS, true peak ${analysis.true_peak}` : '-', '-'],
             ['ReplayGain track', analysis?.rg_track_gain != null ? `${analysis.rg_track_gain} dB` : '-', fromTags.replayGainTrack != null ? `${fromTags.replayGainTrack} dB` : '-'],
             ['ReplayGain album', analysis?.rg_album_gain != null ? `${analysis.rg_album_gain} dB` : '-', fromTags.replayGainAlbum != null ? `${fromTags.replayGainAlbum} dB` : '-'],

@@ -6,6 +6,7 @@ import * as vectors from './migrations/0004_vectors.js';
 import * as missingTracks from './migrations/0005_missing_tracks.js';
 import * as soniquebaySink from './migrations/0006_soniquebay_sink.js';
 import * as scanSkipped from './migrations/0007_scan_skipped.js';
+import * as tempoAlternative from './migrations/0008_tempo_alternative.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -18,6 +19,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0005_missing_tracks': { up: missingTracks.up(dialect) },
     '0006_soniquebay_sink': { up: soniquebaySink.up(dialect) },
     '0007_scan_skipped': { up: scanSkipped.up(dialect) },
+    '0008_tempo_alternative': { up: tempoAlternative.up(dialect) },
   };
 }
 

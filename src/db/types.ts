@@ -226,6 +226,8 @@ export interface TrackAnalysisTable {
   analyzed_at: number;
   bpm: number | null;
   bpm_confidence: number | null;
+  /** the other metrical level when it is nearly as likely as `bpm` (migration 0008), else null */
+  bpm_alternative: number | null;
   key: string | null;
   scale: string | null;
   key_confidence: number | null;

@@ -7,6 +7,11 @@ import FFT from 'fft.js';
 
 export interface TempoEstimate {
   bpm: number;
+  /**
+   * Another metrical level that also qualified as the beat (half or double time, a triple reading),
+   * the strongest of them: a listener may well tap that one. Absent when no other level qualified.
+   */
+  alternative?: number;
   /** 0 = no periodic pulse found (silence, noise), 1 = strong, regular pulse */
   confidence: number;
 }
@@ -89,11 +94,16 @@ export function analyseRhythm(signal: Float32Array, sampleRate: number): Rhythm 
   if (acf === null) return none;
 
   const initial = bestCombPeriod(acf, frameRate);
-  const period = chooseMetricalLevel(acf, initial, frameRate);
-  const refined = refinePeriod(acf, period);
+  const level = chooseMetricalLevel(acf, initial, frameRate);
+  const refined = refinePeriod(acf, level.period);
   const bpm = clamp((60 * frameRate) / refined, MIN_BPM, MAX_BPM);
+  const alternative = level.alternative === null ? null : clamp((60 * frameRate) / refinePeriod(acf, level.alternative), MIN_BPM, MAX_BPM);
   return {
-    tempo: { bpm: Math.round(bpm * 100) / 100, confidence: Math.round(confidenceOf(acf, refined) * 1000) / 1000 },
+    tempo: {
+      bpm: Math.round(bpm * 100) / 100,
+      confidence: Math.round(confidenceOf(acf, refined) * 1000) / 1000,
+      ...(alternative === null ? {} : { alternative: Math.round(alternative * 100) / 100 }),
+    },
     pulse: { regularity: pulseRegularity(acf, frameRate), onsetStrength: envelope.onsetStrength },
   };
 }
@@ -369,9 +379,10 @@ function peakNear(acf: Float64Array, lag: number, tolerance: number): number {
  * with the prior, always from a strong subdivision. Among the related levels T, T/2, 2T, 2T/3, 3T/2, T/3, 3T
  * in range, a level is a candidate beat when the envelope repeats at its own period (prior-weighted) at
  * least LEVEL_RATIO as strongly as at the best level; the fastest such level is the beat (slower ones are
- * half-bars/bars of it, whose extra strength comes from accents).
+ * half-bars/bars of it, whose extra strength comes from accents). The strongest of the other candidates
+ * is the alternative.
  */
-function chooseMetricalLevel(acf: Float64Array, period: number, frameRate: number): number {
+function chooseMetricalLevel(acf: Float64Array, period: number, frameRate: number): { period: number; alternative: number | null } {
   const ratios = [1, 0.5, 2, 2 / 3, 1.5, 1 / 3, 3];
   const minPeriod = (60 * frameRate) / MAX_BPM;
   const maxPeriod = (60 * frameRate) / MIN_BPM;
@@ -383,12 +394,16 @@ function chooseMetricalLevel(acf: Float64Array, period: number, frameRate: numbe
     levels.push({ period: p, strength: strength * tempoPrior((60 * frameRate) / p) });
   }
   const strongest = Math.max(...levels.map((level) => level.strength));
-  if (!(strongest > 0)) return period;
+  if (!(strongest > 0)) return { period, alternative: null };
+  const candidates = levels.filter((level) => level.strength >= LEVEL_RATIO * strongest);
   let chosen = period;
-  for (const level of levels) {
-    if (level.strength >= LEVEL_RATIO * strongest && level.period < chosen) chosen = level.period;
+  for (const level of candidates) if (level.period < chosen) chosen = level.period;
+  let alternative: { period: number; strength: number } | null = null;
+  for (const level of candidates) {
+    if (Math.abs(level.period / chosen - 1) < 0.02) continue;
+    if (alternative === null || level.strength > alternative.strength) alternative = level;
   }
-  return chosen;
+  return { period: chosen, alternative: alternative?.period ?? null };
 }
 
 /** Local maximum of acf near `lag`, interpolated with a parabola; null if none is found. */

@@ -73,6 +73,7 @@ async function storeAnalysis(db: Db, trackId: number, result: FileAnalysis): Pro
     analyzed_at: Date.now(),
     bpm: tempo.confidence > 0 ? round(tempo.bpm, 2) : null,
     bpm_confidence: round(tempo.confidence, 3),
+    bpm_alternative: tempo.confidence > 0 && tempo.alternative != null ? round(tempo.alternative, 2) : null,
     key: key.confidence > 0 ? key.key : null,
     scale: key.confidence > 0 ? key.scale : null,
     key_confidence: round(key.confidence, 3),

@@ -1,0 +1,312 @@
+// Builds the real-music accuracy set of bench/accuracy.bench.ts from MIDI that Debian packages ship,
+// rendered with fluidsynth and the FluidR3 GM soundfont, and caches it outside the repository:
+//   apt-get install mma fluidsynth fluid-soundfont-gm abcmidi ffmpeg
+//   node --import tsx scripts/accuracy-set.ts        (prints the manifest's path)
+//
+// Sources (never openttd-openmsx or planetblupi-music-midi: they stay out of development):
+//   mma-song    the songs `mma` ships as examples (/usr/share/doc/mma/examples/**.mid);
+//   mma-groove  one 32-bar song per style of mma's standard groove library, played by mma from a
+//               chord progression written here in a key and at a tempo chosen for the style;
+//   abc         the folk tunes `abcmidi` ships (/usr/share/doc/abcmidi/examples), via abc2midi.
+// Each piece also gets a variant, tempo-scaled and transposed, so that the set covers 60–200 BPM and
+// all 24 keys. A piece and its variant are in the same part: one piece in three (by a hash of its
+// name) is held out from development.
+//
+// Truth comes from the MIDI file alone (scripts/midi.ts):
+//   tempo  the tempo-map tempo that covers ≥ 90 % of the piece, in quarter notes per minute, for
+//          pieces in x/4 time only. Caveats: that is the written beat; a listener may feel a march in
+//          cut time at half of it or a slow 4/4 in double time; 6/8 and 12/8 pieces (felt beat a
+//          dotted quarter) have no tempo truth and count for key only.
+//   key    the key signature, when the notes confirm it: the best of the 24 keys by the notes'
+//          duration-weighted pitch classes against the Krumhansl–Kessler profiles must be the
+//          signature's major key or its relative minor. Which of the two is the piece's key: the
+//          lowest note of the final beat when it is one of the two tonics, else the signature's mode
+//          flag, else the notes' better one.
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { dominantTempo, finalBass, majorTonic, parseMidi, patchMidi, pitchClassWeights, secondsAt, type MidiFile } from './midi.js';
+
+const run = promisify(execFile);
+
+export const SET_VERSION = 1;
+export const SET_DIR = path.join(os.tmpdir(), 'soniquebay-bench', `accuracy-v${SET_VERSION}`);
+const SOUNDFONT = '/usr/share/sounds/sf2/FluidR3_GM.sf2';
+const MMA_EXAMPLES = '/usr/share/doc/mma/examples';
+const MMA_GROOVES = '/usr/share/mma/lib/stdlib';
+const ABC_EXAMPLES = '/usr/share/doc/abcmidi/examples';
+/** abcmidi's examples that are tunes (the others demonstrate drums, detuning, temperaments) */
+const ABC_TUNES = ['araber.abc', 'baym_rebin.abc', 'boys.abc', 'coleraine.abc', 'daramud.abc', 'dergasn.abc'];
+/** audio kept of each rendering: the analysis looks at 90 s of a track at most */
+const MAX_SECONDS = 150;
+/** shortest piece kept (seconds of MIDI) */
+const MIN_SECONDS = 20;
+export const NOTE_NAMES = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'] as const;
+
+export interface SetEntry {
+  /** audio file (FLAC or MP3) */
+  file: string;
+  piece: string;
+  source: 'mma-song' | 'mma-groove' | 'abc';
+  variant: 'original' | 'scaled+transposed';
+  split: 'development' | 'held-out';
+  /** quarter notes per minute; null: no single tempo or not x/4 */
+  bpm: number | null;
+  key: string | null;
+  scale: 'major' | 'minor' | null;
+  seconds: number;
+}
+
+const KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
+const KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.6, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17];
+
+function correlation(weights: number[], profile: number[], tonic: number): number {
+  const mx = weights.reduce((a, b) => a + b, 0) / 12;
+  const my = profile.reduce((a, b) => a + b, 0) / 12;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < 12; i++) {
+    const dx = weights[(i + tonic) % 12]! - mx;
+    const dy = profile[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxx > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+}
+
+/** The confirmed key of a MIDI file (see the header), or null. */
+export function keyTruth(file: MidiFile): { tonic: number; minor: boolean } | null {
+  const sigs = file.keySignatures;
+  if (sigs.length === 0 || sigs.some((s) => s.sf !== sigs[0]!.sf)) return null;
+  const weights = pitchClassWeights(file);
+  if (weights.every((w) => w === 0)) return null;
+  let best = { tonic: 0, minor: false, r: -Infinity };
+  for (let tonic = 0; tonic < 12; tonic++) {
+    for (const minor of [false, true]) {
+      const r = correlation(weights, minor ? KK_MINOR : KK_MAJOR, tonic);
+      if (r > best.r) best = { tonic, minor, r };
+    }
+  }
+  const major = majorTonic(sigs[0]!.sf);
+  const relative = (major + 9) % 12;
+  const agrees = best.minor ? best.tonic === relative : best.tonic === major;
+  if (!agrees) return null;
+  const bass = finalBass(file);
+  if (bass === major) return { tonic: major, minor: false };
+  if (bass === relative) return { tonic: relative, minor: true };
+  if (sigs[0]!.minor) return { tonic: relative, minor: true };
+  return { tonic: best.tonic, minor: best.minor };
+}
+
+function quarterTime(file: MidiFile): boolean {
+  return file.timeSignatures.every((t) => t.denominator === 4) || file.timeSignatures.length === 0;
+}
+
+function hash(text: string): number {
+  return createHash('sha1').update(text).digest().readUInt32BE(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// mma grooves: a song per style
+
+const MAJOR_PROGRESSIONS = [
+  ['I', 'vi', 'IV', 'V', 'I', 'IV', 'V7', 'I'],
+  ['I', 'V', 'vi', 'IV', 'I', 'ii', 'V7', 'I'],
+  ['I', 'IV', 'I', 'V7', 'vi', 'ii', 'V7', 'I'],
+];
+const MINOR_PROGRESSIONS = [
+  ['i', 'iv', 'V7', 'i', 'VI', 'iv', 'V7', 'i'],
+  ['i', 'VII', 'VI', 'V7', 'i', 'iv', 'V7', 'i'],
+  ['i', 'VI', 'III', 'VII', 'i', 'iv', 'V7', 'i'],
+];
+const DEGREES: Record<string, [number, string]> = {
+  I: [0, ''], ii: [2, 'm'], iii: [4, 'm'], IV: [5, ''], V: [7, ''], V7: [7, '7'], vi: [9, 'm'],
+  i: [0, 'm'], III: [3, ''], iv: [5, 'm'], VI: [8, ''], VII: [10, ''],
+};
+const CHORD_ROOTS = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'];
+
+/** a tempo in the range a style is played at, fixed by its name */
+function grooveTempo(name: string): number {
+  const n = name.toLowerCase();
+  const h = (hash(n) % 1000) / 1000;
+  const range = /slow|ballad|lullaby|hymn|spiritual|folkballad/.test(n)
+    ? [62, 88]
+    : /fast|quick|bebop|bluegrass|charleston|jive|dixie|ragtime|ska|polka|march|samba|merengue/.test(n)
+      ? [150, 200]
+      : [90, 150];
+  return Math.round(range[0]! + h * (range[1]! - range[0]!));
+}
+
+function grooveSong(file: string): { name: string; text: string } | null {
+  const base = path.basename(file, '.mma');
+  if (/^(metronome|none)/.test(base)) return null;
+  const source = fs.readFileSync(file, 'latin1');
+  const groove = /^\s*DefGroove\s+(\S+)/im.exec(source)?.[1];
+  if (!groove) return null;
+  const h = hash(base);
+  const minor = h % 2 === 1;
+  const tonic = (h >>> 3) % 12;
+  const progressions = minor ? MINOR_PROGRESSIONS : MAJOR_PROGRESSIONS;
+  const progression = progressions[(h >>> 8) % progressions.length]!;
+  const bars: string[] = [];
+  for (let rep = 0; rep < 4; rep++) {
+    for (const degree of progression) {
+      const [step, quality] = DEGREES[degree]!;
+      bars.push(`${CHORD_ROOTS[(tonic + step) % 12]}${quality}`);
+    }
+  }
+  const keyName = `${CHORD_ROOTS[tonic]} ${minor ? 'minor' : 'major'}`;
+  const lines = [`// ${base}: ${keyName}`, `Tempo ${grooveTempo(base)}`, `Groove ${groove}`, `KeySig ${keyName}`];
+  bars.forEach((chord, i) => lines.push(`${i + 1} ${chord}`));
+  return { name: base, text: lines.join('\n') + '\n' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// building
+
+interface Piece {
+  name: string;
+  source: SetEntry['source'];
+  midi: Uint8Array;
+}
+
+async function collectPieces(work: string): Promise<Piece[]> {
+  const pieces: Piece[] = [];
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  if (fs.existsSync(MMA_EXAMPLES)) {
+    for (const file of walk(MMA_EXAMPLES).filter((f) => f.endsWith('.mid')).sort()) {
+      pieces.push({ name: `mma-song/${path.relative(MMA_EXAMPLES, file)}`, source: 'mma-song', midi: fs.readFileSync(file) });
+    }
+  }
+  if (fs.existsSync(MMA_GROOVES)) {
+    for (const file of fs.readdirSync(MMA_GROOVES).filter((f) => f.endsWith('.mma')).sort()) {
+      const song = grooveSong(path.join(MMA_GROOVES, file));
+      if (!song) continue;
+      const mmaFile = path.join(work, `${song.name}.mma`);
+      const midFile = path.join(work, `${song.name}.mid`);
+      fs.writeFileSync(mmaFile, song.text);
+      try {
+        await run('mma', ['-f', midFile, mmaFile]);
+        pieces.push({ name: `mma-groove/${song.name}`, source: 'mma-groove', midi: fs.readFileSync(midFile) });
+      } catch (error) {
+        console.warn(`mma could not play ${file}: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  for (const tune of ABC_TUNES) {
+    const file = path.join(ABC_EXAMPLES, tune);
+    if (!fs.existsSync(file)) continue;
+    const out = path.join(work, tune.replace(/\.abc$/, '.mid'));
+    // with -o, abc2midi writes the book's first tune only
+    await run('abc2midi', [file, '-o', out]).catch(() => undefined);
+    if (fs.existsSync(out)) pieces.push({ name: `abc/${tune}`, source: 'abc', midi: fs.readFileSync(out) });
+  }
+  return pieces;
+}
+
+/** log-uniform 60–200 BPM and one of 12 transpositions, spread over the pieces by index */
+function variantOf(index: number, count: number, bpm: number | null): { factor: number; semitones: number } {
+  const u = ((index * 0.618034) % 1 + 1 / (2 * count)) % 1;
+  const target = 60 * (200 / 60) ** u;
+  return { factor: bpm === null ? 1 : target / bpm, semitones: ((index * 7) % 12) - 5 };
+}
+
+async function render(midi: Uint8Array, out: string, work: string): Promise<void> {
+  const mid = path.join(work, `${path.basename(out)}.mid`);
+  const wav = path.join(work, `${path.basename(out)}.wav`);
+  fs.writeFileSync(mid, midi);
+  await run('fluidsynth', ['-ni', '-q', '-F', wav, '-r', '44100', '-g', '0.5', SOUNDFONT, mid]);
+  const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', wav, '-af', 'volumedetect', '-f', 'null', '-']);
+  const peak = Number(/max_volume:\s*(-?[\d.]+) dB/.exec(stderr)?.[1] ?? '0');
+  const codec = out.includes('.mp3') ? ['-c:a', 'libmp3lame', '-b:a', '192k'] : ['-c:a', 'flac'];
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', wav, '-t', String(MAX_SECONDS), '-af', `volume=${(-1 - peak).toFixed(2)}dB`, ...codec, '-f', out.includes('.mp3') ? 'mp3' : 'flac', out]);
+  fs.rmSync(mid);
+  fs.rmSync(wav);
+}
+
+/** Builds the set (or reuses the cached one) and returns its entries. */
+export async function buildAccuracySet(log: (line: string) => void = () => undefined): Promise<SetEntry[]> {
+  const manifest = path.join(SET_DIR, 'manifest.json');
+  if (fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')) as SetEntry[];
+  for (const tool of ['mma', 'fluidsynth', 'abc2midi', 'ffmpeg']) {
+    await run(tool, ['--version']).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new Error(`${tool} is missing: apt-get install mma fluidsynth fluid-soundfont-gm abcmidi ffmpeg`);
+    });
+  }
+  if (!fs.existsSync(SOUNDFONT)) throw new Error(`${SOUNDFONT} is missing: apt-get install fluid-soundfont-gm`);
+  fs.mkdirSync(SET_DIR, { recursive: true });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'soniquebay-accuracy-'));
+  try {
+    const pieces = await collectPieces(work);
+    const jobs: { entry: SetEntry; midi: Uint8Array }[] = [];
+    const seen = new Set<string>();
+    for (const piece of pieces) {
+      let file: MidiFile;
+      try {
+        file = parseMidi(piece.midi);
+      } catch (error) {
+        log(`skipped ${piece.name}: ${(error as Error).message}`);
+        continue;
+      }
+      const seconds = secondsAt(file, file.endTick);
+      if (seconds < MIN_SECONDS || file.notes.filter((n) => n.channel !== 9).length < 32) continue;
+      // the examples hold the same song more than once (twinkle, frankie…): keep distinct music only
+      const digest = createHash('sha1').update(JSON.stringify(file.notes.slice(0, 200).map((n) => [n.tick, n.pitch]))).digest('hex');
+      if (seen.has(digest)) continue;
+      seen.add(digest);
+      const bpm = quarterTime(file) ? dominantTempo(file) : null;
+      const key = keyTruth(file);
+      if (bpm === null && key === null) continue;
+      const split = hash(piece.name) % 3 === 0 ? 'held-out' : 'development';
+      const base = piece.name.replace(/[^a-z0-9]+/gi, '_');
+      const index = jobs.length / 2;
+      const entry = (variant: SetEntry['variant'], factor: number, semitones: number, ext: string): SetEntry => ({
+        file: path.join(SET_DIR, `${base}${variant === 'original' ? '' : '_v'}.${ext}`),
+        piece: piece.name,
+        source: piece.source,
+        variant,
+        split,
+        // the estimators' range is 60–200: a piece written outside it has no tempo truth as it is
+        bpm: bpm === null || bpm * factor < 59.5 || bpm * factor > 201 ? null : Math.round(bpm * factor * 1000) / 1000,
+        key: key === null ? null : NOTE_NAMES[(key.tonic + semitones + 120) % 12]!,
+        scale: key === null ? null : key.minor ? 'minor' : 'major',
+        seconds: Math.round(Math.min(MAX_SECONDS, seconds / factor) * 10) / 10,
+      });
+      jobs.push({ entry: entry('original', 1, 0, index % 2 === 0 ? 'flac' : 'mp3'), midi: piece.midi });
+      const v = variantOf(index, pieces.length, bpm);
+      const canScale = file.tempos.length > 0;
+      const factor = canScale ? v.factor : 1;
+      jobs.push({ entry: entry('scaled+transposed', factor, v.semitones, index % 2 === 0 ? 'mp3' : 'flac'), midi: patchMidi(piece.midi, file, factor, v.semitones) });
+    }
+    // the plan first, so that an interrupted build resumes (files already rendered are kept)
+    fs.writeFileSync(path.join(SET_DIR, 'plan.json'), JSON.stringify(jobs.map((j) => j.entry), null, 1));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length) {
+        const job = jobs[next++]!;
+        if (fs.existsSync(job.entry.file)) continue;
+        await render(job.midi, `${job.entry.file}.part`, work);
+        fs.renameSync(`${job.entry.file}.part`, job.entry.file);
+        log(`rendered ${path.basename(job.entry.file)} (${next}/${jobs.length})`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    const entries = jobs.map((j) => j.entry);
+    fs.writeFileSync(manifest, JSON.stringify(entries, null, 1));
+    return entries;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const entries = await buildAccuracySet((line) => console.log(line));
+  console.log(`${entries.length} files in ${SET_DIR}/manifest.json`);
+}
