@@ -13,7 +13,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance, HTTPMethods } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { z } from 'zod';
 import { generateLibrary } from '../../scripts/fixtures.js';
 import { seededRandom } from '../../scripts/random.js';
@@ -48,7 +48,7 @@ interface Outcome {
 /** sends one request; the answer of a stream that never ends (live events) is its first chunk */
 async function send(app: FastifyInstance, request: FuzzRequest): Promise<Outcome> {
   const response = await app.inject({
-    method: request.method as HTTPMethods,
+    method: request.method as InjectOptions['method'],
     url: request.url,
     headers: request.headers,
     ...(request.payload !== undefined ? { payload: request.payload } : {}),
