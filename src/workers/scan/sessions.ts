@@ -165,7 +165,7 @@ async function relinkMovedTracks(trx: Transaction<Database>, scanId: string): Pr
   return moved;
 }
 
-async function removeOrphans(trx: Transaction<Database>): Promise<void> {
+export async function removeOrphans(trx: Transaction<Database>): Promise<void> {
   await trx.deleteFrom('albums').where((eb) => eb.not(eb.exists(eb.selectFrom('tracks').select('tracks.id').whereRef('tracks.album_id', '=', 'albums.id')))).execute();
   await trx
     .deleteFrom('artists')
