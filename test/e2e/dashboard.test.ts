@@ -135,7 +135,8 @@ describe('dashboard in Chromium', { skip: available ? false : `no browser at ${C
     assert.match((await page.textContent('#scan-text')) ?? '', /^completed: 100%/);
     assert.ok(seen.size >= 2, `the bar moved: ${[...seen].join(', ')}`);
     await page.waitForFunction(`Number(document.querySelector('#stats b')?.textContent.replace(/,/g, '')) > 0`, undefined, { timeout: 10_000 });
-    await page.waitForSelector('#recent img', { timeout: 10_000 });
+    // covers are linked just after the scan: the overview refreshes on the next library event (or every 15 s)
+    await page.waitForSelector('#recent img', { timeout: 30_000 });
     // after a reload the root and its last scan are still there
     await page.reload();
     await page.waitForSelector(`.roots code:text("${manifest.root}")`);
