@@ -1,32 +1,37 @@
-// Scan benchmark (`npm run bench:scan`).
+// Scan benchmark (`npm run bench:scan`): the installed `soniquebay scan` command against its peers,
+// in the same run, on the same files.
 //
-// Runs the real CLI (`node --import tsx src/cli.ts scan <dir> --json`, a fresh SONIQUEBAY_DATA_DIR
-// each time) as a child process on generated libraries and compares it, in the same run, with
-// plain music-metadata loops over the same files, each in its own child process too:
-//   (a) first scan of a library of small files against a sequential `parseFile(path)` loop (the
-//       naive baseline) and sequential `fs.promises.readFile` + `parseBuffer` and
-//       `fs.readFileSync` + `parseBuffer` loops (references);
-//   (b) an unchanged rescan on the same data dir;
-//   (c) the scan process's peak RSS (VmHWM/VmRSS polled from /proc/<pid>/status) at two library
-//       sizes, to see that memory stays flat;
-//   (d) a library of full-length (4 minute) tracks: files/s and MB/s against the same loops.
+// Contenders, each a process of its own, as its user runs it:
+//   soniquebay      `bin/soniquebay.js scan <dir> --json` (its `#!` flags, its real worker), a fresh
+//                   SONIQUEBAY_DATA_DIR; built first (`npm run build`), as `npm ci` builds it;
+//   beets           `beet import -A -q <dir>` (album mode, no autotagger) and, separately,
+//   beets -s        `beet import -A -s -q <dir>` (singleton mode); rescans are `beet update`;
+//   mpd             a private daemon on 127.0.0.1 (own port, database, log; bench/peers.ts): its first
+//                   scan is the update it runs at start on an empty database, rescans are
+//                   `mpc update --wait`;
+//   parseFile loop  music-metadata's `parseFile` over the same file list, one file after another
+//                   (the naive baseline), in a plain `node` child.
+// Peers that are not installed are skipped (and said so). Install them with
+//   apt-get install beets mpd mpc
+// (Debian packages; benchmarks are not tests, so CI does not install them).
 //
-// The machine may be shared and noisy: every figure is the median of BENCH_RUNS runs, the order of
-// the contenders rotates from run to run, and only ratios measured in the same run are reported.
-// For each child the CPU time the rest of the machine used meanwhile is printed ("bg cores"): the
-// sequential loops wait on the libuv thread pool for every read and get faster when the other
-// core is busy (fewer idle wake-ups), the scan gets slower, so that figure explains most swings.
-// Every file of a library is read once before anything is timed (page cache warm), and one
-// unmeasured warm-up round runs first (tsx transform cache, JIT of the parent).
+// Scenarios, on libraries generated once by scripts/fixtures.ts and cached under
+// os.tmpdir()/soniquebay-bench/ (page cache warmed before anything is timed):
+//   first      first scan of a library of small files (10,150 files of 1 s by default) and of
+//              full-length tracks (309 files of 240 s);
+//   unchanged  the same command again on the same state;
+//   touched    1 % of the files get a new mtime (every 100th file), then the command again.
+// Every round runs every contender through first → unchanged → touched, in an order that rotates
+// from round to round; ratios are paired (soniquebay / peer within one round), then the median is
+// taken. Rates are files / wall time of the whole command, process start included (for mpd: from
+// starting the daemon to the end of its update). Peak RSS is polled from /proc (VmHWM) every
+// BENCH_POLL_MS; for mpd it is the daemon's. The load average is printed with every round.
 //
-// Libraries are generated once with scripts/fixtures.ts and cached under
-// os.tmpdir()/soniquebay-bench/<name>/ (reused when their .fixtures.json exists); data dirs and
-// file lists go in a temp dir that is removed at the end.
+// `BENCH_ONLY=million` runs the big-library mode instead (bench/million.ts).
 //
-// Environment: BENCH_RUNS (3), BENCH_TRACKS (10000), BENCH_TRACKS_LARGE (20000),
-// BENCH_LONG_TRACKS (300), BENCH_LONG_SECONDS (240), BENCH_ONLY (small | memory | long),
-// BENCH_POLL_MS (50), BENCH_TSX (1: run the TypeScript CLI under tsx instead of the compiled
-// dist/cli.js that production runs; the bench builds dist/ first, and the loops then run without tsx too).
+// Environment: BENCH_RUNS (3), BENCH_TRACKS (10000), BENCH_LONG_TRACKS (300), BENCH_LONG_SECONDS
+// (240), BENCH_ONLY (small | long | million), BENCH_PEERS (comma list of soniquebay, beets,
+// beets-singleton, mpd, parseFile; default all), BENCH_POLL_MS (50), BENCH_TOUCH_EVERY (100: 1 %).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,57 +39,22 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { intEnv, median } from './helpers.js';
+import { beetsSetup, beetsVersion, freePort, installed, MpdDaemon, mpdVersion } from './peers.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(os.tmpdir(), 'soniquebay-bench');
-const CHILD_TIMEOUT_MS = 15 * 60_000;
+const CHILD_TIMEOUT_MS = 30 * 60_000;
 
-type BaselineMode = 'parseFile' | 'readFile' | 'readFileSync';
-const BASELINES: readonly BaselineMode[] = ['parseFile', 'readFile', 'readFileSync'];
-const BASELINE_LABEL: Record<BaselineMode, string> = {
-  parseFile: 'parseFile loop',
-  readFile: 'readFile+parseBuffer',
-  readFileSync: 'readFileSync+parseBuffer',
-};
-
-/** What a baseline child prints (one JSON line on stdout). */
-interface LoopResult {
-  mode: BaselineMode;
-  files: number;
-  ok: number;
-  failed: number;
-  /** from the first file to the last, without process start-up */
-  loopMs: number;
-}
-
-/**
- * The baseline child: one sequential loop over the paths in a JSON file, nothing else loaded.
- * Plain JavaScript run with `node --input-type=module -e` from the repo (so `music-metadata`
- * resolves to ours), under tsx when the scan runs under tsx: both sides pay the same loader.
- */
+/** The naive baseline: one sequential parseFile loop over the paths in a JSON file. */
 const LOOP_SOURCE = `
 import fs from 'node:fs';
-import { parseBuffer, parseFile } from 'music-metadata';
-const [mode, listFile] = process.argv.slice(1);
-const paths = JSON.parse(fs.readFileSync(listFile, 'utf8'));
-let ok = 0;
+import { parseFile } from 'music-metadata';
+const paths = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
 let failed = 0;
-const t0 = performance.now();
 for (const file of paths) {
-  try {
-    if (mode === 'parseFile') {
-      await parseFile(file);
-    } else {
-      const data = mode === 'readFile' ? await fs.promises.readFile(file) : fs.readFileSync(file);
-      await parseBuffer(data, { path: file, size: data.length });
-    }
-    ok++;
-  } catch {
-    failed++;
-  }
+  try { await parseFile(file); } catch { failed++; }
 }
-const loopMs = performance.now() - t0;
-process.stdout.write(JSON.stringify({ mode, files: paths.length, ok, failed, loopMs }) + '\\n');
+process.stdout.write(JSON.stringify({ files: paths.length, failed }) + '\\n');
 `;
 
 // ---------------------------------------------------------------------------------------------
@@ -220,94 +190,94 @@ function machineTicks(): { busy: number; total: number } | undefined {
   }
 }
 
-function runChild(args: string[], env: NodeJS.ProcessEnv, pollMs: number): Promise<ChildRun> {
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** the process whose RSS and CPU count (mpd's daemon while `mpc` waits); default the child */
+  pollPid?: () => number | undefined;
+  /** resolves when the work is done, for a child that does not exit by itself (mpd) */
+  until?: () => Promise<unknown>;
+}
+
+/** Runs one command and measures it; rejects on a non-zero exit. */
+function runChild(command: string, args: readonly string[], options: RunOptions = {}): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const ticks0 = machineTicks();
     const t0 = performance.now();
-    // process.execPath directly (no npm, no shell): the pid polled is the process doing the work
-    const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     activeChild = child;
     let stdout = '';
     let stderr = '';
     let peakRssKiB = 0;
+    let cpu0: number | undefined;
     let cpuS = 0;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const poll = () => {
-      if (child.pid === undefined) return;
-      const sample = readProc(child.pid);
-      if (sample) {
-        peakRssKiB = Math.max(peakRssKiB, sample.rssKiB);
-        cpuS = Math.max(cpuS, sample.cpuS);
-      }
+      const pid = options.pollPid ? options.pollPid() : child.pid;
+      if (pid === undefined) return;
+      const sample = readProc(pid);
+      if (!sample) return;
+      peakRssKiB = Math.max(peakRssKiB, sample.rssKiB);
+      cpu0 ??= options.pollPid ? sample.cpuS : 0; // a daemon's CPU before this command is not its
+      cpuS = Math.max(cpuS, sample.cpuS - cpu0);
     };
-    const poller = setInterval(poll, pollMs);
+    poll();
+    const poller = setInterval(poll, POLL_MS);
     const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearInterval(poller);
-      clearTimeout(killer);
-      reject(err);
-    });
-    child.on('exit', (code, signal) => {
+    const finish = (err: Error | null) => {
       const wallMs = performance.now() - t0;
+      poll();
       const ticks1 = machineTicks();
       clearInterval(poller);
       clearTimeout(killer);
       activeChild = undefined;
-      if (code !== 0) {
-        reject(new Error(`child ${args.filter((a) => a.length < 200).join(' ')}: exit ${code ?? signal}\n${stderr.slice(-2_000)}`));
-        return;
-      }
+      if (err) return reject(err);
       let bgCores = Number.NaN;
       if (ticks0 && ticks1 && ticks1.total > ticks0.total) {
         const machineCores = ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * os.availableParallelism();
         bgCores = Math.max(0, machineCores - cpuS / (wallMs / 1000));
       }
       resolve({ stdout, wallMs, peakRssKiB, cpuS, bgCores });
-    });
+    };
+    child.on('error', (err) => finish(err));
+    if (options.until) {
+      options.until().then(
+        () => finish(null),
+        (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
+      );
+      child.on('exit', (code, signal) => {
+        if (activeChild === child) finish(new Error(`${command} exited (${code ?? signal}) before its work was done\n${stderr.slice(-2_000)}`));
+      });
+    } else {
+      child.on('exit', (code, signal) => {
+        if (code !== 0) finish(new Error(`${command} ${args.filter((a) => a.length < 200).join(' ')}: exit ${code ?? signal}\n${stderr.slice(-2_000)}`));
+        else finish(null);
+      });
+    }
   });
 }
 
-/** the scan child's environment: the bench's own data dir, nothing else of SoniqueBay's config */
-function scanEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('SONIQUEBAY_') && key !== 'CELERY_BROKER_URL') env[key] = value;
-  }
-  env.SONIQUEBAY_DATA_DIR = dataDir;
-  return env;
-}
+const POLL_MS = intEnv('BENCH_POLL_MS', 50);
 
-/** How the children run: the compiled cli.js as in production (default), or the TypeScript CLI under tsx. */
-interface Runtime {
-  label: string;
-  /** node arguments that start the CLI, before `scan …` */
-  cli: string[];
-  /** node arguments put before the baseline loop's `-e` */
-  loader: string[];
-}
+// ---------------------------------------------------------------------------------------------
+// the contenders
 
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
+type Phase = 'first' | 'unchanged' | 'touched';
+const PHASES: readonly Phase[] = ['first', 'unchanged', 'touched'];
 
-function runtimeOf(useTsx: boolean): Runtime {
-  if (useTsx) return { label: 'node --import tsx src/cli.ts', cli: ['--import', 'tsx', path.join(REPO, 'src', 'cli.ts')], loader: ['--import', 'tsx'] };
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
-  const file = path.join(REPO, 'dist', 'cli.js');
-  if (fs.statSync(file).mtimeMs < newestMtimeMs(path.join(REPO, 'src'))) throw new Error(`${file} is older than src/ after the build`);
-  const relative = path.relative(REPO, file);
-  return { label: `node ${relative.startsWith('..') ? file : relative}`, cli: [file], loader: [] };
+interface Contender {
+  name: string;
+  /** why it is skipped, if it is */
+  missing?: string;
+  /** which phases it has (the loop has only `first`) */
+  phases: readonly Phase[];
+  /** one pass of its phases on `lib`; `touch` changes 1 % of the files between unchanged and touched */
+  run(lib: Library, touch: () => number, scratch: string): Promise<Partial<Record<Phase, ChildRun>>>;
 }
 
 interface ScanSummary {
   status: string;
   seconds: number;
-  filesPerSecond: number;
   discovered: number;
   unchanged: number;
   extracted: number;
@@ -315,306 +285,250 @@ interface ScanSummary {
   lastError: string | null;
 }
 
-interface ScanRun extends ChildRun {
-  summary: ScanSummary;
+function soniquebay(): Contender {
+  const bin = path.join(REPO, 'bin', 'soniquebay.js');
+  return {
+    name: 'soniquebay scan',
+    phases: PHASES,
+    async run(lib, touch, scratch) {
+      const env: NodeJS.ProcessEnv = { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, SONIQUEBAY_DATA_DIR: path.join(scratch, 'data') };
+      const scan = async (expect: Phase, touched = 0) => {
+        const run = await runChild(bin, ['scan', lib.root, '--json'], { env });
+        const s = JSON.parse(run.stdout) as ScanSummary;
+        const n = lib.files.length;
+        const problems: string[] = [];
+        if (s.status !== 'completed') problems.push(`status ${s.status} (${s.lastError ?? ''})`);
+        if (s.discovered !== n) problems.push(`discovered ${s.discovered}, expected ${n}`);
+        if (expect === 'first' && s.extracted + s.failed !== n) problems.push(`extracted ${s.extracted} + failed ${s.failed} != ${n}`);
+        if (expect === 'unchanged' && s.extracted !== 0) problems.push(`unchanged rescan read ${s.extracted} files`);
+        if (expect === 'touched' && s.extracted + s.failed < touched) problems.push(`touched rescan read ${s.extracted + s.failed} of ${touched} touched files`);
+        if (problems.length > 0) throw new Error(`soniquebay scan of ${lib.name} (${expect}): ${problems.join('; ')}`);
+        return run;
+      };
+      const first = await scan('first');
+      const unchanged = await scan('unchanged');
+      const touched = await scan('touched', touch());
+      return { first, unchanged, touched };
+    },
+  };
 }
 
-async function cliScan(ctx: Context, lib: Library, dataDir: string, expect: 'first' | 'unchanged'): Promise<ScanRun> {
-  const run = await runChild([...ctx.runtime.cli, 'scan', lib.root, '--json'], scanEnv(dataDir), ctx.pollMs);
-  const summary = JSON.parse(run.stdout) as ScanSummary;
-  const n = lib.files.length;
-  const problems: string[] = [];
-  if (summary.status !== 'completed') problems.push(`status ${summary.status} (${summary.lastError ?? ''})`);
-  if (summary.discovered !== n) problems.push(`discovered ${summary.discovered}, expected ${n}`);
-  if (expect === 'first' && summary.extracted + summary.failed !== n) problems.push(`extracted ${summary.extracted} + failed ${summary.failed} != ${n}`);
-  if (expect === 'unchanged' && (summary.unchanged !== n || summary.extracted !== 0)) problems.push(`rescan: unchanged ${summary.unchanged}, extracted ${summary.extracted}`);
-  if (problems.length > 0) throw new Error(`scan of ${lib.name}: ${problems.join('; ')}`);
-  return { ...run, summary };
+function beets(singleton: boolean): Contender {
+  const name = singleton ? 'beets import -A -s' : 'beets import -A';
+  return {
+    name,
+    ...(installed('beet') ? {} : { missing: 'beet not installed (apt-get install beets)' }),
+    phases: PHASES,
+    async run(lib, touch, scratch) {
+      const { env, args } = beetsSetup(path.join(scratch, 'beets'));
+      const first = await runChild('beet', [...args, 'import', '-A', '-q', ...(singleton ? ['-s'] : []), lib.root], { env });
+      const unchanged = await runChild('beet', [...args, 'update'], { env });
+      touch();
+      const touched = await runChild('beet', [...args, 'update'], { env });
+      return { first, unchanged, touched };
+    },
+  };
 }
 
-interface BaselineRun extends ChildRun {
-  result: LoopResult;
+function mpd(): Contender {
+  const missing = !installed('mpd') ? 'mpd not installed (apt-get install mpd mpc)' : !installed('mpc') ? 'mpc not installed (apt-get install mpc)' : undefined;
+  return {
+    name: 'mpd',
+    ...(missing ? { missing } : {}),
+    phases: PHASES,
+    async run(lib, touch, scratch) {
+      const daemon = new MpdDaemon(path.join(scratch, 'mpd'), lib.root, await freePort());
+      try {
+        // the daemon runs from here on: its first scan is the update it starts on an empty database
+        const first = await runChild('mpd', ['--no-daemon', daemon.configFile], { until: () => daemon.settled(CHILD_TIMEOUT_MS) });
+        const pid = daemon.pid;
+        const unchanged = await runChild('mpc', daemon.mpc('update', '--wait'), { pollPid: () => pid });
+        touch();
+        const touched = await runChild('mpc', daemon.mpc('update', '--wait'), { pollPid: () => pid });
+        return { first, unchanged, touched };
+      } finally {
+        await daemon.stop();
+      }
+    },
+  };
 }
 
-async function baselineLoop(ctx: Context, mode: BaselineMode, lib: Library): Promise<BaselineRun> {
-  const run = await runChild([...ctx.runtime.loader, '--input-type=module', '-e', LOOP_SOURCE, '--', mode, ctx.listFile(lib)], { ...process.env }, ctx.pollMs);
-  const result = JSON.parse(run.stdout) as LoopResult;
-  if (result.files !== lib.files.length) throw new Error(`${mode} loop: ${result.files} files, expected ${lib.files.length}`);
-  return { ...run, result };
+function parseFileLoop(listFile: (lib: Library) => string): Contender {
+  return {
+    name: 'parseFile loop',
+    phases: ['first'],
+    async run(lib) {
+      const first = await runChild(process.execPath, ['--input-type=module', '-e', LOOP_SOURCE, listFile(lib)]);
+      const out = JSON.parse(first.stdout) as { files: number };
+      if (out.files !== lib.files.length) throw new Error(`parseFile loop: ${out.files} files, expected ${lib.files.length}`);
+      return { first };
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-// the measurements
+// rounds, medians, paired ratios
 
-interface Context {
-  root: string;
-  runs: number;
-  pollMs: number;
-  runtime: Runtime;
-  fresh(label: string): string;
-  listFile(lib: Library): string;
+type Results = Map<string, Partial<Record<Phase, ChildRun>>[]>;
+
+let touchCounter = 0;
+/** New mtime (now, distinct per call) for every BENCH_TOUCH_EVERY-th file; returns how many. */
+function toucher(lib: Library, every: number): () => number {
+  return () => {
+    const when = new Date(Date.now() + ++touchCounter * 1000);
+    let n = 0;
+    for (let i = 0; i < lib.files.length; i += every) {
+      fs.utimesSync(lib.files[i]!, when, when);
+      n++;
+    }
+    return n;
+  };
 }
 
-/** one run of each contender; the order rotates with `run` */
-interface Round {
-  scan: ScanRun;
-  rescan: ScanRun;
-  loops: Partial<Record<BaselineMode, BaselineRun>>;
+function load(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
 }
 
-async function round(ctx: Context, lib: Library, run: number): Promise<Round> {
-  const contenders = ['scan', ...BASELINES] as const;
-  const order = contenders.map((_, i) => contenders[(i + run - 1) % contenders.length]!);
-  const out: Round = { loops: {} } as Round;
-  for (const which of order) {
-    if (which === 'scan') {
-      const dataDir = ctx.fresh(`${lib.name}-run${run}`);
-      out.scan = await cliScan(ctx, lib, dataDir, 'first');
-      out.rescan = await cliScan(ctx, lib, dataDir, 'unchanged');
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    } else {
-      out.loops[which] = await baselineLoop(ctx, which, lib);
+async function benchLibrary(lib: Library, contenders: readonly Contender[], runs: number, touchEvery: number, scratchRoot: string): Promise<Results> {
+  console.log(`\n## ${lib.name}: ${fmtInt(lib.files.length)} audio files, ${fmt(lib.bytes / 1e6, 0)} MB (${fmt(lib.bytes / 1e6 / lib.files.length, 2)} MB a file)`);
+  const results: Results = new Map(contenders.map((c) => [c.name, []]));
+  for (let run = 1; run <= runs; run++) {
+    const order = contenders.map((_, i) => contenders[(i + run - 1) % contenders.length]!);
+    console.log(`  round ${run} (load ${load()}): ${order.map((c) => c.name).join(' → ')}`);
+    for (const c of order) {
+      const scratch = fs.mkdtempSync(path.join(scratchRoot, `${c.name.replace(/\W+/g, '-')}-`));
+      try {
+        const r = await c.run(lib, toucher(lib, touchEvery), scratch);
+        results.get(c.name)!.push(r);
+        const parts = c.phases.map((p) => `${p} ${fmt(r[p]!.wallMs / 1000, 2)} s (${fmtInt((lib.files.length * 1000) / r[p]!.wallMs)} files/s, RSS ${mib(r[p]!.peakRssKiB)} MiB, cpu ${fmt(r[p]!.cpuS, 1)} s, bg ${fmt(r[p]!.bgCores, 2)})`);
+        console.log(`    ${c.name}: ${parts.join('; ')}`);
+      } finally {
+        fs.rmSync(scratch, { recursive: true, force: true });
+      }
     }
   }
-  return out;
-}
-
-function loopRate(lib: Library, run: BaselineRun): number {
-  return (lib.files.length * 1000) / run.result.loopMs;
-}
-
-function describeRound(lib: Library, run: number, r: Round): string {
-  const bg = (c: ChildRun) => `bg ${fmt(c.bgCores, 2)}`;
-  const parts = [
-    `scan ${fmtInt(r.scan.summary.filesPerSecond)} files/s (wall ${fmt(r.scan.wallMs / 1000, 2)} s, RSS ${mib(r.scan.peakRssKiB)} MiB, ${bg(r.scan)})`,
-    `rescan ${fmtInt(r.rescan.summary.filesPerSecond)} files/s (wall ${fmt(r.rescan.wallMs / 1000, 2)} s)`,
-    ...BASELINES.map((mode) => `${BASELINE_LABEL[mode]} ${fmtInt(loopRate(lib, r.loops[mode]!))} (${bg(r.loops[mode]!)})`),
-  ];
-  return `  run ${run}: ${parts.join(', ')}`;
-}
-
-interface Rates {
-  /** files/s by the contender's own clock: the scan's summary, the loop's timer */
-  own: number;
-  /** files/s by wall time of the whole child process (start-up included) */
-  wall: number;
-  mbOwn: number;
-  seconds: number;
-  wallS: number;
-  cpuS: number;
-  rssKiB: number;
-  bgCores: number;
-}
-
-function scanRates(lib: Library, runs: readonly ScanRun[]): Rates {
-  return {
-    own: median(runs.map((r) => r.summary.filesPerSecond)),
-    wall: median(runs.map((r) => (lib.files.length * 1000) / r.wallMs)),
-    mbOwn: median(runs.map((r) => lib.bytes / 1e6 / r.summary.seconds)),
-    seconds: median(runs.map((r) => r.summary.seconds)),
-    wallS: median(runs.map((r) => r.wallMs / 1000)),
-    cpuS: median(runs.map((r) => r.cpuS)),
-    rssKiB: median(runs.map((r) => r.peakRssKiB)),
-    bgCores: median(runs.map((r) => r.bgCores)),
-  };
-}
-
-function loopRates(lib: Library, runs: readonly BaselineRun[]): Rates {
-  return {
-    own: median(runs.map((r) => loopRate(lib, r))),
-    wall: median(runs.map((r) => (lib.files.length * 1000) / r.wallMs)),
-    mbOwn: median(runs.map((r) => lib.bytes / 1e6 / (r.result.loopMs / 1000))),
-    seconds: median(runs.map((r) => r.result.loopMs / 1000)),
-    wallS: median(runs.map((r) => r.wallMs / 1000)),
-    cpuS: median(runs.map((r) => r.cpuS)),
-    rssKiB: median(runs.map((r) => r.peakRssKiB)),
-    bgCores: median(runs.map((r) => r.bgCores)),
-  };
-}
-
-function rateRow(label: string, r: Rates, ref: Rates | undefined, withMb: boolean): string[] {
-  const row = [label, fmtInt(r.own), fmt(r.seconds, 2), fmtInt(r.wall), fmt(r.wallS, 2), fmt(r.cpuS, 1), mib(r.rssKiB), fmt(r.bgCores, 2)];
-  if (withMb) row.splice(2, 0, fmt(r.mbOwn, 0));
-  row.push(ref ? `${fmt(r.own / ref.own, 2)}x` : '', ref ? `${fmt(r.wall / ref.wall, 2)}x` : '');
-  return row;
-}
-
-function rateHeader(withMb: boolean): string[] {
-  const header = ['(median)', 'files/s', 'seconds', 'files/s (wall)', 'wall s', 'cpu s', 'peak RSS MiB', 'bg cores', 'vs parseFile', 'vs parseFile (wall)'];
-  if (withMb) header.splice(2, 0, 'MB/s');
-  return header;
-}
-
-interface Outcome {
-  /** median over runs of scan files/s / parseFile files/s (the two measured in the same round) */
-  pairedRatio: number;
-  scan: Rates;
-  rescan: Rates;
-  loops: Record<BaselineMode, Rates>;
-  scanRuns: ScanRun[];
-}
-
-/** (a)+(b) on the small library, (d) on the long one: the scan and every loop, BENCH_RUNS rounds */
-async function benchAgainstLoops(ctx: Context, lib: Library, title: string, withMb: boolean): Promise<Outcome> {
-  console.log(`\n## ${title}: ${lib.name}, ${fmtInt(lib.files.length)} audio files, ${fmt(lib.bytes / 1e6, 0)} MB (${fmt(lib.bytes / 1e6 / lib.files.length, 2)} MB a file)`);
-  const rounds: Round[] = [];
-  for (let run = 1; run <= ctx.runs; run++) {
-    const r = await round(ctx, lib, run);
-    console.log(describeRound(lib, run, r));
-    rounds.push(r);
+  const phases = PHASES.filter((p) => contenders.some((c) => c.phases.includes(p)));
+  const rows: string[][] = [];
+  for (const c of contenders) {
+    for (const p of c.phases) {
+      const runsOf = results.get(c.name)!.map((r) => r[p]!);
+      const wall = median(runsOf.map((r) => r.wallMs / 1000));
+      rows.push([`${c.name} (${p})`, fmtInt(lib.files.length / wall), fmt(wall, 2), fmt(median(runsOf.map((r) => r.cpuS)), 1), mib(median(runsOf.map((r) => r.peakRssKiB))), mib(Math.max(...runsOf.map((r) => r.peakRssKiB))), fmt(median(runsOf.map((r) => r.bgCores)), 2)]);
+    }
   }
-  const paired = rounds.map((r) => r.scan.summary.filesPerSecond / loopRate(lib, r.loops.parseFile!));
-  const loops = Object.fromEntries(BASELINES.map((mode) => [mode, loopRates(lib, rounds.map((r) => r.loops[mode]!))])) as Record<BaselineMode, Rates>;
-  const out: Outcome = {
-    pairedRatio: median(paired),
-    scan: scanRates(lib, rounds.map((r) => r.scan)),
-    rescan: scanRates(lib, rounds.map((r) => r.rescan)),
-    loops,
-    scanRuns: rounds.map((r) => r.scan),
-  };
   console.log();
-  console.log(
-    table(rateHeader(withMb), [
-      rateRow('scan (CLI, first)', out.scan, loops.parseFile, withMb),
-      rateRow('rescan (unchanged)', { ...out.rescan, mbOwn: Number.NaN }, loops.parseFile, withMb),
-      ...BASELINES.map((mode) => rateRow(BASELINE_LABEL[mode], loops[mode], loops.parseFile, withMb)),
-    ]),
-  );
-  console.log(`scan / parseFile loop per run: ${paired.map((x) => fmt(x, 2)).join(', ')} (median ${fmt(out.pairedRatio, 2)})`);
-  console.log(
-    `scan / readFile+parseBuffer loop: ${fmt(out.scan.own / loops.readFile.own, 2)}x; scan / readFileSync+parseBuffer loop: ${fmt(out.scan.own / loops.readFileSync.own, 2)}x`,
-  );
-  return out;
+  console.log(table(['(median of ' + runs + ')', 'files/s (wall)', 'wall s', 'cpu s', 'peak RSS MiB', 'max RSS MiB', 'bg cores'], rows));
+  const ours = results.get('soniquebay scan');
+  if (ours) {
+    console.log();
+    const ratioRows: string[][] = [];
+    for (const c of contenders) {
+      if (c.name === 'soniquebay scan') continue;
+      const theirs = results.get(c.name)!;
+      for (const p of phases.filter((x) => c.phases.includes(x))) {
+        // > 1: soniquebay is faster (peer wall / soniquebay wall, same round)
+        const paired = ours.map((r, i) => theirs[i]![p]!.wallMs / r[p]!.wallMs);
+        ratioRows.push([`${p}: soniquebay / ${c.name}`, `${fmt(median(paired), 2)}x`, paired.map((x) => fmt(x, 2)).join(', ')]);
+      }
+    }
+    console.log(table(['speed ratio (paired per round, wall)', 'median', 'per round'], ratioRows));
+  }
+  return results;
 }
 
-async function benchMemory(ctx: Context, lib: Library): Promise<ScanRun[]> {
-  console.log(`\n## (c) peak RSS at ${fmtInt(lib.files.length)} files: ${lib.name}, ${fmt(lib.bytes / 1e6, 0)} MB`);
-  const runs: ScanRun[] = [];
-  for (let run = 1; run <= ctx.runs; run++) {
-    const dataDir = ctx.fresh(`${lib.name}-run${run}`);
-    const scan = await cliScan(ctx, lib, dataDir, 'first');
-    const rescan = await cliScan(ctx, lib, dataDir, 'unchanged');
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    console.log(
-      `  run ${run}: scan ${fmtInt(scan.summary.filesPerSecond)} files/s (wall ${fmt(scan.wallMs / 1000, 2)} s, RSS ${mib(scan.peakRssKiB)} MiB, bg ${fmt(scan.bgCores, 2)}), rescan ${fmtInt(rescan.summary.filesPerSecond)} files/s (RSS ${mib(rescan.peakRssKiB)} MiB)`,
-    );
-    runs.push(scan);
-  }
-  return runs;
+export function pairedRatio(results: Results, peer: string, phase: Phase): number {
+  const ours = results.get('soniquebay scan');
+  const theirs = results.get(peer);
+  if (!ours || !theirs || theirs.length === 0) return Number.NaN;
+  return median(ours.map((r, i) => theirs[i]![phase]!.wallMs / r[phase]!.wallMs));
 }
 
 // ---------------------------------------------------------------------------------------------
 
+function build(): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
+  const file = path.join(REPO, 'dist', 'cli.js');
+  let newest = 0;
+  for (const entry of fs.readdirSync(path.join(REPO, 'src'), { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  if (fs.statSync(file).mtimeMs < newest) throw new Error(`${file} is older than src/ after the build`);
+}
+
 async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY ?? '';
+  if (!['', 'small', 'long', 'million'].includes(only)) throw new Error(`BENCH_ONLY must be small, long or million, got "${only}"`);
+  build();
+  if (only === 'million') {
+    const { benchMillion } = await import('./million.js');
+    await benchMillion();
+    return;
+  }
   const runs = intEnv('BENCH_RUNS', 3);
   const tracks = intEnv('BENCH_TRACKS', 10_000);
-  const tracksLarge = intEnv('BENCH_TRACKS_LARGE', 20_000);
   const longTracks = intEnv('BENCH_LONG_TRACKS', 300);
   const longSeconds = intEnv('BENCH_LONG_SECONDS', 240);
-  const pollMs = intEnv('BENCH_POLL_MS', 50);
-  const only = process.env.BENCH_ONLY ?? '';
-  if (!['', 'small', 'memory', 'long'].includes(only)) throw new Error(`BENCH_ONLY must be small, memory or long, got "${only}"`);
-  const runtime = runtimeOf(process.env.BENCH_TSX === '1');
-  const { READ_WHOLE_MAX_BYTES } = await import('../src/workers/scan/metadata_extractor.js');
+  const touchEvery = intEnv('BENCH_TOUCH_EVERY', 100);
   const mmVersion = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'music-metadata', 'package.json'), 'utf8')) as { version: string }).version;
 
-  console.log(`# bench:scan  node ${process.version}, ${os.availableParallelism()} CPU(s) (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB RAM`);
-  console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; music-metadata ${mmVersion}; READ_WHOLE_MAX_BYTES ${READ_WHOLE_MAX_BYTES / 2 ** 20} MiB`);
-  console.log(`scan: ${runtime.label} scan <dir> --json; loops: node ${[...runtime.loader, '--input-type=module -e <loop>'].join(' ')}`);
-  console.log(`${runs} runs (median), contenders in rotating order; RSS and CPU polled from /proc every ${pollMs} ms; libraries cached in ${CACHE}`);
+  const scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-scan-'));
+  const lists = new Map<string, string>();
+  const listFile = (lib: Library) => {
+    let file = lists.get(lib.name);
+    if (!file) {
+      file = path.join(scratchRoot, `${lib.name}.paths.json`);
+      fs.writeFileSync(file, JSON.stringify(lib.files));
+      lists.set(lib.name, file);
+    }
+    return file;
+  };
+  const all = [soniquebay(), beets(false), beets(true), mpd(), parseFileLoop(listFile)];
+  const wanted = process.env.BENCH_PEERS?.split(',').map((s) => s.trim());
+  const keys: Record<string, string> = { 'soniquebay scan': 'soniquebay', 'beets import -A': 'beets', 'beets import -A -s': 'beets-singleton', mpd: 'mpd', 'parseFile loop': 'parseFile' };
+  const contenders = all.filter((c) => !wanted || wanted.includes(keys[c.name]!));
+  for (const c of contenders.filter((c) => c.missing)) console.log(`skipped: ${c.name}: ${c.missing}`);
+  const present = contenders.filter((c) => !c.missing);
 
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-scan-'));
-  const cleanup = () => fs.rmSync(root, { recursive: true, force: true });
+  console.log(`# bench:scan  node ${process.version}, ${os.availableParallelism()} CPU(s) (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB RAM`);
+  console.log(`load average at start: ${load()}; music-metadata ${mmVersion}; beets ${installed('beet') ? beetsVersion() : '-'}; mpd ${installed('mpd') ? mpdVersion() : '-'}`);
+  console.log(`${runs} rounds (median), contenders rotate; every ${touchEvery}th file touched for "touched"; RSS/CPU polled every ${POLL_MS} ms; libraries cached in ${CACHE}`);
+
   const onSignal = (signal: NodeJS.Signals) => {
     activeChild?.kill('SIGKILL');
-    cleanup();
+    fs.rmSync(scratchRoot, { recursive: true, force: true });
     process.kill(process.pid, signal);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let counter = 0;
-  const lists = new Map<string, string>();
-  const ctx: Context = {
-    root,
-    runs,
-    pollMs,
-    runtime,
-    fresh: (label) => fs.mkdtempSync(path.join(root, `data-${label}-${++counter}-`)),
-    listFile: (lib) => {
-      let file = lists.get(lib.name);
-      if (!file) {
-        file = path.join(root, `${lib.name}.paths.json`);
-        fs.writeFileSync(file, JSON.stringify(lib.files));
-        lists.set(lib.name, file);
-      }
-      return file;
-    },
-  };
-
   try {
-    console.log(`\n## libraries`);
-    const warmup = await library({ name: 'warmup-60x1s', tracks: 60, seconds: 1, maxFfmpegTracks: 8 });
-    const small = only === '' || only === 'small' || only === 'memory' ? await library({ name: `small-${tracks}x1s`, tracks, seconds: 1, maxFfmpegTracks: 200 }) : undefined;
-    const large = only === '' || only === 'memory' ? await library({ name: `small-${tracksLarge}x1s`, tracks: tracksLarge, seconds: 1, maxFfmpegTracks: 200 }) : undefined;
-    const long = only === '' || only === 'long' ? await library({ name: `long-${longTracks}x${longSeconds}s`, tracks: longTracks, seconds: longSeconds, maxFfmpegTracks: 40 }) : undefined;
-    for (const lib of [warmup, small, large, long]) {
-      if (!lib) continue;
-      const warm = warmPageCache(lib);
-      console.log(`  ${lib.name}: ${fmtInt(lib.files.length)} audio files (${fmt(lib.bytes / 1e6, 0)} MB) in ${lib.root}; page cache warmed: read ${fmtInt(warm.files)} files, ${fmt(warm.bytes / 1e6, 0)} MB in ${fmt(warm.ms / 1000, 2)} s`);
-    }
-    // unmeasured: tsx's transform cache, the parent's JIT, the scan's first start
-    await round(ctx, warmup, 1);
-
-    /** [what, met (undefined: no target, reported only), measured] */
     const targets: [string, boolean | undefined, string][] = [];
-    let smallOut: Outcome | undefined;
-    if (small && only !== 'memory') {
-      smallOut = await benchAgainstLoops(ctx, small, '(a) first scan and (b) unchanged rescan', false);
-      const { scan, rescan, loops, pairedRatio } = smallOut;
-      targets.push([
-        '(a) scan >= 2x the naive parseFile loop',
-        pairedRatio >= 2,
-        `${fmt(pairedRatio, 2)}x (median of paired runs; ratio of medians ${fmt(scan.own / loops.parseFile.own, 2)}x, wall ${fmt(scan.wall / loops.parseFile.wall, 2)}x; bg cores scan ${fmt(scan.bgCores, 2)}, loop ${fmt(loops.parseFile.bgCores, 2)})`,
-      ]);
-      targets.push(['(a) scan >= 1,000 files/s warm', scan.own >= 1_000, `${fmtInt(scan.own)} files/s (wall ${fmtInt(scan.wall)})`]);
-      targets.push(['(a) reference: scan / readFileSync+parseBuffer loop', undefined, `${fmt(scan.own / loops.readFileSync.own, 2)}x (loop ${fmtInt(loops.readFileSync.own)} files/s)`]);
-      targets.push(['(b) unchanged rescan >= 20,000 files/s', rescan.own >= 20_000, `${fmtInt(rescan.own)} files/s (wall ${fmtInt(rescan.wall)}, start-up included)`]);
+    if (only === '' || only === 'small') {
+      const lib = await library({ name: `small-${tracks}x1s`, tracks, seconds: 1, maxFfmpegTracks: 200 });
+      warmPageCache(lib);
+      const r = await benchLibrary(lib, present, runs, touchEvery, scratchRoot);
+      const ours = r.get('soniquebay scan');
+      if (ours) {
+        const beetsRatio = pairedRatio(r, 'beets import -A', 'first');
+        const mpdRatio = pairedRatio(r, 'mpd', 'first');
+        const rescan = pairedRatio(r, 'mpd', 'unchanged');
+        const rss = Math.max(...ours.flatMap((x) => PHASES.map((p) => x[p]!.peakRssKiB)));
+        targets.push(['first scan, small files: >= 10x beets import -A', Number.isNaN(beetsRatio) ? undefined : beetsRatio >= 10, `${fmt(beetsRatio, 2)}x`]);
+        targets.push(['first scan, small files: >= 0.8x mpd', Number.isNaN(mpdRatio) ? undefined : mpdRatio >= 0.8, `${fmt(mpdRatio, 2)}x`]);
+        targets.push(["unchanged rescan: <= 2x mpd's wall time", Number.isNaN(rescan) ? undefined : 1 / rescan <= 2, `${fmt(1 / rescan, 2)}x mpd's time (${fmt(median(ours.map((x) => x.unchanged!.wallMs / 1000)), 2)} s)`]);
+        targets.push(['peak RSS < 150 MiB (every phase, every round)', rss < 150 * 1024, `${mib(rss)} MiB`]);
+      }
     }
-    if (small && large) {
-      const smallRuns = smallOut?.scanRuns ?? (await benchMemory(ctx, small));
-      const largeRuns = await benchMemory(ctx, large);
-      const rss = (runs: readonly ScanRun[]) => ({ median: median(runs.map((r) => r.peakRssKiB)), max: Math.max(...runs.map((r) => r.peakRssKiB)) });
-      const rate = (runs: readonly ScanRun[]) => median(runs.map((r) => r.summary.filesPerSecond));
-      const a = rss(smallRuns);
-      const b = rss(largeRuns);
-      console.log();
-      console.log(
-        table(
-          ['scan peak RSS', 'files', 'median MiB', 'max MiB', 'files/s (median)'],
-          [
-            [small.name, fmtInt(small.files.length), mib(a.median), mib(a.max), fmtInt(rate(smallRuns))],
-            [large.name, fmtInt(large.files.length), mib(b.median), mib(b.max), fmtInt(rate(largeRuns))],
-          ],
-        ),
-      );
-      const growth = b.median / a.median;
-      console.log(`peak RSS ${large.name} / ${small.name}: ${fmt(growth, 2)}x (median), ${fmt(b.max / a.max, 2)}x (max)`);
-      targets.push(['(c) peak RSS < 250 MiB at both sizes', Math.max(a.max, b.max) < 250 * 1024, `max ${mib(a.max)} / ${mib(b.max)} MiB`]);
-      targets.push([`(c) RSS flat: ${fmtInt(large.files.length)} files <= 1.2x ${fmtInt(small.files.length)} files`, growth <= 1.2, `${fmt(growth, 2)}x (median peak)`]);
+    if (only === '' || only === 'long') {
+      const lib = await library({ name: `long-${longTracks}x${longSeconds}s`, tracks: longTracks, seconds: longSeconds, maxFfmpegTracks: 40 });
+      warmPageCache(lib);
+      const r = await benchLibrary(lib, present, runs, touchEvery, scratchRoot);
+      const beetsRatio = pairedRatio(r, 'beets import -A', 'first');
+      targets.push(['first scan, full-length tracks: >= 2x beets import -A', Number.isNaN(beetsRatio) ? undefined : beetsRatio >= 2, `${fmt(beetsRatio, 2)}x`]);
     }
-    if (long) {
-      const out = await benchAgainstLoops(ctx, long, `(d) full-length tracks (${longSeconds} s)`, true);
-      targets.push([
-        '(d) full-length tracks: scan / parseFile loop',
-        undefined,
-        `${fmt(out.pairedRatio, 2)}x: scan ${fmtInt(out.scan.own)} files/s, ${fmt(out.scan.mbOwn, 0)} MB/s, RSS ${mib(out.scan.rssKiB)} MiB; loop ${fmtInt(out.loops.parseFile.own)} files/s`,
-      ]);
-    }
-
-    console.log(`\n## targets (files/s by the scan's own summary and the loop's own timer; wall time in brackets)`);
-    console.log(table(['target', 'result', 'measured'], targets.map(([what, met, measured]) => [what, met === undefined ? '(no target)' : verdict(met), measured]), true));
+    console.log(`\n## targets (load at end ${load()})`);
+    console.log(table(['target', 'result', 'measured (median of paired ratios)'], targets.map(([what, met, measured]) => [what, met === undefined ? 'not measured' : verdict(met), measured]), true));
   } finally {
-    cleanup();
+    fs.rmSync(scratchRoot, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -37,7 +37,7 @@ export const configSchema = z
       .refine(validTimezone, 'is not a known IANA timezone (e.g. UTC, Europe/Paris)')
       .default('UTC'),
     queues: z.partialRecord(z.enum(QUEUE_NAMES), queueSchema).default({}),
-    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional() }).strict()).default({}),
+    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional(), payload: z.record(z.string(), z.unknown()).optional() }).strict()).default({}),
     /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
     lockMs: positiveInt.min(1_000).default(30_000),
     /**
@@ -60,6 +60,8 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 8080 }),
     /** analysis threads (each decodes and analyses one track at a time); default: one per core */
     analysisThreads: positiveInt.max(256).optional(),
+    /** tag-parsing threads of the scan's extract stage (0: parse in the worker's own thread); default: cores - 1, at least 1 */
+    scanThreads: z.number().int().min(0).max(256).optional(),
     /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
     outsideLookups: z.boolean().default(true),
     /** how the outside services can reach whoever runs this server (sent in the User-Agent) */
@@ -207,6 +209,7 @@ function mergeEnv(raw: Record<string, unknown>, sources: Sources, env: Env): voi
   if (env.TZ) set('timezone', env.TZ, 'TZ');
   if (env.SONIQUEBAY_ANALYSIS) set('analysis', booleanOf(env.SONIQUEBAY_ANALYSIS), 'SONIQUEBAY_ANALYSIS');
   if (env.SONIQUEBAY_ANALYSIS_THREADS) set('analysisThreads', numeric(env.SONIQUEBAY_ANALYSIS_THREADS), 'SONIQUEBAY_ANALYSIS_THREADS');
+  if (env.SONIQUEBAY_SCAN_THREADS) set('scanThreads', numeric(env.SONIQUEBAY_SCAN_THREADS), 'SONIQUEBAY_SCAN_THREADS');
   const api = { ...((raw.api as Record<string, unknown> | undefined) ?? {}) };
   if (env.SONIQUEBAY_API_HOST) api.host = env.SONIQUEBAY_API_HOST;
   if (env.SONIQUEBAY_API_PORT) api.port = numeric(env.SONIQUEBAY_API_PORT);

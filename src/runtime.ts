@@ -2,7 +2,6 @@
 // future HTTP API start from here, so both runtimes are assembled in one place.
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { BullmqBroker } from './broker/bullmq/broker.js';
 import { EmbeddedBroker } from './broker/embedded/broker.js';
 import type { Broker, RetentionPolicy } from './broker/port.js';
 import type { Config } from './config.js';
@@ -51,18 +50,19 @@ export async function openRuntime(config: Config, logger: Logger = createLogger(
   try {
     await migrateToLatest(database.db, database.dialect);
   } catch (err) {
-    await database.close();
+    await database.abandon();
     throw err;
   }
   const services = createServices(config);
   const common = { registry, db: database.db, services, logger, lockMs: config.lockMs, maxStalled: config.maxStalled, retention: retentionFrom(config) };
   let broker: Broker;
   try {
+    // loaded only in distributed mode: bullmq + ioredis cost ~0.3 CPU-s at every start otherwise
     broker = config.brokerUrl
-      ? new BullmqBroker({ ...common, url: config.brokerUrl, prefix: config.redisPrefix })
+      ? new (await import('./broker/bullmq/broker.js')).BullmqBroker({ ...common, url: config.brokerUrl, prefix: config.redisPrefix })
       : await EmbeddedBroker.open({ ...common, file: database.sqliteFile ?? sqliteFileFor(config.dataDir) });
   } catch (err) {
-    await database.close();
+    await database.abandon();
     throw err;
   }
   const vectors = new LibraryIndex(database.db, path.join(config.dataDir, 'vectors'));

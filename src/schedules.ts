@@ -1,5 +1,6 @@
 // Periodic tasks, all in one place (the seed's celery_beat_tasks). The defaults follow the task
 // catalogue; the config file may change a cron pattern or switch an entry off.
+import { sinkSettings } from './services/soniquebay/settings.js';
 
 export interface Schedule {
   /** stable entry name: the key of one firing per tick */
@@ -14,6 +15,8 @@ export interface Schedule {
 export interface ScheduleOverride {
   cron?: string;
   enabled?: boolean;
+  /** merged over the default payload (e.g. purge-missing-tracks: { olderThanDays: 60 }) */
+  payload?: Record<string, unknown>;
 }
 
 const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
@@ -25,18 +28,30 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'check-model-health', task: 'vectorization.check_model_health', payload: {}, cron: '0 */6 * * *' },
   { id: 'cleanup-expired', task: 'deferred.cleanup_expired', payload: { olderThanDays: 7 }, cron: '0 2 * * *' },
   { id: 'health-report', task: 'maintenance.health_report', payload: {}, cron: '0 6 * * *' },
+  { id: 'purge-missing-tracks', task: 'maintenance.purge_missing_tracks', payload: { olderThanDays: 30 }, cron: '30 3 * * *' },
+];
+
+/**
+ * with SONIQUEBAY_SINK_URL: the sink's catch-up (covers, analysis, Last.fm details that came after
+ * the batches; deleted tracks), and a daily deep pass comparing everything with what was written
+ */
+const SINK_SCHEDULES: readonly Omit<Schedule, 'timezone'>[] = [
+  { id: 'soniquebay-sync', task: 'soniquebay.sync', payload: { full: true }, cron: '*/5 * * * *' },
+  { id: 'soniquebay-deep-sync', task: 'soniquebay.sync', payload: { deep: true }, cron: '30 3 * * *' },
 ];
 
 /** The effective schedule: defaults, overridden per entry, in the configured timezone. */
 export function buildSchedules(overrides: Record<string, ScheduleOverride>, timezone: string): Schedule[] {
+  const all = sinkSettings() ? [...DEFAULTS, ...SINK_SCHEDULES] : DEFAULTS;
   for (const id of Object.keys(overrides)) {
-    if (!DEFAULTS.some((d) => d.id === id)) {
-      throw new Error(`schedules.${id}: no such periodic task (known: ${DEFAULTS.map((d) => d.id).join(', ')})`);
+    if (!all.some((d) => d.id === id)) {
+      throw new Error(`schedules.${id}: no such periodic task (known: ${all.map((d) => d.id).join(', ')})`);
     }
   }
-  return DEFAULTS.filter((d) => overrides[d.id]?.enabled !== false).map((d) => ({
+  return all.filter((d) => overrides[d.id]?.enabled !== false).map((d) => ({
     ...d,
     cron: overrides[d.id]?.cron ?? d.cron,
+    payload: { ...d.payload, ...overrides[d.id]?.payload },
     timezone,
   }));
 }

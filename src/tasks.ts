@@ -12,6 +12,7 @@ import { processCoversBatch } from './workers/deferred/covers_deferred.js';
 import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
 import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
 import { healthReport } from './workers/maintenance/health_report.js';
+import { MISSING_GRACE_DAYS, purgeMissingTracks } from './workers/maintenance/purge_missing.js';
 import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
 import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
@@ -24,6 +25,7 @@ import { failScan } from './workers/scan/sessions.js';
 import { calculateVector, calculateVectorsBatch } from './workers/vectorization/calculate_vectors.js';
 import { checkModelHealth, monitorTagChanges } from './workers/vectorization/model_watch.js';
 import { trainModel } from './workers/vectorization/train_model.js';
+import { albumCoversCall, analyzeTrackCall, artistImagesCall, embeddedCoversCall, fetchArtistInfo, fetchSimilarArtists, syncTask } from './services/soniquebay/handlers.js';
 
 export const QUEUE_NAMES = [
   'scan',
@@ -258,6 +260,85 @@ export const TASKS = [
     timeoutMs: 5 * MIN,
     priority: 10,
     handler: healthReport,
+  }),
+  // SoniqueBay: the sink (docs/soniquebay.md) and the calls its API sends with its own ids or paths
+  defineTask({
+    name: 'soniquebay.sync',
+    queue: 'batch',
+    description: "mirrors what changed in the library into SoniqueBay's database (SONIQUEBAY_SINK_URL)",
+    schema: z.object({ full: z.boolean().optional(), deep: z.boolean().optional() }).strict(),
+    retry: { attempts: 6, backoff: { baseMs: 5_000, factor: 2, capMs: 10 * MIN } },
+    timeoutMs: 2 * HOUR,
+    priority: 5,
+    positional: ['full'],
+    handler: syncTask,
+  }),
+  defineTask({
+    name: 'soniquebay.process_artist_images',
+    queue: 'covers',
+    description: "artist images for SoniqueBay's artist ids (its id map), then mirrored",
+    schema: z.object({ artistIds: z.array(id).max(100_000) }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['artistIds'],
+    handler: artistImagesCall,
+  }),
+  defineTask({
+    name: 'soniquebay.process_album_covers',
+    queue: 'covers',
+    description: "album covers for SoniqueBay's album ids (its id map), then mirrored",
+    schema: z.object({ albumIds: z.array(id).max(100_000) }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['albumIds'],
+    handler: albumCoversCall,
+  }),
+  defineTask({
+    name: 'soniquebay.extract_embedded',
+    queue: 'covers',
+    description: 'embedded covers of the tracks with these file paths (or track ids), then mirrored',
+    schema: z.object({ items: z.array(z.union([z.string().min(1), id])).max(100_000) }).strict(),
+    timeoutMs: 30 * MIN,
+    positional: ['items'],
+    handler: embeddedCoversCall,
+  }),
+  defineTask({
+    name: 'soniquebay.analyze_track',
+    queue: 'metadata',
+    description: 'queues the audio analysis of the track with this path (a Python batch stage asking)',
+    schema: z.object({ trackId: id.optional(), filePath: z.string().min(1), tags: z.record(z.string(), z.unknown()).optional() }).strict(),
+    timeoutMs: 5 * MIN,
+    positional: ['trackId', 'filePath', 'tags'],
+    handler: analyzeTrackCall,
+  }),
+  defineTask({
+    name: 'lastfm.fetch_artist_info',
+    queue: 'deferred',
+    description: "an artist's Last.fm URL, listeners, play count, tags and biography",
+    schema: z.object({ artistId: id }).strict(),
+    retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
+    timeoutMs: 5 * MIN,
+    positional: ['artistId'],
+    handler: fetchArtistInfo,
+  }),
+  defineTask({
+    name: 'lastfm.fetch_similar_artists',
+    queue: 'deferred',
+    description: "an artist's similar artists on Last.fm, with their match as weight",
+    schema: z.object({ artistId: id, limit: z.number().int().min(1).max(250).default(10) }).strict(),
+    retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
+    timeoutMs: 5 * MIN,
+    positional: ['artistId', 'limit'],
+    handler: fetchSimilarArtists,
+  }),
+  defineTask({
+    name: 'maintenance.purge_missing_tracks',
+    queue: 'maintenance',
+    description: 'deletes tracks whose file has been missing for longer than the grace period',
+    schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(MISSING_GRACE_DAYS) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: HOUR,
+    priority: 10,
+    positional: ['olderThanDays'],
+    handler: purgeMissingTracks,
   }),
 ];
 

@@ -4,11 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Runtime } from '../runtime.js';
+import { isInside } from '../services/library/roots.js';
 import { badRequest, ApiError } from './errors.js';
 
-function inside(child: string, parent: string): boolean {
-  return child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
-}
+const inside = (child: string, parent: string): boolean => isInside(parent, child);
 
 function real(p: string): string | null {
   try {

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ScanTable } from '../db/types.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { ensureRoot, getScan, requestCancel, runningScan, STALE_SCAN_MS } from '../workers/scan/sessions.js';
+import { DiskFullWatch, diskFullMessage } from '../db/disk_space.js';
+import { beginScan, failScan, getScan, requestCancel } from '../workers/scan/sessions.js';
 import { configOf, loggerOf, withRuntime } from './context.js';
 import { interactive, note, printJson, printLine, status } from './output.js';
 
@@ -108,23 +108,29 @@ export function scanCommand(): Command {
       const { db } = runtime.database;
       try {
         const worker = opts.worker ? await runtime.broker.startWorker({ queues: SCAN_ONLY_QUEUES }) : undefined;
-        const libraryRoot = await ensureRoot(db, root);
-        const running = await runningScan(db, libraryRoot.id);
-        let scanId: string;
         let jobId: string | undefined;
-        if (running && running.updated_at > Date.now() - STALE_SCAN_MS) {
-          scanId = running.id;
-          note(`a scan of ${root} is already running (${scanId}): following it`);
-        } else {
-          scanId = randomUUID();
-          jobId = (await runtime.broker.enqueue('scan.discovery', { root, scanId, ...(opts.full ? { full: true } : {}) }, { jobId: `scan-${scanId}` })).id;
-        }
+        const { scanId, started } = await beginScan(db, root, opts.full === true, async (payload) => {
+          const ref = await runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` });
+          jobId = ref.id;
+          return ref;
+        });
+        if (!started) note(`a scan of ${root} is already running (${scanId}): following it`);
         const live = interactive() && !opts.json;
         let lastPrinted = 0;
         let current: ScanTable | undefined;
+        // SQLite in the data folder: a full disk fails every write, the scan's own status included
+        const diskWatch = runtime.config.databaseUrl ? null : new DiskFullWatch(runtime.config.dataDir);
+        let diskFull = false;
         for (;;) {
           current = await getScan(db, scanId);
           if (current && current.status !== 'running') break;
+          if (current && diskWatch?.full()) {
+            const reason = diskFullMessage(runtime.config.dataDir);
+            await failScan(db, scanId, reason).catch(() => undefined); // may fail too: the reason is printed anyway
+            current = { ...current, status: 'failed', last_error: reason, finished_at: Date.now() };
+            diskFull = true;
+            break;
+          }
           if (!current && jobId) {
             // the discovery job failed before it could open the scan (the root vanished, say)
             const job = await runtime.broker.getJob(jobId);
@@ -146,7 +152,10 @@ export function scanCommand(): Command {
         if (live) status.update(progressLine(current));
         status.done();
         // nothing of the later stages runs here, so nothing is left to wait for
-        await worker?.close(runtime.config.shutdownGraceMs);
+        // on a full disk the worker cannot even record its own exit: the summary is what matters
+        await worker?.close(runtime.config.shutdownGraceMs).catch((err: unknown) => {
+          if (!diskFull) throw err;
+        });
         const summary = summarize(current);
         if (opts.json) printJson(summary);
         else printSummary(summary, await followUpLine(runtime));
@@ -174,7 +183,7 @@ export function scanCommand(): Command {
 function printSummary(s: ScanSummary, followUp: string | null): void {
   printLine(`scan ${s.scanId} of ${s.root}: ${s.status} in ${s.seconds} s (${s.filesPerSecond} files/s)`);
   printLine(`  ${s.discovered} files found: ${s.unchanged} unchanged, ${s.extracted} read (${s.inserted} new, ${s.updated} updated), ${s.failed} failed`);
-  printLine(`  ${s.moved} moved, ${s.removed} removed`);
+  printLine(`  ${s.moved} moved, ${s.removed} missing (kept, hidden: soniquebay library missing)`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
   if (followUp) printLine(`  ${followUp}`);

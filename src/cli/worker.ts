@@ -1,11 +1,8 @@
 import { Command } from 'commander';
-import { CeleryBridge } from '../broker/celery/bridge.js';
 import { celerySettings, type CelerySettings } from '../broker/celery/settings.js';
 import { parseConcurrencyFlag, redactUrl } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
-import { buildApi } from '../api/server.js';
-import { LibraryWatcher } from '../services/watcher.js';
 import { configOf, loggerOf } from './context.js';
 import { note } from './output.js';
 
@@ -26,8 +23,10 @@ interface ProcessOptions {
 /** Runs until SIGINT/SIGTERM: consumes queues (and fires periodic tasks), then shuts down cleanly. */
 async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   const { broker, logger, config } = runtime;
+  // the bridge (ioredis), the API (fastify, Bull Board) and the watcher (chokidar) are loaded only
+  // by the processes that run them: every other command starts without paying for them
   // before the worker: if Celery's Redis refuses the bridge, the process stops with no job started
-  const celery = options.celery ? await CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger }) : undefined;
+  const celery = options.celery ? await (await import('../broker/celery/bridge.js')).CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger, db: runtime.database.db }) : undefined;
   const worker =
     options.worker === false
       ? undefined
@@ -36,8 +35,8 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
           ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         });
   const scheduler = options.schedules ? await broker.startScheduler(runnableSchedules(runtime)) : undefined;
-  const api = options.api ? await buildApi({ runtime, host: options.api.host, ...(options.api.token ? { token: options.api.token } : {}) }) : undefined;
-  const watcher = options.watch ? new LibraryWatcher(runtime) : undefined;
+  const api = options.api ? await (await import('../api/server.js')).buildApi({ runtime, host: options.api.host, ...(options.api.token ? { token: options.api.token } : {}) }) : undefined;
+  const watcher = options.watch ? new (await import('../services/watcher.js')).LibraryWatcher(runtime) : undefined;
   await watcher?.start();
   if (api && options.api) {
     const address = await api.listen({ host: options.api.host, port: options.api.port });

@@ -4,6 +4,7 @@ import * as images from './migrations/0002_images.js';
 import * as analysis from './migrations/0003_analysis.js';
 import * as vectors from './migrations/0004_vectors.js';
 import * as missingTracks from './migrations/0005_missing_tracks.js';
+import * as soniquebaySink from './migrations/0006_soniquebay_sink.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -14,6 +15,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0003_analysis': { up: analysis.up(dialect) },
     '0004_vectors': { up: vectors.up(dialect) },
     '0005_missing_tracks': { up: missingTracks.up(dialect) },
+    '0006_soniquebay_sink': { up: soniquebaySink.up(dialect) },
   };
 }
 

@@ -7,6 +7,8 @@ export interface LibraryRootTable {
   id: Generated<number>;
   path: string;
   added_at: number;
+  /** the device (st_dev) the root was last scanned on: another one means it is not mounted */
+  device: string | null;
 }
 
 export interface ScanTable {
@@ -273,6 +275,43 @@ export interface TrackVectorTable {
   updated_at: number;
 }
 
+/** which SoniqueBay row each of our entities became (the SoniqueBay sink's id map) */
+export interface SoniqueBayIdTable {
+  entity_type: 'artist' | 'album' | 'track' | 'genre' | 'genre_tag' | 'mood_tag';
+  our_id: number;
+  sb_id: number;
+  /** hash of what was last written there: an unchanged entity is not written again */
+  hash: string | null;
+  synced_at: number;
+}
+
+export interface SoniqueBaySyncTable {
+  key: string;
+  value: number;
+}
+
+export interface ArtistLastfmTable {
+  artist_id: number;
+  url: string | null;
+  listeners: number | null;
+  playcount: number | null;
+  /** JSON array of tag names */
+  tags: string | null;
+  bio: string | null;
+  mbid: string | null;
+  info_fetched_at: number | null;
+  similar_fetched_at: number | null;
+}
+
+export interface ArtistSimilarTable {
+  artist_id: number;
+  name_key: string;
+  name: string;
+  mbid: string | null;
+  /** Last.fm's match, 0–1 */
+  weight: number;
+}
+
 export interface Database {
   library_roots: LibraryRootTable;
   scans: ScanTable;
@@ -295,6 +334,10 @@ export interface Database {
   track_analysis: TrackAnalysisTable;
   vector_models: VectorModelTable;
   track_vectors: TrackVectorTable;
+  soniquebay_ids: SoniqueBayIdTable;
+  soniquebay_sync: SoniqueBaySyncTable;
+  artist_lastfm: ArtistLastfmTable;
+  artist_similar: ArtistSimilarTable;
 }
 
 export type Db = Kysely<Database>;

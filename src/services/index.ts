@@ -2,6 +2,7 @@
 // task through its context.
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { ParsePool } from '../workers/scan/parse_pool.js';
 import { AnalysisPool } from './analysis/pool.js';
 import { OutsideHttp } from './http/client.js';
 import { ImageStore } from './images/store.js';
@@ -19,6 +20,8 @@ export interface Services {
   analysisEnabled: boolean;
   /** the threads that decode and analyse tracks (started on first use) */
   analysis: AnalysisPool;
+  /** the scan's tag-parsing threads (started on first use) */
+  parse: ParsePool;
   images: ImageStore;
   http: OutsideHttp;
   covers: CoverSettings;
@@ -30,6 +33,7 @@ export function createServices(config: Config, overrides: { fetchImpl?: typeof f
   return {
     analysisEnabled: config.analysis,
     analysis: new AnalysisPool(config.analysisThreads),
+    parse: new ParsePool(config.scanThreads),
     images: new ImageStore(path.join(config.dataDir, 'images'), config.covers.sizes),
     http: new OutsideHttp({
       enabled: config.outsideLookups,
@@ -46,7 +50,7 @@ export function createServices(config: Config, overrides: { fetchImpl?: typeof f
   };
 }
 
-/** stops what the services started (the analysis threads) */
+/** stops what the services started (the analysis and parse threads) */
 export async function closeServices(services: Services): Promise<void> {
-  await services.analysis.close();
+  await Promise.all([services.analysis.close(), services.parse.close()]);
 }

@@ -17,7 +17,7 @@ import { runtimeSetups, scan } from '../helpers/runtimes.js';
 
 async function rows(runtime: Runtime) {
   const { db } = runtime.database;
-  const tracks = await db.selectFrom('tracks').select(['path', 'title']).execute();
+  const tracks = await db.selectFrom('tracks').select(['path', 'title']).where('missing_since', 'is', null).execute(); // missing: file gone
   const errors = await db.selectFrom('scan_errors').select(['path', 'message']).execute();
   return { tracks: new Map(tracks.map((t) => [t.path, t.title])), errors: new Map(errors.map((e) => [e.path, e.message])) };
 }

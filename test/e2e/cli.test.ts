@@ -98,6 +98,16 @@ describe('soniquebay CLI (embedded default)', () => {
     const rescan = JSON.parse(soniquebay(['scan', manifest.root, '--json'], env).stdout) as { unchanged: number; extracted: number };
     assert.equal(rescan.unchanged, manifest.files.length);
     assert.equal(rescan.extracted, 0);
+
+    // a deleted file: its track is missing (listed, counted apart), then purged on request
+    const gone = manifest.files.find((f) => f.expect === 'track')!.path;
+    fs.rmSync(gone);
+    assert.equal((JSON.parse(soniquebay(['scan', manifest.root, '--json'], env).stdout) as { removed: number }).removed, 1);
+    const missing = JSON.parse(soniquebay(['library', 'missing', '--json'], env).stdout) as { path: string; missingSince: number }[];
+    assert.deepEqual(missing.map((m) => m.path), [gone]);
+    assert.equal((JSON.parse(soniquebay(['library', 'stats', '--json'], env).stdout) as { tracks: number; missingTracks: number }).missingTracks, 1);
+    assert.deepEqual(JSON.parse(soniquebay(['library', 'purge-missing', '--json'], env).stdout), { purged: 1 });
+    assert.deepEqual(JSON.parse(soniquebay(['library', 'missing', '--json'], env).stdout), []);
   });
 
   it('trains the vectors, shows their status, and answers similar, playlist and path', async () => {

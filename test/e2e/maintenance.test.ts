@@ -36,7 +36,7 @@ for (const setup of runtimeSetups) {
       return job!.result as Record<string, unknown>;
     };
 
-    it('cleanup_expired removes orphan images, long-missing tracks and the work state of gone entities, and keeps the rest', async () => {
+    it('cleanup_expired removes orphan images and the work state of gone entities, marks long-flagged tracks missing, and keeps the rest', async () => {
       const { db } = runtime.database;
       const tracks = await insertSyntheticLibrary(db, 3);
       const old = Date.now() - 30 * DAY;
@@ -63,8 +63,10 @@ for (const setup of runtimeSetups) {
       assert.deepEqual([result.images, result.tracks, result.workState], [1, 1, 1]);
       assert.equal(fs.existsSync(store.folderOf('a'.repeat(64))), false);
       assert.equal(fs.existsSync(store.folderOf('b'.repeat(64))), true);
-      assert.equal((await db.selectFrom('tracks').select('id').where('id', '=', tracks[1]!.id).execute()).length, 0);
-      assert.equal((await db.selectFrom('tracks').select('id').execute()).length, tracks.length - 1);
+      // the file is gone: the track is missing (kept, hidden), not deleted
+      const gone = await db.selectFrom('tracks').select(['missing_since', 'missing_scan_id']).where('id', '=', tracks[1]!.id).executeTakeFirstOrThrow();
+      assert.ok(gone.missing_since !== null && gone.missing_scan_id === null);
+      assert.equal((await db.selectFrom('tracks').select('id').execute()).length, tracks.length);
       const back = await db.selectFrom('tracks').select('missing_scan_id').where('id', 'in', [tracks[2]!.id, tracks[3]!.id]).orderBy('id').execute();
       assert.deepEqual(back.map((t) => t.missing_scan_id), [null, 'busy']);
       // nothing more to do the second time

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateLibrary, type FixtureManifest } from '../../scripts/fixtures.js';
 import type { Db } from '../../src/db/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { searchTracks } from '../../src/services/library/search.js';
 import { nameKey } from '../../src/workers/scan/names.js';
 import { testLogger } from '../helpers/brokers.js';
 import { runtimeSetups as setups, scan } from '../helpers/runtimes.js';
@@ -110,7 +111,7 @@ for (const setup of setups) {
       assert.deepEqual(after.map((r) => r.id), before.map((r) => r.id));
     });
 
-    it('removes the track of a deleted file, and keeps the track id of a renamed one', async () => {
+    it('keeps the track of a deleted file as missing (hidden), and keeps the track id of a renamed one', async () => {
       const files = manifest.files.filter((f) => f.expect === 'track').map((f) => f.path);
       const deleted = files[3]!;
       const renamed = files[5]!;
@@ -123,7 +124,9 @@ for (const setup of setups) {
       const result = await scan(runtime, manifest.root);
       assert.equal(result.removed, 1);
       assert.equal(result.moved, 1);
-      assert.equal(await db.selectFrom('tracks').select('id').where('path', '=', deleted).executeTakeFirst(), undefined);
+      const missing = await db.selectFrom('tracks').select(['id', 'missing_since']).where('path', '=', deleted).executeTakeFirstOrThrow();
+      assert.ok(missing.missing_since !== null, 'the track of the deleted file is missing, not deleted');
+      assert.ok(!(await searchTracks(db, undefined, { limit: 500, offset: 0 })).some((t) => t.id === missing.id), 'hidden from listings');
       const moved = await db.selectFrom('tracks').select(['id', 'path']).where('path', '=', newPath).executeTakeFirstOrThrow();
       assert.equal(moved.id, renamedId);
       assert.equal(await db.selectFrom('tracks').select('id').where('path', '=', renamed).executeTakeFirst(), undefined);

@@ -38,15 +38,21 @@ export interface SendOptions {
   priority?: number;
   /** 'gzip' (the default, as the original worker) or null for none */
   compression?: 'gzip' | null;
+  /** with soniquebay-client.py: which of SoniqueBay's two Celery apps sends (contract §1.1) */
+  app?: 'api' | 'worker';
 }
+
+/** SoniqueBay's own two Celery apps, exactly as configured upstream */
+export const SONIQUEBAY_CLIENT = path.resolve(import.meta.dirname, 'soniquebay-client.py');
 
 export class CeleryClient {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly pending: ((line: string) => void)[] = [];
   private stderr = '';
 
-  constructor(brokerUrl: string, resultUrl: string) {
-    this.child = spawn(SYSTEM_PYTHON, [SCRIPT, brokerUrl, resultUrl], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(brokerUrl: string, resultUrl: string, script = SCRIPT) {
+    this.child = spawn(SYSTEM_PYTHON, [script, brokerUrl, resultUrl], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.setMaxListeners(0); // one exit listener per request in flight
     this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     createInterface({ input: this.child.stdout }).on('line', (line) => this.pending.shift()?.(line));
   }

@@ -7,10 +7,42 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { openDatabase } from '../../src/db/open.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { DamagedDatabaseError, openDatabase } from '../../src/db/open.js';
 import { databaseUrl } from '../helpers/brokers.js';
+import { insertSyntheticLibrary } from '../helpers/vector-library.js';
 
 describe('database handle', () => {
+  it('refuses a damaged SQLite file at start with what to do, and changes nothing in it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-db-'));
+    const handle = openDatabase({ dataDir: dir });
+    await migrateToLatest(handle.db, handle.dialect);
+    await insertSyntheticLibrary(handle.db, 40);
+    await handle.close(); // checkpointed into the main file
+    const file = path.join(dir, 'soniquebay.db');
+    const pageSize = fs.readFileSync(file).readUInt16BE(16);
+    const bytes = fs.readFileSync(file);
+    // a page in the middle of the file (tracks, their indexes): its header overwritten
+    const page = Math.floor(bytes.length / pageSize / 2);
+    bytes.fill(0xa5, page * pageSize, page * pageSize + 64);
+    fs.writeFileSync(file, bytes);
+    assert.throws(() => openDatabase({ dataDir: dir }), (err: Error) => err instanceof DamagedDatabaseError && /damaged/.test(err.message) && /\.recover/.test(err.message) && /move it away/.test(err.message));
+    assert.ok(fs.readFileSync(file).equals(bytes), 'the damaged file is left as it was');
+  });
+
+  it('a first start that fails leaves no empty database that a later start would take for a new library', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-db-'));
+    const handle = openDatabase({ dataDir: dir });
+    await handle.abandon();
+    assert.deepEqual(fs.readdirSync(dir), []);
+    // an existing library is never removed by a failed start
+    const kept = openDatabase({ dataDir: dir });
+    await sql`CREATE TABLE t (n INTEGER)`.execute(kept.db);
+    await kept.close();
+    await openDatabase({ dataDir: dir }).abandon();
+    assert.ok(fs.existsSync(path.join(dir, 'soniquebay.db')));
+  });
+
   it('opens SQLite in the data folder and serialises transactions (single writer)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-db-'));
     const handle = openDatabase({ dataDir: dir });

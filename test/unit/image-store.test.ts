@@ -47,4 +47,40 @@ describe('image store', () => {
     const left = fs.readdirSync(images.dir, { recursive: true }).filter((f) => !fs.statSync(path.join(images.dir, String(f))).isDirectory());
     assert.deepEqual(left, []);
   });
+
+  it('never serves a truncated rendition and re-renders a truncated or deleted one from the original', async () => {
+    const images = store();
+    const jpeg = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#993366' } }).jpeg().toBuffer();
+    const { hash } = await images.put(jpeg);
+    const truncated = images.renditionPath(hash, 256, 'webp');
+    const deleted = images.renditionPath(hash, 64, 'jpeg');
+    const good = fs.readFileSync(truncated);
+    fs.writeFileSync(truncated, good.subarray(0, Math.floor(good.length / 2)));
+    fs.rmSync(deleted);
+    const served = await images.rendition(hash, 256, 'webp');
+    assert.ok(served && served.length === good.length, 'the truncated rendition is rendered again, never served');
+    assert.equal((await sharp(served).metadata()).width, 256);
+    assert.equal(fs.readFileSync(truncated).length, good.length, 'repaired on disk');
+    const again = await images.rendition(hash, 64, 'jpeg');
+    assert.equal((await sharp(again!).metadata()).width, 64);
+    assert.ok(fs.existsSync(deleted));
+    // a flipped byte of the same size is caught by the hash
+    const bytes = fs.readFileSync(truncated);
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+    fs.writeFileSync(truncated, bytes);
+    assert.ok((await images.rendition(hash, 256, 'webp'))!.equals(good));
+    assert.equal(await images.rendition('f'.repeat(64), 256, 'webp'), null, 'an unknown picture is not found');
+  });
+
+  it('replaces an entry whose meta.json is damaged instead of refusing the picture for ever', async () => {
+    const images = store();
+    const png = await sharp({ create: { width: 80, height: 80, channels: 3, background: '#123456' } }).png().toBuffer();
+    const { hash } = await images.put(png);
+    fs.writeFileSync(path.join(images.folderOf(hash), 'meta.json'), '{"hash": "trunc');
+    const again = await images.put(png);
+    assert.equal(again.created, true);
+    assert.equal(again.hash, hash);
+    assert.ok(images.has(hash));
+    assert.ok(await images.rendition(hash, 64, 'webp'));
+  });
 });

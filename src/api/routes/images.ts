@@ -1,7 +1,6 @@
 // Stored images by content hash: /images/<hash>/<size>.<webp|jpg>. Content-addressed, so they are
 // cached for a year and never change; the hash and the name are checked against fixed patterns
 // before any file is opened.
-import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../errors.js';
 import type { ApiContext } from '../server.js';
@@ -20,21 +19,17 @@ export function imageRoutes(app: FastifyInstance, { runtime }: ApiContext): void
     async (request, reply) => {
       const { hash, name } = request.params;
       const [sizeText, ext] = name.split('.') as [string, 'webp' | 'jpg'];
-      const file = store.pathFor(hash, Number(sizeText), ext === 'jpg' ? 'jpeg' : 'webp');
       const etag = `"${hash}-${name}"`;
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-      let stat: fs.Stats;
-      try {
-        stat = await fs.promises.stat(file);
-      } catch {
-        throw notFound(`image ${hash}/${name}`);
-      }
+      // checked against the size and hash recorded at write; a damaged or deleted one is rendered again
+      const bytes = await store.rendition(hash, Number(sizeText), ext === 'jpg' ? 'jpeg' : 'webp');
+      if (!bytes) throw notFound(`image ${hash}/${name}`);
       return reply
         .header('content-type', ext === 'jpg' ? 'image/jpeg' : 'image/webp')
-        .header('content-length', stat.size)
+        .header('content-length', bytes.length)
         .header('cache-control', 'public, max-age=31536000, immutable')
         .header('etag', etag)
-        .send(fs.createReadStream(file));
+        .send(bytes);
     },
   );
 }

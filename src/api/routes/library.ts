@@ -1,10 +1,10 @@
 // The library: tracks, albums and artists with search and paging; one track with its analysis,
 // genres, tags and covers (the image URLs of /images).
 import type { FastifyInstance } from 'fastify';
-import { countAlbums, countArtists, countTracks, searchAlbums, searchArtists, searchTracks } from '../../services/library/search.js';
+import { countAlbums, countArtists, countTracks, missingTracks, searchAlbums, searchArtists, searchTracks } from '../../services/library/search.js';
 import { notFound } from '../errors.js';
 import type { ApiContext } from '../server.js';
-import { MAX_LIMIT } from './paging.js';
+import { MAX_LIMIT, paging, pagingSchema } from './paging.js';
 import { albumRowSchema, anyObject, artistRowSchema, coverSchema, errorResponses, pageOf, trackRowSchema } from './schemas.js';
 
 const listQuery = {
@@ -26,6 +26,11 @@ export function libraryRoutes(app: FastifyInstance, { runtime }: ApiContext): vo
   app.get<{ Querystring: ListQuery }>('/tracks', { schema: { tags: ['library'], summary: 'tracks with BPM, key and loudness; every word of `search` in the title, artist or album', querystring: listQuery, response: { 200: pageOf(trackRowSchema), ...errorResponses } } }, async (request) => {
     const { search, limit, offset } = request.query;
     return { items: await searchTracks(db, search, { limit, offset }), limit, offset, total: await countTracks(db, search) };
+  });
+
+  app.get<{ Querystring: { limit: number; offset: number } }>('/tracks/missing', { schema: { tags: ['library'], summary: 'tracks whose file has gone: kept (same id, analysis, vectors) until purged; hidden elsewhere', querystring: pagingSchema } }, async (request) => {
+    const { limit, offset } = paging(request.query);
+    return { items: await missingTracks(db, { limit, offset }), limit, offset };
   });
 
   app.get<{ Querystring: ListQuery }>('/albums', { schema: { tags: ['library'], summary: 'albums with a cover URL (256 px); `search` in the title or the album artist', querystring: listQuery, response: { 200: pageOf(albumRowSchema), ...errorResponses } } }, async (request) => {
@@ -52,7 +57,7 @@ export function libraryRoutes(app: FastifyInstance, { runtime }: ApiContext): vo
   app.get<{ Params: { id: number } }>('/albums/:id', { schema: { tags: ['library'], summary: 'one album, its tracks and cover', params: idParams, response: { 200: { ...anyObject, properties: { id: { type: 'integer' }, title: { type: 'string' }, year: { type: ['integer', 'null'] }, artist: { type: 'string' }, artistId: { type: 'integer' }, tracks: { type: 'array', items: anyObject }, cover: coverSchema } }, ...errorResponses } } }, async (request) => {
     const album = await db.selectFrom('albums').innerJoin('artists', 'artists.id', 'albums.album_artist_id').select(['albums.id', 'albums.title', 'albums.year', 'artists.name as artist', 'albums.album_artist_id as artistId']).where('albums.id', '=', request.params.id).executeTakeFirst();
     if (!album) throw notFound(`album ${request.params.id}`);
-    const tracks = await db.selectFrom('tracks').select(['id', 'title', 'artist_display as artist', 'disc_no as discNo', 'track_no as trackNo', 'duration']).where('album_id', '=', album.id).orderBy('disc_no').orderBy('track_no').execute();
+    const tracks = await db.selectFrom('tracks').select(['id', 'title', 'artist_display as artist', 'disc_no as discNo', 'track_no as trackNo', 'duration']).where('album_id', '=', album.id).where('missing_since', 'is', null).orderBy('disc_no').orderBy('track_no').execute();
     return { ...album, tracks, cover: await coverOf('album', album.id) };
   });
 

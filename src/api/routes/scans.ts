@@ -1,7 +1,6 @@
 // Scans: start one (inside the library roots), list them, follow one, cancel one; library roots.
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ensureRoot, getScan, requestCancel, runningScan, STALE_SCAN_MS } from '../../workers/scan/sessions.js';
+import { beginScan, getScan, requestCancel } from '../../workers/scan/sessions.js';
 import { notFound } from '../errors.js';
 import { scanSnapshot } from '../events_hub.js';
 import { confinedFolder } from '../paths.js';
@@ -23,12 +22,8 @@ export function scanRoutes(app: FastifyInstance, { runtime }: ApiContext): void 
     },
     async (request, reply) => {
       const root = await confinedFolder(runtime, request.body.root);
-      const libraryRoot = await ensureRoot(db, root);
-      const running = await runningScan(db, libraryRoot.id);
-      if (running && running.updated_at > Date.now() - STALE_SCAN_MS) return reply.code(200).send({ scanId: running.id, root, started: false });
-      const scanId = randomUUID();
-      await runtime.broker.enqueue('scan.discovery', { root, scanId, ...(request.body.full ? { full: true } : {}) }, { jobId: `scan-${scanId}` });
-      return reply.code(202).send({ scanId, root, started: true });
+      const { scanId, started } = await beginScan(db, root, request.body.full === true, (payload) => runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` }));
+      return reply.code(started ? 202 : 200).send({ scanId, root, started });
     },
   );
 

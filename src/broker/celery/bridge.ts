@@ -7,13 +7,15 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Db } from '../../db/types.js';
 import type { EnqueueOptions, TaskRegistry } from '../../tasks/define.js';
 import { errorMessage } from '../errors.js';
 import type { Broker, JobEvent, JobInfo } from '../port.js';
 import { planJob } from '../resolve.js';
-import { payloadOf, taskOf } from './arguments.js';
+import { celeryCall, taskOf } from './arguments.js';
 import { CeleryConsumer, type Claim } from './consumer.js';
 import { CeleryMessageError, parseMessage, type CeleryMessage } from './message.js';
+import { retrainEvent, ScanProgressPublisher } from './progress.js';
 import { ResultBackend, expiredException, ourException, tracebackOf, type CallInfo, type CeleryException, type Outcome } from './results.js';
 import type { CelerySettings } from './settings.js';
 
@@ -24,6 +26,8 @@ export interface CeleryBridgeOptions extends CelerySettings {
   logger: Logger;
   /** how often the outcome of a held job is read in case its event was missed (default 1000) */
   checkEveryMs?: number;
+  /** our library: with it, scans SoniqueBay started are followed and their progress published (contract §2) */
+  db?: Db;
 }
 
 /** one message this bridge holds */
@@ -43,7 +47,14 @@ interface Held {
   checkedAt: number;
   /** states to write at the next flush, in order; after a final one the message is acknowledged */
   unsent: Outcome[];
+  /** the task it runs (a Celery override may differ from the name sent) */
+  runs?: string;
+  /** a retrain SoniqueBay asked for: its options, for the vectorization_progress events */
+  retrain?: Record<string, unknown>;
 }
+
+const SCAN_TASK = 'scan.discovery';
+const RETRAIN_TASKS = new Set(['trigger_vectorizer_retrain', 'vectorization.train_model']);
 
 const CLAIM_BATCH = 64;
 const IDLE_MIN_MS = 5;
@@ -70,6 +81,7 @@ export class CeleryBridge {
   private readonly dirty = new Set<Held>();
   /** settles once every flush scheduled so far is done */
   private flushed: Promise<void> = Promise.resolve();
+  private readonly progress: ScanProgressPublisher | null;
 
   private constructor(
     private readonly options: CeleryBridgeOptions,
@@ -79,6 +91,8 @@ export class CeleryBridge {
     this.log = options.logger.child({ component: 'celery-bridge' });
     this.consumer = new CeleryConsumer(brokerRedis, { queues: options.queues, keyPrefix: options.keyPrefix, leaseMs: options.leaseMs });
     this.results = new ResultBackend(resultRedis, options.resultExpiresSeconds);
+    // SoniqueBay listens on the Redis its Celery broker URL names
+    this.progress = options.db ? new ScanProgressPublisher(brokerRedis, options.db, this.log) : null;
   }
 
   static async start(options: CeleryBridgeOptions): Promise<CeleryBridge> {
@@ -113,6 +127,7 @@ export class CeleryBridge {
     every(Math.max(100, Math.floor(this.options.leaseMs / 3)), () => this.consumer.renew([...this.held.keys()]), 'could not renew the leases of held Celery messages');
     every(Math.max(200, Math.floor(this.options.leaseMs / 2)), () => this.restoreExpired(), 'could not restore expired Celery messages');
     every(this.options.checkEveryMs ?? 1_000, () => this.checkJobs(), 'could not read the state of Celery jobs');
+    this.progress?.start();
     this.loop = this.run();
     this.log.info({ queues: this.options.queues, prefetch: this.options.prefetch }, 'Celery bridge consuming');
   }
@@ -126,6 +141,7 @@ export class CeleryBridge {
     const deadline = Date.now() + graceMs;
     while (this.held.size > 0 && Date.now() < deadline) await this.nap(Math.min(100, deadline - Date.now()));
     for (const timer of this.timers) clearInterval(timer);
+    await this.progress?.stop();
     await this.unsubscribe?.();
     for (const entry of this.held.values()) entry.done = true;
     await this.flushed;
@@ -214,17 +230,24 @@ export class CeleryBridge {
         continue;
       }
       try {
-        const payload = payloadOf(this.options.registry, message.task, message.args, message.kwargs);
+        const call = celeryCall(this.options.registry, message.task, message.args, message.kwargs);
+        const runs = taskOf(this.options.registry, call.task)!;
+        // a scan SoniqueBay started is known by its Celery id: our scan takes that id, so that
+        // every stage's progress can be published under it
+        const payload = runs.name === SCAN_TASK && isRecord(call.payload) && call.payload.scanId === undefined ? { ...call.payload, scanId: message.id } : call.payload;
         const options: EnqueueOptions = {
           jobId: jobKeyFor(message.id),
-          priority: taskOf(this.options.registry, message.task)!.priority + message.priority,
+          priority: runs.priority + message.priority,
           ...(message.eta !== null && message.eta > Date.now() ? { delayMs: message.eta - Date.now() } : {}),
         };
         // checked here as enqueue will check it, so that one bad call does not sink the batch
-        const planned = planJob(this.options.registry, message.task, payload, options);
+        const planned = planJob(this.options.registry, call.task, payload, options);
         // followed before the job exists: its events may come before enqueueMany() returns
         this.follow(entry, `${planned.queue}:${options.jobId}`);
-        jobs.push({ entry, name: message.task, payload, options });
+        entry.runs = runs.name;
+        if (runs.name === SCAN_TASK) this.progress?.follow(message.id);
+        if (RETRAIN_TASKS.has(message.task)) entry.retrain = isRecord(message.args[0]) ? message.args[0] : message.kwargs;
+        jobs.push({ entry, name: call.task, payload, options });
       } catch (err) {
         this.finish(entry, failure(err instanceof Error ? err.name : 'Error', errorMessage(err), where));
       }
@@ -282,6 +305,7 @@ export class CeleryBridge {
     const entries = this.byJob.get(event.job.id);
     if (!entries) return;
     for (const entry of entries) {
+      this.publishFor(entry, event);
       if (event.type === 'active') this.report(entry, { state: 'STARTED' });
       else if (event.type === 'completed') this.finish(entry, { state: 'SUCCESS', result: event.result });
       else if (event.type === 'failed') {
@@ -290,6 +314,19 @@ export class CeleryBridge {
         else this.finish(entry, outcome);
       }
     }
+  }
+
+  /** SoniqueBay's side effects of a job's events: the scan it joined, a retrain's notifications */
+  private publishFor(entry: Held, event: JobEvent): void {
+    if (entry.runs === SCAN_TASK && event.type === 'completed' && isRecord(event.result) && typeof event.result.scanId === 'string') {
+      this.progress?.joined(entry.call!.taskId, event.result.scanId);
+    }
+    if (!entry.retrain || !this.progress) return;
+    const stage = event.type === 'active' ? 'starting' : event.type === 'completed' ? 'completed' : event.type === 'failed' && !event.willRetry ? 'failed' : null;
+    if (!stage) return;
+    const result = event.type === 'completed' && isRecord(event.result) ? event.result : {};
+    const published = retrainEvent(stage, entry.retrain, { newVersion: result.version, ...(event.type === 'failed' ? { error: event.error } : {}) });
+    void this.brokerRedis.publish('notifications', JSON.stringify(published)).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not publish a vectorization event'));
   }
 
   /** reads the jobs whose events may have been missed: run by another process, or already over */
@@ -377,4 +414,8 @@ export class CeleryBridge {
 function failure(type: string, message: string, where: string, state: 'FAILURE' | 'RETRY' = 'FAILURE'): Outcome {
   const exception: CeleryException = ourException(type, message);
   return { state, exception, traceback: tracebackOf(where, exception) };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,10 +1,11 @@
 // The image store: content-addressed folders on disk (sha256 of the original bytes), each holding
 // the original once and its renditions at the configured sizes in WebP and JPEG. No image bytes
-// ever go into a job payload or a database row.
+// ever go into a job payload or a database row. meta.json records each file's size and sha256: what is
+// served is checked against it, and a damaged or deleted rendition is rendered again from the original.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 
 export const DEFAULT_IMAGE_SIZES: readonly number[] = [64, 256, 512, 1024];
 export const IMAGE_FORMATS = ['webp', 'jpeg'] as const;
@@ -23,12 +24,26 @@ const MIME: Record<string, { mime: string; ext: string }> = {
 /** larger pictures are refused rather than decoded (a hostile file could claim any size) */
 const MAX_PIXELS = 100_000_000;
 
+/** sharp (libvips, ~0.15 CPU-s to load) on the first picture, not at every command start */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+async function loadSharp(): Promise<typeof import('sharp')['default']> {
+  sharpModule ??= import('sharp');
+  return (await sharpModule).default;
+}
+
 export class CorruptImageError extends Error {
   constructor(reason: string) {
     super(`not a readable image: ${reason}`);
     this.name = 'CorruptImageError';
   }
 }
+
+/** what meta.json holds: the image, and each file of its folder with its size and hash */
+interface Meta extends Omit<StoredImage, 'created'> {
+  files?: Record<string, { bytes: number; sha256: string }>;
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 export interface StoredImage {
   hash: string;
@@ -70,11 +85,12 @@ export class ImageStore {
 
   /** Stores a picture once per content; renders every size. Throws CorruptImageError for bad bytes. */
   async put(bytes: Buffer): Promise<StoredImage> {
-    const hash = createHash('sha256').update(bytes).digest('hex');
+    const hash = sha256(bytes);
     const folder = this.folderOf(hash);
     const known = this.readMeta(hash);
-    if (known) return { ...known, created: false };
+    if (known) return { hash: known.hash, mime: known.mime, width: known.width, height: known.height, bytes: known.bytes, created: false };
 
+    const sharp = await loadSharp();
     let meta: Metadata;
     try {
       meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
@@ -91,14 +107,20 @@ export class ImageStore {
     try {
       fs.writeFileSync(path.join(temp, `original.${kind.ext}`), bytes);
       const oriented = meta.orientation && meta.orientation >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
-      await this.render(bytes, temp);
+      const files = await this.render(bytes, temp);
       const stored = { hash, mime: kind.mime, width: oriented.width, height: oriented.height, bytes: bytes.length };
-      fs.writeFileSync(path.join(temp, 'meta.json'), JSON.stringify(stored));
+      fs.writeFileSync(path.join(temp, 'meta.json'), JSON.stringify({ ...stored, files } satisfies Meta));
       try {
         fs.renameSync(temp, folder);
       } catch (err) {
         // another worker stored the same picture first: theirs stands
-        if (!this.readMeta(hash)) throw err;
+        if (this.readMeta(hash)) return { ...stored, created: false };
+        if (!fs.existsSync(folder)) throw err;
+        // a damaged entry (no readable meta.json) is replaced, never left blocking the picture
+        const aside = `${folder}.damaged-${process.pid}-${randomBytes(4).toString('hex')}`;
+        fs.renameSync(folder, aside);
+        fs.renameSync(temp, folder);
+        fs.rmSync(aside, { recursive: true, force: true });
       }
       return { ...stored, created: true };
     } catch (err) {
@@ -114,7 +136,8 @@ export class ImageStore {
    * Decodes once to raw pixels at the largest size, then encodes every size from that: a 3000 px
    * JPEG is not decoded eight times. JPEG renditions are flattened on white (JPEG has no alpha).
    */
-  private async render(bytes: Buffer, folder: string): Promise<void> {
+  private async render(bytes: Buffer, folder: string): Promise<Record<string, { bytes: number; sha256: string }>> {
+    const sharp = await loadSharp();
     const largest = this.sizes[this.sizes.length - 1]!;
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS })
       .rotate()
@@ -122,22 +145,68 @@ export class ImageStore {
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+    const files: Record<string, { bytes: number; sha256: string }> = {};
     await Promise.all(
       this.sizes.map(async (size) => {
         const resized = sharp(data, raw).resize(size, size, { fit: 'inside', withoutEnlargement: true });
-        await Promise.all([
-          resized.clone().webp({ quality: 80 }).toFile(path.join(folder, `${size}.webp`)),
-          resized.clone().flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toFile(path.join(folder, `${size}.jpg`)),
-        ]);
+        const [webp, jpeg] = await Promise.all([resized.clone().webp({ quality: 80 }).toBuffer(), resized.clone().flatten({ background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer()]);
+        for (const [name, out] of [[`${size}.webp`, webp], [`${size}.jpg`, jpeg]] as const) {
+          fs.writeFileSync(path.join(folder, name), out);
+          files[name] = { bytes: out.length, sha256: sha256(out) };
+        }
       }),
     );
+    return files;
   }
 
-  private readMeta(hash: string): Omit<StoredImage, 'created'> | null {
+  /**
+   * The bytes of a rendition, checked against the size and hash recorded when it was written. A
+   * damaged or deleted one (or one stored before hashes were recorded) is rendered again from the
+   * original; null when the picture is not stored (or its original is damaged too).
+   */
+  async rendition(hash: string, size: number, format: ImageFormat): Promise<Buffer | null> {
+    const file = this.pathFor(hash, size, format);
+    const name = path.basename(file);
+    const meta = this.readMeta(hash);
+    if (!meta) return null;
+    const recorded = meta.files?.[name];
+    if (recorded) {
+      try {
+        const bytes = await fs.promises.readFile(file);
+        if (bytes.length === recorded.bytes && sha256(bytes) === recorded.sha256) return bytes;
+      } catch {
+        // deleted or unreadable: rendered again below
+      }
+    }
+    return (await this.repair(hash, meta)) ? fs.promises.readFile(file) : null;
+  }
+
+  /** Renders every rendition again from the original (whose hash is its name) and records them. */
+  private async repair(hash: string, meta: Meta): Promise<boolean> {
+    const folder = this.folderOf(hash);
+    const original = fs.readdirSync(folder).find((f) => f.startsWith('original.'));
+    if (!original) return false;
+    const bytes = fs.readFileSync(path.join(folder, original));
+    if (sha256(bytes) !== hash) return false;
+    const temp = `${folder}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    fs.mkdirSync(temp);
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.folderOf(hash), 'meta.json'), 'utf8')) as Omit<StoredImage, 'created'>;
+      const files = await this.render(bytes, temp);
+      for (const name of Object.keys(files)) fs.renameSync(path.join(temp, name), path.join(folder, name));
+      fs.writeFileSync(path.join(temp, 'meta.json'), JSON.stringify({ ...meta, files } satisfies Meta));
+      fs.renameSync(path.join(temp, 'meta.json'), path.join(folder, 'meta.json'));
+      return true;
+    } finally {
+      fs.rmSync(temp, { recursive: true, force: true });
+    }
+  }
+
+  private readMeta(hash: string): Meta | null {
+    try {
+      const meta = JSON.parse(fs.readFileSync(path.join(this.folderOf(hash), 'meta.json'), 'utf8')) as Meta;
+      return meta && typeof meta === 'object' && meta.hash === hash && typeof meta.mime === 'string' ? meta : null;
     } catch {
-      return null;
+      return null; // absent or damaged: put() replaces the entry
     }
   }
 }

@@ -17,7 +17,8 @@ function like(column: string, pattern: string) {
 }
 
 function matchingTracks(db: Db, search: string | undefined) {
-  let query = db.selectFrom('tracks').leftJoin('albums', 'albums.id', 'tracks.album_id');
+  // missing tracks: `library missing`, GET /tracks/missing
+  let query = db.selectFrom('tracks').leftJoin('albums', 'albums.id', 'tracks.album_id').where('tracks.missing_since', 'is', null);
   for (const w of words(search)) {
     query = query.where((eb: ExpressionBuilder<Database, 'tracks' | 'albums'>) => eb.or([like('tracks.title', w), like('tracks.artist_display', w), like('albums.title', w)]));
   }
@@ -45,7 +46,10 @@ export async function countTracks(db: Db, search: string | undefined): Promise<n
 }
 
 function matchingAlbums(db: Db, search: string | undefined) {
-  let query = db.selectFrom('albums').innerJoin('artists', 'artists.id', 'albums.album_artist_id');
+  let query = db
+    .selectFrom('albums')
+    .innerJoin('artists', 'artists.id', 'albums.album_artist_id')
+    .where((eb) => eb.exists(eb.selectFrom('tracks').select('tracks.id').whereRef('tracks.album_id', '=', 'albums.id').where('tracks.missing_since', 'is', null)));
   for (const w of words(search)) query = query.where((eb) => eb.or([like('albums.title', w), like('artists.name', w)]));
   return query;
 }
@@ -77,4 +81,17 @@ export async function searchArtists(db: Db, search: string | undefined, page: Pa
 
 export async function countArtists(db: Db, search: string | undefined): Promise<number> {
   return Number((await matchingArtists(db, search).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+}
+
+/** Tracks whose file has gone (kept with their id, analysis and vectors until purged), longest missing first. */
+export async function missingTracks(db: Db, page: Page) {
+  return db
+    .selectFrom('tracks')
+    .select(['tracks.id', 'tracks.title', 'tracks.artist_display as artist', 'tracks.path', 'tracks.missing_since as missingSince'])
+    .where('tracks.missing_since', 'is not', null)
+    .orderBy('tracks.missing_since')
+    .orderBy('tracks.id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
 }

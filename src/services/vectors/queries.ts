@@ -81,6 +81,7 @@ async function facts(db: Db, ids: readonly number[]): Promise<Map<number, TrackF
     .leftJoin('track_analysis', 'track_analysis.track_id', 'tracks.id')
     .select(['tracks.id', 'tracks.title', 'tracks.artist_display', 'tracks.artist_id', 'tracks.album_id', 'tracks.year', 'tracks.bpm_tag', 'track_analysis.bpm'])
     .where('tracks.id', 'in', [...ids])
+    .where('tracks.missing_since', 'is', null) // a missing track (file gone) is never suggested
     .execute();
   return new Map(
     rows.map((r) => [
@@ -105,7 +106,7 @@ async function seedVectors(db: Db, current: ServingIndex, trackIds: readonly num
   const known = await facts(db, trackIds);
   if (vectors.size < trackIds.length && (await activeModel(db))?.version !== current.version) throw new RetiredVersion();
   return trackIds.map((id) => {
-    if (!known.has(id)) throw new VectorQueryError(`track ${id} does not exist`, 'unknown_track');
+    if (!known.has(id)) throw new VectorQueryError(`track ${id} does not exist (or its file is missing)`, 'unknown_track');
     const v = vectors.get(id);
     if (!v) throw new VectorQueryError(`track ${id} has no vector yet (not analysed, or queued)`, 'no_vector');
     return v;

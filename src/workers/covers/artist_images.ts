@@ -1,6 +1,7 @@
 // covers.extract_artist_images_batch: an artist's image from the artist's own folder (artist.*,
 // folder.*), then, on the deferred path, Deezer by name, fanart.tv by MBID and Last.fm when keys
 // are configured (Last.fm's placeholder star is rejected).
+import { openableLibraryFile } from '../../services/library/roots.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
@@ -40,7 +41,8 @@ async function artistImage(id: number, outside: boolean, ctx: TaskContext): Prom
       await markWork(db, 'artist', id, 'image', 'done');
       return 'had';
     }
-    const file = await artistFolderImage(id, artist.name, ctx);
+    const found = await artistFolderImage(id, artist.name, ctx);
+    const file = found ? await openableLibraryFile(db, found).catch(() => null) : null;
     if (file) {
       await saveImage(db, services.images, fs.readFileSync(file), 'artist', id, 'folder');
       await markWork(db, 'artist', id, 'image', 'done');

@@ -1,6 +1,7 @@
 // covers.process_album_covers: album art from the album's own files first (embedded picture, then
 // cover/folder/front/album.* in its folders), then, on the deferred path, the Cover Art Archive by
 // release (or release group) MBID. One album's failure never fails the batch.
+import { openableLibraryFile } from '../../services/library/roots.js';
 import fs from 'node:fs';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
@@ -80,7 +81,7 @@ async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded'
     .execute();
   for (const track of tracks.filter((t) => t.has_picture)) {
     try {
-      const picture = await readEmbeddedPicture(track.path);
+      const picture = await readEmbeddedPicture(await openableLibraryFile(db, track.path));
       if (picture) {
         await saveImage(db, services.images, Buffer.from(picture.data), 'album', albumId, 'embedded');
         return 'embedded';
@@ -90,7 +91,8 @@ async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded'
     }
   }
   for (const folder of new Set(tracks.map((t) => t.folder))) {
-    const file = findImageFile(folder, services.covers.fileNames);
+    const found = findImageFile(folder, services.covers.fileNames);
+    const file = found ? await openableLibraryFile(db, found).catch(() => null) : null;
     if (!file) continue;
     await saveImage(db, services.images, fs.readFileSync(file), 'album', albumId, 'folder');
     return 'folder';

@@ -1,5 +1,6 @@
 // covers.extract_embedded_covers_batch: each track's embedded front cover (else its first
 // picture), stored once per content hash, linked to the track and, if it has none, its album.
+import { openableLibraryFile, OutsideRootsError } from '../../services/library/roots.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
@@ -26,7 +27,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
       continue;
     }
     try {
-      const picture = await readEmbeddedPicture(track.path);
+      const picture = await readEmbeddedPicture(await openableLibraryFile(db, track.path));
       if (!picture) {
         result.none++;
         await markWork(db, 'track', track.id, 'covers', 'done');
@@ -44,7 +45,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
       result.failed++;
       const reason = err instanceof CorruptImageError ? `embedded picture: ${err.message}` : `embedded picture could not be read: ${err instanceof Error ? err.message : String(err)}`;
       // a corrupt picture will not get better by retrying: failed at once, with the reason
-      if (err instanceof CorruptImageError) await markWork(db, 'track', track.id, 'covers', 'failed', { error: reason });
+      if (err instanceof CorruptImageError || err instanceof OutsideRootsError) await markWork(db, 'track', track.id, 'covers', 'failed', { error: reason });
       else await failWork(db, 'track', track.id, 'covers', reason);
       ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
     }

@@ -1,6 +1,7 @@
 // deferred.cleanup_expired (daily): finished job records past the retention policy, stored images
 // no cover points at any more (rows and files), tracks a failed or cancelled scan (older than
-// `olderThanDays`) left flagged as missing and whose file is really gone, finished scan sessions older than that (the last 20 per root
+// `olderThanDays`) left flagged: missing when their file is really gone (kept, purged after the grace
+// period by maintenance.purge_missing_tracks), unflagged when it is back; finished scan sessions older than that (the last 20 per root
 // stay), and work-state rows of entities that are gone.
 import fs from 'node:fs';
 import { sql } from 'kysely';
@@ -21,8 +22,8 @@ export async function cleanupExpired(payload: { olderThanDays: number }, ctx: Ta
     if (Number(res.numDeletedRows) === 1) fs.rmSync(services.images.folderOf(hash), { recursive: true, force: true });
   }
 
-  // tracks flagged missing by a scan that never finished (failed or cancelled, long ago): removed
-  // only if their file is really gone; a file that is back just loses the flag
+  // tracks flagged by a scan that never finished (failed or cancelled, long ago): missing only if
+  // their file is really gone (never deleted here); a file that is back just loses the flag
   const flagged = await db
     .selectFrom('tracks')
     .innerJoin('scans', 'scans.id', 'tracks.missing_scan_id')
@@ -35,7 +36,7 @@ export async function cleanupExpired(payload: { olderThanDays: number }, ctx: Ta
   for (const track of flagged) {
     ctx.signal.throwIfAborted();
     if (fs.existsSync(track.path)) await db.updateTable('tracks').set({ missing_scan_id: null }).where('id', '=', track.id).execute();
-    else removedTracks += Number((await db.deleteFrom('tracks').where('id', '=', track.id).executeTakeFirst()).numDeletedRows);
+    else removedTracks += Number((await db.updateTable('tracks').set({ missing_scan_id: null, missing_since: Date.now() }).where('id', '=', track.id).executeTakeFirst()).numUpdatedRows);
   }
 
   const scans = await db

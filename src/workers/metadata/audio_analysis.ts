@@ -4,6 +4,7 @@
 // and the spectral/MFCC/chroma summary the vectors are built from. The work itself runs in the
 // analysis threads (services.analysis): the tracks of a batch go to them together, one per thread,
 // and the results are written here as they come back.
+import { openableLibraryFile, OutsideRootsError } from '../../services/library/roots.js';
 import { ANALYSIS_VERSION, type FileAnalysis } from '../../services/analysis/analyse_file.js';
 import { DecodeError } from '../../services/analysis/decode.js';
 import { replayGainTrackGain } from '../../services/analysis/loudness.js';
@@ -31,7 +32,7 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
   const outcomes = await Promise.allSettled(
     tracks.map(async (track) => {
       try {
-        const result = await ctx.services.analysis.analyse(track.path, hintOf(track), { signal: ctx.signal });
+        const result = await ctx.services.analysis.analyse(await openableLibraryFile(db, track.path), hintOf(track), { signal: ctx.signal });
         await storeAnalysis(db, track.id, result);
         await markWork(db, 'track', track.id, 'analysis', 'done');
         if (track.album_id !== null) albums.add(track.album_id);
@@ -42,7 +43,7 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
         failed++;
         const reason = err instanceof Error ? err.message : String(err);
         // a file the decoder cannot read will not decode next time either
-        if (err instanceof DecodeError) await markWork(db, 'track', track.id, 'analysis', 'failed', { error: reason });
+        if (err instanceof DecodeError || err instanceof OutsideRootsError) await markWork(db, 'track', track.id, 'analysis', 'failed', { error: reason });
         else await failWork(db, 'track', track.id, 'analysis', reason);
         ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'audio analysis failed');
       }

@@ -6,11 +6,13 @@ import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
+import { isInside } from '../../services/library/roots.js';
 import type { Database, TrackTable } from '../../db/types.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { nameKey, VARIOUS_ARTISTS } from './names.js';
 import { addCounts, finalizeIfDone } from './sessions.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export interface ProcessPayload {
   scanId?: string;
@@ -47,6 +49,8 @@ export async function processEntities(payload: ProcessPayload, ctx: TaskContext)
   // after commit: the database already says this work is pending, so a failed enqueue loses nothing
   await queueFollowUps(ctx, outcome);
   const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
+  // the SoniqueBay sink mirrors it soon (a no-op without SONIQUEBAY_SINK_URL)
+  await requestSync(ctx);
   if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'batch', batchNo: payload.batchNo ?? null, inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed });
   return { inserted: outcome.inserted, updated: outcome.updated, failed: outcome.failed, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
 }
@@ -71,7 +75,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], albumsWithoutArt: [], artistsWithoutArt: [], duplicateBatch: true };
   }
   const roots = await trx.selectFrom('library_roots').select(['id', 'path']).execute();
-  const rootOf = (file: string) => roots.filter((r) => file === r.path || file.startsWith(r.path.endsWith(path.sep) ? r.path : r.path + path.sep)).sort((a, b) => b.path.length - a.path.length)[0];
+  const rootOf = (file: string) => roots.filter((r) => isInside(r.path, file)).sort((a, b) => b.path.length - a.path.length)[0];
 
   const items = payload.items.filter((item) => rootOf(item.path));
   const errors: FileError[] = [
@@ -207,8 +211,8 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
       scan_id: scanId ?? null,
       stage: error.stage,
       message: error.message,
-      file_size: error.size,
-      mtime_ms: error.mtimeMs,
+      file_size: error.transient ? null : error.size,
+      mtime_ms: error.transient ? null : error.mtimeMs,
       created_at: now,
     };
     await trx
@@ -217,9 +221,14 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
       .onConflict((oc) => oc.column('path').doUpdateSet({ scan_id: row.scan_id, stage: row.stage, message: row.message, file_size: row.file_size, mtime_ms: row.mtime_ms, created_at: now }))
       .execute();
   }
-  // a file that became unreadable no longer has a track
-  const erroredPaths = errors.map((e) => e.path);
+  // a file that became unreadable for good (corrupt, unsupported) no longer has a track; a transient
+  // failure keeps it, and leaves its folder to be compared again (its fingerprint is not promoted)
+  const erroredPaths = errors.filter((e) => !e.transient).map((e) => e.path);
   for (let i = 0; i < erroredPaths.length; i += CHUNK) await trx.deleteFrom('tracks').where('path', 'in', erroredPaths.slice(i, i + CHUNK)).execute();
+  const dirtyFolders = [...new Set(errors.filter((e) => e.transient).map((e) => path.dirname(e.path)))];
+  for (let i = 0; i < dirtyFolders.length; i += CHUNK) {
+    await trx.updateTable('folders').set({ fingerprint: null, pending_fingerprint: null, pending_scan_id: null }).where('path', 'in', dirtyFolders.slice(i, i + CHUNK)).execute();
+  }
 
   // the later stages are due for new and changed tracks: the database is the record of that
   const due = now + FOLLOW_UP_GRACE_MS;
@@ -322,6 +331,7 @@ function trackRow(item: ExtractedTrack, rootId: number, artistId: number, albumI
     ab_tags: Object.keys(item.abTags).length > 0 ? JSON.stringify(item.abTags) : null,
     fallbacks: item.fallbacks.length > 0 ? JSON.stringify(item.fallbacks) : null,
     missing_scan_id: null,
+    missing_since: null,
     last_scan_id: scanId,
     created_at: now,
     updated_at: now,
@@ -335,7 +345,7 @@ const UPDATED_COLUMNS = [
   'disc_no', 'disc_total', 'track_no', 'track_total', 'year', 'date', 'original_date', 'composer', 'label', 'isrc',
   'mb_track_id', 'mb_recording_id', 'mb_album_id', 'mb_artist_id', 'mb_album_artist_id', 'mb_release_group_id',
   'compilation', 'rg_track_gain', 'rg_track_peak', 'rg_album_gain', 'rg_album_peak', 'has_lyrics', 'has_picture',
-  'picture_hash', 'bpm_tag', 'key_tag', 'ab_tags', 'fallbacks', 'missing_scan_id', 'last_scan_id', 'updated_at',
+  'picture_hash', 'bpm_tag', 'key_tag', 'ab_tags', 'fallbacks', 'missing_scan_id', 'missing_since', 'last_scan_id', 'updated_at',
 ] as const;
 
 function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
@@ -381,7 +391,7 @@ async function queueFollowUps(ctx: TaskContext, outcome: WriteOutcome): Promise<
 export async function processEntitiesFailed(payload: ProcessPayload, ctx: FailureContext, error: string): Promise<void> {
   const failed: FileError[] = [
     ...payload.errors,
-    ...payload.items.map((item) => ({ path: item.path, size: item.size, mtimeMs: item.mtimeMs, stage: 'batch', message: `could not be written: ${error}` })),
+    ...payload.items.map((item) => ({ path: item.path, size: item.size, mtimeMs: item.mtimeMs, stage: 'batch', message: `could not be written: ${error}`, transient: true })),
   ];
   await ctx.db.transaction().execute((trx) => writeBatch(trx, { ...payload, items: [], errors: failed }));
   if (payload.scanId) await finalizeIfDone(ctx.db, payload.scanId);

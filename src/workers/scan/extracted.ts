@@ -65,6 +65,11 @@ export const fileErrorSchema = z
     mtimeMs: z.number().int().nullable(),
     stage: z.string().min(1),
     message: z.string().min(1),
+    /**
+     * the failure may clear up by itself (file vanished between stages, I/O error, timeout, permission):
+     * the file keeps its track, and its folder stays to be compared again so the next scan retries it
+     */
+    transient: z.boolean().optional(),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 // metadata.extract_batch: tags and audio properties of each file, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
+import { OutsideRootsError, realRoots, resolveInsideRoots } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { parseLargeFile } from './block_reader.js';
 import { isCancelled } from './sessions.js';
 import { unreadableReason } from './walk.js';
 
@@ -57,7 +59,7 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<FileError>((resolve) => {
     timer = setTimeout(
-      () => resolve({ path: file, size: null, mtimeMs: null, stage: 'extract', message: `reading the file took longer than ${Math.round(timeoutMs / 1000)} s (hung disk or network mount?)` }),
+      () => resolve({ path: file, size: null, mtimeMs: null, stage: 'extract', message: `reading the file took longer than ${Math.round(timeoutMs / 1000)} s (hung disk or network mount?)`, transient: true }),
       timeoutMs,
     );
   });
@@ -74,6 +76,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
   try {
     // one open + fstat + read + close for a small file: the fewest thread-pool round trips
     // non-blocking: a named pipe called "x.mp3" must not hold the read forever (regular files ignore it)
+    readFault?.(file);
     const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     let whole: Buffer | null = null;
     try {
@@ -90,7 +93,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     } finally {
       await handle.close();
     }
-    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseFile(file);
+    const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }) : await parseLargeFile(file);
     const { format } = metadata;
     // noise behind an audio extension often contains something that looks like a frame header
     // (random bytes "are" 6-channel AAC): without a duration, only tags make it believable
@@ -99,9 +102,26 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     }
     return toTrack(file, size, mtimeMs, metadata);
   } catch (err) {
-    const message = (err as NodeJS.ErrnoException).code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+    // a failure that may clear up is retried by the next scan: no size/mtime to compare against
+    if (isTransient(code, message)) return { path: file, size: null, mtimeMs: null, stage: 'extract', message, transient: true };
     return { path: file, size, mtimeMs, stage: 'extract', message };
   }
+}
+
+/** I/O errors that may clear up by themselves (network mounts, USB disks, permissions being fixed). */
+const TRANSIENT_CODES = new Set(['ENOENT', 'EIO', 'EACCES', 'EPERM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'EHOSTUNREACH', 'EMFILE', 'ENFILE', 'ENOMEM', 'ENXIO', 'ECONNRESET']);
+
+function isTransient(code: string | undefined, message: string): boolean {
+  // a name that is not UTF-8 cannot be opened until the user renames the file: permanent
+  return code !== undefined && TRANSIENT_CODES.has(code) && !message.includes('not valid UTF-8');
+}
+
+/** Test seam: throws an injected error (EIO…) when `file` is opened. Never set outside tests. */
+let readFault: ((file: string) => void) | undefined;
+export function injectReadFault(fault: ((file: string) => void) | undefined): void {
+  readFault = fault;
 }
 
 /**
@@ -250,10 +270,27 @@ export interface ExtractPayload {
   paths: string[];
 }
 
+/**
+ * Reads a file unless it now resolves outside the library roots (`roots`: real paths, from
+ * realRoots): a link re-pointed outside the roots since the walk is not read.
+ */
+export function readInsideRoots(roots: readonly string[]): (file: string) => Promise<ExtractedTrack | FileError> {
+  return async (file) => {
+    try {
+      await resolveInsideRoots(file, roots);
+    } catch (err) {
+      if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
+      // anything else (gone, unreadable) is reported by the read itself
+    }
+    return extractFile(file);
+  };
+}
+
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  const { items, errors } = await extractFiles(payload.paths, ctx.signal);
+  // in the parse threads; each file resolved again at open time (readInsideRoots)
+  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
@@ -270,6 +307,6 @@ export async function extractBatchFailed(payload: ExtractPayload, ctx: FailureCo
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
     items: [],
-    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}` })),
+    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}`, transient: true })),
   });
 }

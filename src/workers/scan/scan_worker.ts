@@ -1,14 +1,15 @@
 // scan.discovery: walks a library root, skips folders whose fingerprint has not changed and files
-// whose size and mtime have not changed, marks vanished files, and queues the rest for extraction
+// whose size and mtime have not changed, marks vanished files (missing, not deleted), and queues the rest for extraction
 // in batches. The scan completes when the last queued batch is written (see sessions.ts).
 import { createHash, randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PermanentTaskError } from '../../broker/errors.js';
 import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
-import { addCounts, ensureRoot, finalizeIfDone, isCancelled, startScan } from './sessions.js';
+import { checkRoot, recordDevice } from './root_check.js';
+import { addCounts, ensureRoot, failScan, finalizeIfDone, isCancelled, startScan } from './sessions.js';
 import { walkFolders, type FolderListing } from './walk.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export const EXTRACT_BATCH_SIZE = 200;
 const PROGRESS_EVERY_MS = 250;
@@ -41,18 +42,19 @@ export function folderFingerprint(listing: FolderListing): string {
 export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Promise<DiscoveryResult> {
   const db = ctx.db;
   const rootPath = path.resolve(payload.root);
-  let realRoot: string;
-  try {
-    realRoot = await fs.realpath(rootPath);
-    if (!(await fs.stat(realRoot)).isDirectory()) throw new Error('not a folder');
-  } catch (err) {
-    throw new PermanentTaskError(`library root ${rootPath} is not a readable folder (${err instanceof Error ? err.message : String(err)})`);
-  }
   const root = await ensureRoot(db, rootPath);
   const start = await startScan(db, { rootId: root.id, rootPath, scanId: payload.scanId ?? randomUUID(), full: payload.full === true });
   const scanId = start.scan.id;
   const empty = { discovered: 0, unchanged: 0, queued: 0, folders: 0 };
   if (start.state === 'already-running' || start.state === 'finished') return { scanId, state: start.state, ...empty };
+  // an absent, unmounted or emptied root is not scanned: walking it would make every track missing
+  const check = await checkRoot(db, rootPath);
+  if (!check.ok) {
+    await failScan(db, scanId, check.reason);
+    throw new PermanentTaskError(check.reason);
+  }
+  await recordDevice(db, root.id, check.device);
+  const realRoot = check.realRoot;
   const full = start.scan.full === 1;
 
   const counts = { discovered: 0, unchanged: 0, queued: 0, folders: 0 };
@@ -103,17 +105,18 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   await markSeen(db, scanId, seenFolders.splice(0));
   await forgetVanishedFolders(db, root.id, scanId);
 
-  await addCounts(db, scanId, { discovered: counts.discovered, unchanged: counts.unchanged });
-  await db.updateTable('scans').set({ walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
+  // set, not added: a discovery re-run after a crash walks the whole root again
+  await db.updateTable('scans').set({ discovered: counts.discovered, unchanged: counts.unchanged, walk_done: 1, updated_at: Date.now() }).where('id', '=', scanId).execute();
   await report(true);
   const completed = await finalizeIfDone(db, scanId);
+  if (completed) await requestSync(ctx); // nothing to read: the SoniqueBay sink closes the scan now
   return { scanId, state: completed ? 'completed' : 'running', ...counts };
 }
 
 /**
  * Decides what to read in one folder. An unchanged fingerprint skips the folder outright; otherwise
  * each file is compared by size and mtime with its track (or its error row), and tracks whose file
- * is gone are marked for removal at the end of the scan.
+ * is gone are marked: they become missing when the scan completes (unless found moved).
  */
 async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, full: boolean, seen: number[]): Promise<string[]> {
   const fingerprint = folderFingerprint(listing);
@@ -123,25 +126,32 @@ async function compareFolder(db: Db, rootId: number, scanId: string, listing: Fo
     return [];
   }
   const [tracks, errors] = await Promise.all([
-    db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms']).where('folder', '=', listing.dir).execute(),
+    db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms', 'missing_since', 'missing_scan_id']).where('folder', '=', listing.dir).execute(),
     db.selectFrom('scan_errors').select(['path', 'file_size', 'mtime_ms']).where('folder', '=', listing.dir).execute(),
   ]);
   const known = new Map<string, { size: number | null; mtime: number | null }>();
   for (const e of errors) known.set(e.path, { size: e.file_size, mtime: e.mtime_ms });
   for (const t of tracks) known.set(t.path, { size: t.file_size, mtime: t.mtime_ms });
+  // an error row without size is a transient failure (vanished, I/O error, timeout): read it again
+  const retry = new Set(errors.filter((e) => e.file_size === null).map((e) => e.path));
 
   const present = new Set<string>();
   const toRead: string[] = [];
   for (const file of listing.files) {
     present.add(file.path);
     const before = known.get(file.path);
-    if (full || !before || before.size !== file.size || before.mtime !== file.mtimeMs) toRead.push(file.path);
+    if (full || !before || retry.has(file.path) || before.size !== file.size || before.mtime !== file.mtimeMs) toRead.push(file.path);
   }
   for (const file of listing.unreadable) {
     present.add(file.path);
     toRead.push(file.path); // extraction turns it into an error row with the reason
   }
-  const goneTracks = tracks.filter((t) => !present.has(t.path)).map((t) => t.id);
+  // a missing track whose file is back at its path is present again, with its id and everything computed
+  const back = tracks.filter((t) => present.has(t.path) && (t.missing_since !== null || t.missing_scan_id !== null)).map((t) => t.id);
+  for (let i = 0; i < back.length; i += 500) {
+    await db.updateTable('tracks').set({ missing_since: null, missing_scan_id: null }).where('id', 'in', back.slice(i, i + 500)).execute();
+  }
+  const goneTracks = tracks.filter((t) => !present.has(t.path) && t.missing_since === null).map((t) => t.id);
   const goneErrors = errors.filter((e) => !present.has(e.path)).map((e) => e.path);
   for (let i = 0; i < goneTracks.length; i += 500) {
     await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('id', 'in', goneTracks.slice(i, i + 500)).execute();
@@ -161,7 +171,7 @@ async function markSeen(db: Db, scanId: string, folderIds: number[]): Promise<vo
   if (folderIds.length > 0) await db.updateTable('folders').set({ last_seen_scan_id: scanId }).where('id', 'in', folderIds).execute();
 }
 
-/** Folders of this root the walk did not reach are gone: their tracks go at the end of the scan. */
+/** Folders of this root the walk did not reach are gone: their tracks become missing at the end of the scan. */
 async function forgetVanishedFolders(db: Db, rootId: number, scanId: string): Promise<void> {
   for (;;) {
     const gone = await db
@@ -173,7 +183,7 @@ async function forgetVanishedFolders(db: Db, rootId: number, scanId: string): Pr
       .execute();
     if (gone.length === 0) return;
     const paths = gone.map((f) => f.path);
-    await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('folder', 'in', paths).execute();
+    await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('folder', 'in', paths).where('missing_since', 'is', null).execute();
     await db.deleteFrom('scan_errors').where('folder', 'in', paths).execute();
     await db.deleteFrom('folders').where('id', 'in', gone.map((f) => f.id)).execute();
   }

@@ -1,5 +1,6 @@
 // Scan sessions: one running scan per root, counts per stage, completion when the walk is done
 // and every batch it queued has been written, cancel, and no scan left `running` forever.
+import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import type { Database, Db, ScanTable } from '../../db/types.js';
 
@@ -25,49 +26,87 @@ export type StartResult = { scan: ScanTable; state: 'started' | 'resumed' | 'alr
 
 /**
  * Starts scan `scanId` on a root, or resumes it when its job runs again after a crash. Another
- * running scan of the same root is returned instead, unless it went stale.
+ * running scan of the same root is returned instead, unless it went stale. Race-free: one running
+ * scan per root is a unique index (scans_one_running), so of two concurrent starts one inserts and
+ * the other gets the winner back.
  */
 export async function startScan(db: Db, input: { rootId: number; rootPath: string; scanId: string; full: boolean }): Promise<StartResult> {
-  return db.transaction().execute(async (trx) => {
-    const now = Date.now();
-    const own = await trx.selectFrom('scans').selectAll().where('id', '=', input.scanId).executeTakeFirst();
-    if (own) return { scan: own, state: own.status === 'running' ? 'resumed' : 'finished' };
-    const other = await trx.selectFrom('scans').selectAll().where('root_id', '=', input.rootId).where('status', '=', 'running').executeTakeFirst();
-    if (other && other.updated_at > now - STALE_SCAN_MS) return { scan: other, state: 'already-running' };
-    if (other) {
-      await trx
-        .updateTable('scans')
-        .set({ status: 'failed', finished_at: now, updated_at: now, last_error: `interrupted: no progress for ${Math.round((now - other.updated_at) / 60_000)} min` })
-        .where('id', '=', other.id)
-        .execute();
-    }
-    const scan: ScanTable = {
-      id: input.scanId,
-      root_id: input.rootId,
-      root_path: input.rootPath,
-      status: 'running',
-      full: input.full ? 1 : 0,
-      walk_done: 0,
-      cancel_requested: 0,
-      discovered: 0,
-      unchanged: 0,
-      queued: 0,
-      extracted: 0,
-      inserted: 0,
-      updated: 0,
-      moved: 0,
-      removed: 0,
-      failed: 0,
-      batches_total: 0,
-      batches_done: 0,
-      started_at: now,
-      updated_at: now,
-      finished_at: null,
-      last_error: null,
-    };
-    await trx.insertInto('scans').values(scan).execute();
-    return { scan, state: 'started' };
-  });
+  for (;;) {
+    const result = await db.transaction().execute(async (trx): Promise<StartResult | null> => {
+      const now = Date.now();
+      const own = await trx.selectFrom('scans').selectAll().where('id', '=', input.scanId).executeTakeFirst();
+      if (own) return { scan: own, state: own.status === 'running' ? 'resumed' : 'finished' };
+      const other = await trx.selectFrom('scans').selectAll().where('root_id', '=', input.rootId).where('status', '=', 'running').executeTakeFirst();
+      if (other && other.updated_at > now - STALE_SCAN_MS) return { scan: other, state: 'already-running' };
+      if (other) {
+        await trx
+          .updateTable('scans')
+          .set({ status: 'failed', finished_at: now, updated_at: now, last_error: `interrupted: no progress for ${Math.round((now - other.updated_at) / 60_000)} min` })
+          .where('id', '=', other.id)
+          .execute();
+      }
+      const scan = newScan(input, now);
+      const inserted = await trx
+        .insertInto('scans')
+        .values(scan)
+        .onConflict((oc) => oc.column('root_id').where(sql<boolean>`status = 'running'`).doNothing()) // the index's own predicate, literally
+        .executeTakeFirst();
+      // another start won the race (PostgreSQL): its scan is the one to follow
+      return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1 ? { scan, state: 'started' } : null;
+    });
+    if (result) return result;
+  }
+}
+
+function newScan(input: { rootId: number; rootPath: string; scanId: string; full: boolean }, now: number): ScanTable {
+  return {
+    id: input.scanId,
+    root_id: input.rootId,
+    root_path: input.rootPath,
+    status: 'running',
+    full: input.full ? 1 : 0,
+    walk_done: 0,
+    cancel_requested: 0,
+    discovered: 0,
+    unchanged: 0,
+    queued: 0,
+    extracted: 0,
+    inserted: 0,
+    updated: 0,
+    moved: 0,
+    removed: 0,
+    failed: 0,
+    batches_total: 0,
+    batches_done: 0,
+    started_at: now,
+    updated_at: now,
+    finished_at: null,
+    last_error: null,
+  };
+}
+
+/**
+ * What the CLI and the API call to scan a root: starts a scan (its row exists before its id is
+ * returned, so `GET /scans/:id` answers at once) and queues its discovery, or returns the scan
+ * already running on that root.
+ */
+export async function beginScan(
+  db: Db,
+  rootPath: string,
+  full: boolean,
+  enqueue: (payload: { root: string; scanId: string; full?: true }) => Promise<unknown>,
+): Promise<{ scanId: string; started: boolean }> {
+  const root = await ensureRoot(db, rootPath);
+  const start = await startScan(db, { rootId: root.id, rootPath, scanId: randomUUID(), full });
+  const scanId = start.scan.id;
+  if (start.state !== 'started') return { scanId, started: false };
+  try {
+    await enqueue({ root: rootPath, scanId, ...(full ? { full: true as const } : {}) });
+  } catch (err) {
+    await failScan(db, scanId, `could not be queued: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  }
+  return { scanId, started: true };
 }
 
 /** Adds to a scan's counters (and marks it alive). */
@@ -103,8 +142,9 @@ export async function failScan(db: Db, scanId: string, error: string): Promise<v
 
 /**
  * Completes a scan whose walk is done and whose batches are all written: files that moved keep
- * their track, files that are gone lose theirs, albums and artists left empty go, and the folder
- * fingerprints seen by this scan become the ones later scans compare against. Idempotent.
+ * their track, files that are gone make their track *missing* (kept, hidden; purged after the grace
+ * period), and the folder fingerprints seen by this scan become the ones later scans compare
+ * against. Idempotent.
  */
 export async function finalizeIfDone(db: Db, scanId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
@@ -120,32 +160,42 @@ export async function finalizeIfDone(db: Db, scanId: string): Promise<boolean> {
     if (Number(done.numUpdatedRows) !== 1) return false;
 
     const moved = await relinkMovedTracks(trx, scanId);
-    const removed = await trx.deleteFrom('tracks').where('missing_scan_id', '=', scanId).executeTakeFirst();
+    const missing = await trx
+      .updateTable('tracks')
+      .set((eb) => ({ missing_since: eb.fn.coalesce('missing_since', eb.val(now)), missing_scan_id: null }))
+      .where('missing_scan_id', '=', scanId)
+      .executeTakeFirst();
     await removeOrphans(trx);
     await trx
       .updateTable('folders')
       .set((eb) => ({ fingerprint: eb.ref('pending_fingerprint'), pending_fingerprint: null, pending_scan_id: null }))
       .where('pending_scan_id', '=', scanId)
       .execute();
-    await trx.updateTable('scans').set({ moved, removed: Number(removed.numDeletedRows) }).where('id', '=', scanId).execute();
+    await trx.updateTable('scans').set({ moved, removed: Number(missing.numUpdatedRows) }).where('id', '=', scanId).execute();
     return true;
   });
 }
 
 /**
- * A track whose file vanished and a track first seen in this scan with the same identity are one
- * file that moved: the old track (its id, links, covers, analysis) takes the new path.
+ * A track whose file vanished (in this scan or earlier: a missing track) and a track first seen in
+ * this scan with the same identity are one file that moved: the old track (its id, covers, analysis,
+ * vectors) takes the new path and everything just read from the file, so a file retagged and moved
+ * carries its new tags, not the old ones.
  */
 async function relinkMovedTracks(trx: Transaction<Database>, scanId: string): Promise<number> {
   const pairs = await trx
     .selectFrom('tracks as gone')
     .innerJoin('tracks as found', (join) => join.onRef('found.identity', '=', 'gone.identity'))
     .innerJoin('scans', 'scans.id', 'found.last_scan_id')
-    .select(['gone.id as goneId', 'found.id as foundId', 'found.path', 'found.folder', 'found.root_id', 'found.file_size', 'found.mtime_ms'])
-    .where('gone.missing_scan_id', '=', scanId)
+    .select(['gone.id as goneId', 'found.id as foundId'])
+    .where((eb) => eb.or([eb('gone.missing_scan_id', '=', scanId), eb('gone.missing_since', 'is not', null)]))
+    .whereRef('gone.id', '!=', 'found.id')
     .where('found.last_scan_id', '=', scanId)
     .where('found.missing_scan_id', 'is', null)
+    .where('found.missing_since', 'is', null)
     .whereRef('found.created_at', '>=', 'scans.started_at')
+    .orderBy('gone.missing_since', 'desc')
+    .orderBy('gone.id')
     .execute();
   const used = new Set<number>();
   let moved = 0;
@@ -153,11 +203,18 @@ async function relinkMovedTracks(trx: Transaction<Database>, scanId: string): Pr
     if (used.has(pair.goneId) || used.has(pair.foundId)) continue;
     used.add(pair.goneId);
     used.add(pair.foundId);
+    const { id: _id, created_at: _created, ...fresh } = await trx.selectFrom('tracks').selectAll().where('id', '=', pair.foundId).executeTakeFirstOrThrow();
+    // the links just written for the file replace the old ones
+    await trx.deleteFrom('track_artists').where('track_id', '=', pair.goneId).execute();
+    await trx.deleteFrom('track_genres').where('track_id', '=', pair.goneId).execute();
+    await trx.updateTable('track_artists').set({ track_id: pair.goneId }).where('track_id', '=', pair.foundId).execute();
+    await trx.updateTable('track_genres').set({ track_id: pair.goneId }).where('track_id', '=', pair.foundId).execute();
     await trx.deleteFrom('work_state').where('entity_type', '=', 'track').where('entity_id', '=', pair.foundId).execute();
+    await trx.deleteFrom('covers').where('entity_type', '=', 'track').where('entity_id', '=', pair.foundId).execute();
     await trx.deleteFrom('tracks').where('id', '=', pair.foundId).execute();
     await trx
       .updateTable('tracks')
-      .set({ path: pair.path, folder: pair.folder, root_id: pair.root_id, file_size: pair.file_size, mtime_ms: pair.mtime_ms, missing_scan_id: null, last_scan_id: scanId, updated_at: Date.now() })
+      .set({ ...fresh, missing_scan_id: null, missing_since: null, last_scan_id: scanId, updated_at: Date.now() })
       .where('id', '=', pair.goneId)
       .execute();
     moved++;
@@ -165,6 +222,7 @@ async function relinkMovedTracks(trx: Transaction<Database>, scanId: string): Pr
   return moved;
 }
 
+/** Albums and artists left without tracks, and the work and cover rows of what no longer exists. */
 export async function removeOrphans(trx: Transaction<Database>): Promise<void> {
   await trx.deleteFrom('albums').where((eb) => eb.not(eb.exists(eb.selectFrom('tracks').select('tracks.id').whereRef('tracks.album_id', '=', 'albums.id')))).execute();
   await trx
@@ -182,4 +240,12 @@ export async function removeOrphans(trx: Transaction<Database>): Promise<void> {
     .where('entity_type', '=', 'track')
     .where((eb) => eb.not(eb.exists(eb.selectFrom('tracks').select('tracks.id').whereRef('tracks.id', '=', 'work_state.entity_id'))))
     .execute();
+  // cover rows of deleted tracks, albums and artists: without this their images were never pruned
+  for (const [entity, table] of [['track', 'tracks'], ['album', 'albums'], ['artist', 'artists']] as const) {
+    await trx
+      .deleteFrom('covers')
+      .where('entity_type', '=', entity)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom(table).select(`${table}.id`).whereRef(`${table}.id`, '=', 'covers.entity_id'))))
+      .execute();
+  }
 }

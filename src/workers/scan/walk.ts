@@ -3,6 +3,7 @@
 // followed only when their target lies inside the root, and every real folder is visited once.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isInside } from '../../services/library/roots.js';
 
 export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([
   '.mp3', '.flac', '.m4a', '.mp4', '.aac', '.alac', '.ogg', '.oga', '.opus', '.wav',
@@ -29,11 +30,6 @@ export interface FolderListing {
   error?: string;
   /** audio files that could not be stat'ed (permissions, vanished): reported, not lost */
   unreadable: { path: string; message: string }[];
-}
-
-export function isWithin(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /**
@@ -80,7 +76,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
           if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: unreadableReason(full, err) });
           continue;
         }
-        if (!isWithin(realRoot, childReal)) continue;
+        if (!isInside(realRoot, childReal)) continue;
       }
       if (!isDir && !isFile && isAudioFile(entry.name) && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
         // reading a named pipe called "x.mp3" would block forever

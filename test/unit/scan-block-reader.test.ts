@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { parseFile } from 'music-metadata';
+import { parseLargeFile } from '../../src/workers/scan/block_reader.js';
+import { isAudioFile } from '../../src/workers/scan/walk.js';
+
+const CORPUS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpora', 'music-metadata-samples');
+
+/** the parse result as comparable text (picture bytes by length) */
+function shape(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : typeof v === 'bigint' ? String(v) : v));
+}
+
+describe('large files parsed through 64 KiB blocks', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-blocks-'));
+    // a 3-minute track in each container that is parsed by random access once above 1 MiB
+    const sine = ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=180', '-metadata', 'title=Long Song', '-metadata', 'artist=Someone', '-metadata', 'album=An Album'];
+    execFileSync('ffmpeg', [...sine, '-c:a', 'aac', '-b:a', '96k', path.join(dir, 'long.m4a')]);
+    execFileSync('ffmpeg', [...sine, '-b:a', '96k', path.join(dir, 'long.mp3')]);
+    execFileSync('ffmpeg', [...sine, path.join(dir, 'long.flac')]);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('reads an M4A, MP3 and FLAC in a few reads with the same result as parseFile', async () => {
+    for (const name of ['long.m4a', 'long.mp3', 'long.flac']) {
+      const file = path.join(dir, name);
+      assert.ok(fs.statSync(file).size > 1024 * 1024, `${name} is large`);
+      const stats = { reads: 0 };
+      const cached = await parseLargeFile(file, {}, stats);
+      assert.equal(shape(cached), shape(await parseFile(file)), name);
+      assert.equal(cached.common.title, 'Long Song');
+      assert.ok(Math.abs((cached.format.duration ?? 0) - 180) < 1, `${name}: duration ${cached.format.duration}`);
+      assert.ok(stats.reads <= 4, `${name}: ${stats.reads} reads`);
+    }
+  });
+
+  it('parses every file of the real-world corpus exactly as parseFile does', async () => {
+    const files = fs
+      .readdirSync(CORPUS, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && isAudioFile(e.name))
+      .map((e) => path.join(e.parentPath, e.name));
+    assert.ok(files.length >= 50);
+    for (const file of files) {
+      const outcome = async (parse: () => Promise<unknown>) => {
+        try {
+          return shape(await parse());
+        } catch (err) {
+          return `error: ${(err as Error).message}`;
+        }
+      };
+      assert.equal(await outcome(() => parseLargeFile(file)), await outcome(() => parseFile(file)), path.relative(CORPUS, file));
+    }
+  });
+});
