@@ -353,7 +353,7 @@ async function queues() {
 
 async function problems(query) {
   const offset = Number(query.get('offset') ?? 0);
-  const [unreadable, missing] = await Promise.all([api(`/unreadable?limit=50&offset=${offset}`), api('/missing-tracks?limit=100')]);
+  const [unreadable, missing] = await Promise.all([api(`/unreadable?limit=50&offset=${offset}`), api('/tracks/missing?limit=100')]);
   view.replaceChildren(
     h('h1', {}, 'Problems'),
     h('div', { class: 'grid' },

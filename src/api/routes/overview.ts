@@ -1,6 +1,6 @@
-// What the dashboard shows besides the library: files that could not be read, tracks whose file is
-// gone, queues with their rates, the periodic tasks with their last and next run, and how much of
-// the library is analysed and vectorised.
+// What the dashboard shows besides the library: files that could not be read, queues with their
+// rates, the periodic tasks with their last and next run, and how much of the library is analysed
+// and vectorised.
 import { Cron } from 'croner';
 import type { FastifyInstance } from 'fastify';
 import { ANALYSIS_VERSION } from '../../services/analysis/analyse_file.js';
@@ -25,17 +25,6 @@ export function overviewRoutes(app: FastifyInstance, { runtime }: ApiContext): v
       const { limit, offset } = paging(request.query);
       const items = await db.selectFrom('scan_errors').select(['path', 'stage', 'message', 'created_at as createdAt']).orderBy('path').limit(limit).offset(offset).execute();
       const total = await count(db.selectFrom('scan_errors').select((eb) => eb.fn.countAll().as('n')));
-      return { items, limit, offset, total };
-    },
-  );
-
-  app.get<{ Querystring: { limit: number; offset: number } }>(
-    '/missing-tracks',
-    { schema: { tags: ['library'], summary: 'tracks whose file has gone (kept, with their analysis, until purged or found again)', querystring: pagingSchema, response: { 200: pageOf({ type: 'object', properties: { id: { type: 'integer' }, title: { type: 'string' }, artist: { type: 'string' }, path: { type: 'string' }, missingSince: { type: 'integer' } } }), ...errorResponses } } },
-    async (request) => {
-      const { limit, offset } = paging(request.query);
-      const items = await db.selectFrom('tracks').select(['id', 'title', 'artist_display as artist', 'path', 'missing_since as missingSince']).where('missing_since', 'is not', null).orderBy('missing_since', 'desc').orderBy('id').limit(limit).offset(offset).execute();
-      const total = await count(db.selectFrom('tracks').select((eb) => eb.fn.countAll().as('n')).where('missing_since', 'is not', null));
       return { items, limit, offset, total };
     },
   );
