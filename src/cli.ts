@@ -1,5 +1,6 @@
 // The `soniquebay` command.
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config.js';
 import { analyzeCommand, trackCommand } from './cli/analyze.js';
 import { configCommand } from './cli/config.js';
@@ -16,6 +17,9 @@ export function buildProgram(): Command {
   const program = new Command('soniquebay')
     .description('SoniqueBay worker: scans music folders and keeps the library database, covers, analysis and vectors up to date')
     .option('--config <file>', 'JSON config file (also SONIQUEBAY_CONFIG)')
+    .addOption(new Option('--log-format <format>', 'logs on stderr: readable lines (default on a terminal) or JSON lines (default otherwise, and with --json)').choices(['human', 'json']))
+    .option('--init', 'let a command that reads the library create an empty one where none exists')
+    .version((createRequire(import.meta.url)('../package.json') as { version: string }).version, '-V, --version', 'the version of soniquebay')
     .showHelpAfterError()
     .exitOverride();
   for (const command of [scanCommand(), coversCommand(), analyzeCommand(), runCommand(), serveCommand(), workerCommand(), enqueueCommand(), jobsCommand(), libraryCommand(), tracksCommand(), trackCommand(), similarCommand(), playlistCommand(), pathCommand(), vectorsCommand(), tasksCommand(), configCommand()]) {

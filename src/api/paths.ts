@@ -27,7 +27,7 @@ export async function confinedFolder(runtime: Runtime, requested: string): Promi
   const known = (await runtime.database.db.selectFrom('library_roots').select('path').execute()).map((r) => r.path);
   const written = [...new Set([...runtime.config.libraryRoots, ...known].map((r) => path.resolve(r)))];
   const allowed = written.map((r) => real(r)).filter((r): r is string => r !== null);
-  if (allowed.length === 0) throw new ApiError(403, 'no_roots', 'no library roots are configured (SONIQUEBAY_LIBRARY_ROOTS): the API scans only inside them');
+  if (allowed.length === 0) throw new ApiError(403, 'no_roots', 'no library roots yet: add your music folder first (POST /roots, the dashboard, `soniquebay scan <folder>` or SONIQUEBAY_LIBRARY_ROOTS); the API scans only inside them');
   // the lexical form first: a path naming somewhere else is refused without looking at it
   const lexical = path.resolve(requested);
   const configured = [...runtime.config.libraryRoots, ...known].map((r) => path.resolve(r));

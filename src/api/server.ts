@@ -17,6 +17,8 @@ import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
 import { jobRoutes } from './routes/jobs.js';
 import { libraryRoutes } from './routes/library.js';
+import { overviewRoutes } from './routes/overview.js';
+import { rootRoutes } from './routes/roots.js';
 import { scanRoutes } from './routes/scans.js';
 import { vectorRoutes } from './routes/vectors.js';
 
@@ -55,6 +57,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     dashboardRoutes(scope, ctx);
     healthRoutes(scope, ctx);
     scanRoutes(scope, ctx);
+    rootRoutes(scope, ctx);
+    overviewRoutes(scope, ctx);
     libraryRoutes(scope, ctx);
     imageRoutes(scope, ctx);
     vectorRoutes(scope, ctx);

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
-import { openRuntime } from '../runtime.js';
 import { ANALYSIS_VERSION } from '../services/analysis/analyse_file.js';
 import { LOW_KEY_CONFIDENCE } from '../services/analysis/key.js';
-import { configOf, withRuntime } from './context.js';
+import { openLibrary, withRuntime } from './context.js';
 import { positive } from './jobs.js';
-import { printJson, printLine, printTable } from './output.js';
+import { printJson, printLine, printTable, status } from './output.js';
 
 const PER_JOB = 10;
 
@@ -16,8 +15,7 @@ export function analyzeCommand(): Command {
     .option('--track <id...>', 'only these track ids')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { all?: boolean; missing?: boolean; track?: string[]; json?: boolean }, command: Command) => {
-      const config = configOf(command);
-      const runtime = await openRuntime(process.env.SONIQUEBAY_LOG_LEVEL ? config : { ...config, logLevel: 'warn' });
+      const runtime = await openLibrary(command);
       const { db } = runtime.database;
       try {
         let query = db.selectFrom('tracks').leftJoin('track_analysis', 'track_analysis.track_id', 'tracks.id').select('tracks.id').orderBy('tracks.id');
@@ -30,19 +28,32 @@ export function analyzeCommand(): Command {
         const started = Date.now();
         let analysed = 0;
         let failed = 0;
-        for (const [n, ref] of refs.entries()) {
-          const job = await runtime.broker.waitForJob(ref.id, 24 * 3_600_000);
-          const result = (job?.result ?? {}) as { analysed?: number; failed?: number };
-          analysed += result.analysed ?? 0;
-          failed += result.failed ?? (job?.state === 'failed' ? PER_JOB : 0);
-          if (!opts.json) process.stderr.write(`\r${n + 1}/${refs.length} batches, ${analysed} analysed, ${failed} failed, ${(analysed / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(2)} tracks/s\u001b[K`);
+        let batches = 0;
+        const show = () => {
+          const seconds = (Date.now() - started) / 1000;
+          status.update(`analysing ${ids.length} track(s): ${batches}/${refs.length} batches, ${analysed} analysed, ${failed} failed, ${(analysed / Math.max(0.001, seconds)).toFixed(2)} tracks/s, ${Math.round(seconds)} s`);
+        };
+        // the first batch takes a while (each decodes and analyses ten tracks): the line moves meanwhile
+        const ticker = opts.json ? undefined : setInterval(show, 500);
+        if (!opts.json) show();
+        try {
+          for (const ref of refs) {
+            const job = await runtime.broker.waitForJob(ref.id, 24 * 3_600_000);
+            const result = (job?.result ?? {}) as { analysed?: number; failed?: number };
+            analysed += result.analysed ?? 0;
+            failed += result.failed ?? (job?.state === 'failed' ? PER_JOB : 0);
+            batches++;
+          }
+        } finally {
+          clearInterval(ticker);
         }
-        if (!opts.json && refs.length > 0) process.stderr.write('\n');
+        if (!opts.json) show();
+        status.done();
         await worker.close();
         const summary = { tracks: ids.length, analysed, failed, seconds: Math.round((Date.now() - started) / 100) / 10 };
         if (opts.json) printJson(summary);
         else printLine(`${summary.tracks} track(s): ${analysed} analysed, ${failed} failed in ${summary.seconds} s`);
-        if (failed > 0) process.exitCode = 1;
+        if (failed > 0) throw new Error(`${failed} track(s) could not be analysed: soniquebay jobs list --queue metadata`);
       } finally {
         await runtime.close();
       }
@@ -69,7 +80,7 @@ export function trackCommand(): Command {
         if (opts.json) return printJson(report);
         printLine(`${track.id}  ${track.artist_display} — ${track.title}  (${album?.title ?? 'no album'}${album?.year ? `, ${album.year}` : ''})`);
         printLine(`${track.path}`);
-        printLine(`${track.format ?? '?'} ${track.codec ?? ''}, ${track.duration?.toFixed(1) ?? '?'} s, ${track.sample_rate ?? '?'} Hz, ${track.channels ?? '?'} ch; genres: ${genres.map((g) => g.name).join(', ') || '-'}`);
+        printLine(`${formatName(track.format, track.codec)}, ${track.duration?.toFixed(1) ?? '?'} s, ${track.sample_rate ?? '?'} Hz, ${track.channels ?? '?'} ch; genres: ${genres.map((g) => g.name).join(', ') || '-'}`);
         printTable(
           ['value', 'analysis', 'from tags'],
           [
@@ -85,4 +96,11 @@ export function trackCommand(): Command {
         printLine(`work: ${work.map((w) => `${w.stage} ${w.status}${w.last_error ? ` (${w.last_error})` : ''}`).join('; ') || '-'}`);
       });
     });
+}
+
+/** "FLAC" and "FLAC" → "FLAC"; "MPEG" and "MPEG 1 Layer 3" → "MPEG 1 Layer 3"; "MP4" and "AAC" → "MP4 (AAC)" */
+export function formatName(format: string | null, codec: string | null): string {
+  if (!format) return codec ?? '?';
+  if (!codec || codec.toLowerCase() === format.toLowerCase()) return format;
+  return codec.toLowerCase().includes(format.toLowerCase()) ? codec : `${format} (${codec})`;
 }

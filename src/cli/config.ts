@@ -10,7 +10,7 @@ export function configCommand(): Command {
     .description('the effective configuration (passwords in URLs hidden), queues and periodic tasks')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }, command: Command) => {
-      const config = configOf(command);
+      const config = configOf(command, { api: true });
       const hidden = (key: string | undefined) => (key ? '***' : undefined);
       const shown = { ...config, brokerUrl: redactUrl(config.brokerUrl), databaseUrl: redactUrl(config.databaseUrl), lastfmApiKey: hidden(config.lastfmApiKey), fanartApiKey: hidden(config.fanartApiKey), api: { ...config.api, token: hidden(config.api.token) } };
       const queues = queueSettingsFrom(config);

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { Db } from '../db/types.js';
-import { openRuntime } from '../runtime.js';
-import { configOf, withRuntime } from './context.js';
+import { openLibrary, withRuntime } from './context.js';
 import { positive } from './jobs.js';
 import { printJson, printLine, printTable } from './output.js';
 
@@ -9,8 +8,9 @@ async function missing(db: Db, limit: number) {
   const albums = await db
     .selectFrom('albums')
     .innerJoin('artists', 'artists.id', 'albums.album_artist_id')
-    .leftJoin('work_state', (join) => join.onRef('work_state.entity_id', '=', 'albums.id').on('work_state.entity_type', '=', 'album').on('work_state.stage', '=', 'cover_outside'))
-    .select(['albums.id', 'albums.title', 'artists.name as artist', 'albums.mbid', 'work_state.status as lookup', 'work_state.last_error as reason'])
+    .leftJoin('work_state as outside', (join) => join.onRef('outside.entity_id', '=', 'albums.id').on('outside.entity_type', '=', 'album').on('outside.stage', '=', 'cover_outside'))
+    .leftJoin('work_state as local', (join) => join.onRef('local.entity_id', '=', 'albums.id').on('local.entity_type', '=', 'album').on('local.stage', '=', 'cover'))
+    .select(['albums.id', 'albums.title', 'artists.name as artist', 'albums.mbid', 'outside.status as lookup', (eb) => eb.fn.coalesce('outside.last_error', 'local.last_error').as('reason')])
     .where((eb) => eb.not(eb.exists(eb.selectFrom('covers').select('covers.id').whereRef('covers.entity_id', '=', 'albums.id').where('covers.entity_type', '=', 'album'))))
     .orderBy('artists.name')
     .orderBy('albums.title')
@@ -54,8 +54,8 @@ export function coversCommand(): Command {
     .option('--no-worker', 'only queue the work: workers elsewhere do it')
     .option('--json', 'print JSON')
     .action(async (opts: { album?: string[]; artist?: string[]; worker: boolean; json?: boolean }, command: Command) => {
-      const config = configOf(command);
-      const runtime = await openRuntime(process.env.SONIQUEBAY_LOG_LEVEL ? config : { ...config, logLevel: 'warn' });
+      // one warning per album would flood the terminal when offline: the reasons come grouped at the end
+      const runtime = await openLibrary(command, 'error');
       try {
         const named = opts.album !== undefined || opts.artist !== undefined;
         const all = named ? { albums: [], artists: [] } : await missing(runtime.database.db, 100_000);
@@ -74,6 +74,20 @@ export function coversCommand(): Command {
         await worker.close();
         if (opts.json) return printJson({ albums: albumIds.length, artists: artistIds.length, outcomes: totals });
         printLine(`${albumIds.length} album(s), ${artistIds.length} artist(s): ${Object.entries(totals).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing to do'}`);
+        if ((totals.failed ?? 0) > 0) {
+          const reasons = await runtime.database.db
+            .selectFrom('work_state')
+            .select(['last_error', (eb) => eb.fn.countAll().as('n')])
+            .where('stage', 'in', ['cover', 'cover_outside', 'image', 'image_outside'])
+            .where('status', '=', 'failed')
+            .where('last_error', 'is not', null)
+            .groupBy('last_error')
+            .orderBy('n', 'desc')
+            .limit(5)
+            .execute();
+          for (const r of reasons) printLine(`  ${Number(r.n)} failed: ${r.last_error}`);
+          printLine('  failed lookups are retried by the deferred sweep of `soniquebay run`');
+        }
       } finally {
         await runtime.close();
       }

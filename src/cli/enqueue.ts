@@ -31,8 +31,8 @@ export function enqueueCommand(): Command {
         if (!job) throw new Error(`job ${ref.id} did not finish within ${opts.wait} s (is a worker running?)`);
         if (opts.json) printJson(job);
         else printJob(job);
-        if (job.state === 'failed') process.exitCode = 1;
-      });
+        if (job.state === 'failed') throw new Error(`job ${job.id} failed: ${job.error ?? 'no reason given'}`);
+      }, 'nothing');
     });
 }
 

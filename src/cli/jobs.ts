@@ -13,7 +13,7 @@ export function jobsCommand(): Command {
         if (opts.json) return printJson({ broker: broker.kind, counts });
         printLine(`broker: ${broker.kind}`);
         printTable(['queue', ...JOB_STATES], Object.entries(counts).map(([queue, c]) => [queue, ...JOB_STATES.map((s) => c[s])]));
-      });
+      }, 'queue');
     });
 
   jobs
@@ -29,7 +29,7 @@ export function jobsCommand(): Command {
         if (opts.json) return printJson(list);
         if (list.length === 0) return printLine(`no ${opts.state} jobs`);
         printTable(['id', 'task', 'attempts', 'finished', 'error'], list.map((j) => [j.id, j.name, `${j.attemptsMade}/${j.maxAttempts}`, when(j.finishedAt), j.error ?? '']));
-      });
+      }, 'queue');
     });
 
   jobs
@@ -42,7 +42,7 @@ export function jobsCommand(): Command {
         if (!job) throw new Error(`no job ${id}`);
         if (opts.json) return printJson(job);
         printJob(job);
-      });
+      }, 'queue');
     });
 
   jobs
@@ -55,9 +55,10 @@ export function jobsCommand(): Command {
       if (!opts.all && ids.length === 0) throw new Error('name the job ids to retry, or use --all');
       await withRuntime(command, async ({ broker }) => {
         const retried = opts.all ? await broker.retryAllFailed(opts.queue) : await broker.retry(ids);
-        if (opts.json) return printJson({ retried });
-        printLine(`${retried} job(s) put back in their queue`);
-      });
+        if (opts.json) printJson({ retried });
+        else printLine(`${retried} job(s) put back in their queue`);
+        if (!opts.all && retried < ids.length) throw new Error(`${ids.length - retried} of the ${ids.length} job(s) named are not failed jobs (unknown id, or not failed): soniquebay jobs list`);
+      }, 'queue');
     });
 
   jobs
@@ -69,7 +70,7 @@ export function jobsCommand(): Command {
         const removed = await broker.prune();
         if (opts.json) return printJson({ removed });
         printLine(`${removed} finished job(s) removed`);
-      });
+      }, 'queue');
     });
   return jobs;
 }

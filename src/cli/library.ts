@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { missingTracks, searchTracks } from '../services/library/search.js';
+import { countTracks, missingTracks, searchTracks } from '../services/library/search.js';
 import { MISSING_GRACE_DAYS, purgeMissing } from '../workers/maintenance/purge_missing.js';
 import { positive } from './jobs.js';
 import { withRuntime } from './context.js';
-import { printJson, printLine, printTable } from './output.js';
+import { printJson, printLine, printPage, printTable } from './output.js';
 
 export function libraryCommand(): Command {
   const library = new Command('library').description('what the library database holds');
@@ -51,7 +51,8 @@ export function libraryCommand(): Command {
         const rows = await db.selectFrom('scan_errors').select(['path', 'stage', 'message', 'created_at']).orderBy('path').limit(opts.limit).execute();
         if (opts.json) return printJson(rows);
         if (rows.length === 0) return printLine('no unreadable files');
-        printTable(['path', 'stage', 'reason'], rows.map((r) => [r.path, r.stage, r.message]));
+        printTable(['stage', 'reason', 'path'], rows.map((r) => [r.stage, r.message, r.path]));
+        printPage(rows.length, 0, Number((await db.selectFrom('scan_errors').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
       });
     });
 
@@ -89,13 +90,16 @@ export function tracksCommand(): Command {
     .description('tracks of the library, optionally matching a search on title, artist or album')
     .option('--search <text>', 'words that must appear in the title, artist or album')
     .option('--limit <n>', 'at most this many', (v) => positive(v, '--limit'), 50)
+    .option('--offset <n>', 'skip this many first', (v) => (v === '0' ? 0 : positive(v, '--offset')), 0)
     .option('--json', 'print JSON')
-    .action(async (opts: { search?: string; limit: number; json?: boolean }, command: Command) => {
+    .action(async (opts: { search?: string; limit: number; offset: number; json?: boolean }, command: Command) => {
       await withRuntime(command, async ({ database: { db } }) => {
-        const rows = await searchTracks(db, opts.search, { limit: opts.limit, offset: 0 });
+        const rows = await searchTracks(db, opts.search, { limit: opts.limit, offset: opts.offset });
         if (opts.json) return printJson(rows);
-        if (rows.length === 0) return printLine('no tracks');
-        printTable(['id', 'artist', 'album', '#', 'title'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.trackNo ?? '', r.title]));
+        const total = await countTracks(db, opts.search);
+        if (rows.length === 0) return printLine(total > 0 ? `no tracks past ${opts.offset} (${total} in all)` : 'no tracks');
+        printTable(['id', 'artist', 'album', '#', 'title', 'bpm', 'key'], rows.map((r) => [r.id, r.artist, r.album ?? '', r.trackNo ?? '', r.title, r.bpm != null ? Math.round(r.bpm) : '-', r.key ? `${r.key} ${r.scale ?? ''}`.trim() : '-']));
+        printPage(rows.length, opts.offset, total);
       });
     });
 }

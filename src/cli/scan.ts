@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ScanTable } from '../db/types.js';
-import { openRuntime } from '../runtime.js';
+import { openRuntime, type Runtime } from '../runtime.js';
 import { DiskFullWatch, diskFullMessage } from '../db/disk_space.js';
 import { beginScan, failScan, getScan, requestCancel } from '../workers/scan/sessions.js';
-import { configOf, withRuntime } from './context.js';
-import { printJson, printLine } from './output.js';
+import { configOf, loggerOf, withRuntime } from './context.js';
+import { interactive, note, printJson, printLine, status } from './output.js';
 
 export interface ScanSummary {
   scanId: string;
@@ -53,21 +53,47 @@ function progressLine(scan: ScanTable): string {
   const done = scan.extracted + scan.failed;
   const handled = scan.unchanged + done;
   const rate = elapsed > 0 ? handled / elapsed : 0;
-  if (!scan.walk_done) {
+  if (!scan.walk_done && scan.status === 'running') {
     return `discovering…  ${scan.queued} to read, ${done} read, ${scan.failed} failed  ${Math.round(rate)} files/s`;
   }
   const total = Math.max(scan.queued, 1);
-  const ratio = Math.min(1, done / total);
+  // a finished scan is a full bar, whatever the counts (nothing was left to read)
+  const ratio = scan.status === 'completed' ? 1 : Math.min(1, done / total);
   const width = 30;
   const bar = '#'.repeat(Math.round(ratio * width)).padEnd(width, '-');
   const perSecond = elapsed > 0 ? done / elapsed : 0;
-  const eta = perSecond > 0 ? Math.round((scan.queued - done) / perSecond) : 0;
+  const eta = scan.status === 'running' && perSecond > 0 ? Math.round((scan.queued - done) / perSecond) : 0;
   return `[${bar}] ${Math.round(ratio * 100)}%  ${done}/${scan.queued} read  ${scan.unchanged} unchanged  ${scan.failed} failed  ${Math.round(rate)} files/s  ETA ${Math.floor(eta / 60)}:${String(eta % 60).padStart(2, '0')}`;
+}
+
+/**
+ * What the scan command's own worker consumes: the scan itself and the linking of local art (embedded
+ * pictures, cover/folder files), so that `covers missing` is right when it returns. Analysis,
+ * enrichment, outside art and vectors stay queued for `run`/`serve --embedded`: the command ends
+ * with the scan instead of starting them.
+ */
+export const SCAN_ONLY_QUEUES = ['scan', 'extract', 'batch', 'covers'] as const;
+/** queues whose waiting jobs the summary names as follow-up work */
+const FOLLOW_UP_QUEUES: Record<string, string> = { metadata: 'analysis and enrichment', vectorization: 'vectors', covers: 'covers', deferred: 'deferred sweeps' };
+
+async function pendingJobs(runtime: Runtime, queue: string): Promise<number> {
+  const c = (await runtime.broker.counts())[queue];
+  return c ? c.waiting + c.active : 0;
+}
+
+/** One line: the later stages this scan left in the queues for `run`/`serve`. */
+async function followUpLine(runtime: Runtime): Promise<string | null> {
+  const counts = await runtime.broker.counts();
+  const parts = Object.entries(FOLLOW_UP_QUEUES)
+    .map(([queue, what]) => ({ what, n: (counts[queue]?.waiting ?? 0) + (counts[queue]?.delayed ?? 0) }))
+    .filter((p) => p.n > 0)
+    .map((p) => `${p.what} ${p.n} job(s)`);
+  return parts.length > 0 ? `follow-up work queued for \`soniquebay run\` (or \`serve --embedded\`): ${parts.join(', ')}` : null;
 }
 
 export function scanCommand(): Command {
   const scan = new Command('scan')
-    .description('scans a music folder into the library (adds it as a library root), with live progress')
+    .description('scans a music folder into the library (adds it as a library root) and links its local art, with live progress')
     .argument('<dir>', 'the music folder')
     .option('--full', 're-read every file, changed or not')
     .option('--no-worker', 'only queue and follow the scan: workers elsewhere do the work')
@@ -75,14 +101,24 @@ export function scanCommand(): Command {
     .action(async (dir: string, opts: { full?: boolean; worker: boolean; json?: boolean }, command: Command) => {
       const root = path.resolve(dir);
       if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root} is not a folder`);
+      try {
+        fs.readdirSync(root);
+      } catch (err) {
+        throw new Error(`cannot list ${root}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
       const config = configOf(command);
-      const runtime = await openRuntime(process.env.SONIQUEBAY_LOG_LEVEL ? config : { ...config, logLevel: 'warn' });
+      const runtime = await openRuntime(config, loggerOf(command, config));
       const { db } = runtime.database;
       try {
-        const worker = opts.worker ? await runtime.broker.startWorker() : undefined;
-        const { scanId, started } = await beginScan(db, root, opts.full === true, (payload) => runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` }));
-        if (!started) process.stderr.write(`a scan of ${root} is already running (${scanId}): following it\n`);
-        const interactive = process.stderr.isTTY === true && !opts.json;
+        const worker = opts.worker ? await runtime.broker.startWorker({ queues: SCAN_ONLY_QUEUES }) : undefined;
+        let jobId: string | undefined;
+        const { scanId, started } = await beginScan(db, root, opts.full === true, async (payload) => {
+          const ref = await runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` });
+          jobId = ref.id;
+          return ref;
+        });
+        if (!started) note(`a scan of ${root} is already running (${scanId}): following it`);
+        const live = interactive() && !opts.json;
         let lastPrinted = 0;
         let current: ScanTable | undefined;
         // SQLite in the data folder: a full disk fails every write, the scan's own status included
@@ -98,22 +134,36 @@ export function scanCommand(): Command {
             diskFull = true;
             break;
           }
-          if (current && interactive) process.stderr.write(`\r${progressLine(current)}\u001b[K`);
+          if (!current && jobId) {
+            // the discovery job failed before it could open the scan (the root vanished, say)
+            const job = await runtime.broker.getJob(jobId);
+            if (job?.state === 'failed') throw new Error(`the scan could not start: ${job.error ?? 'no reason given'}`);
+          }
+          if (current && live) status.update(progressLine(current));
           else if (current && !opts.json && Date.now() - lastPrinted > 2_000) {
             lastPrinted = Date.now();
             process.stderr.write(`${progressLine(current)}\n`);
           }
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        if (interactive) process.stderr.write('\n');
+        if (live) status.update(progressLine(current));
+        // local art of the new albums is linked by the covers jobs the last batches queued
+        while (worker && current.status === 'completed' && (await pendingJobs(runtime, 'covers')) > 0) {
+          if (live) status.update(`${progressLine(current)}  linking local art…`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        if (live) status.update(progressLine(current));
+        status.done();
+        // nothing of the later stages runs here, so nothing is left to wait for
         // on a full disk the worker cannot even record its own exit: the summary is what matters
         await worker?.close(runtime.config.shutdownGraceMs).catch((err: unknown) => {
           if (!diskFull) throw err;
         });
         const summary = summarize(current);
         if (opts.json) printJson(summary);
-        else printSummary(summary);
-        if (summary.status !== 'completed') process.exitCode = 1;
+        else printSummary(summary, await followUpLine(runtime));
+        if (summary.status !== 'completed') throw new Error(`the scan ${summary.status === 'cancelled' ? 'was cancelled' : `failed: ${summary.lastError ?? 'no reason given'}`}`);
+        if (summary.discovered === 0) throw new Error(`no audio files in ${root}`);
       } finally {
         await runtime.close();
       }
@@ -133,7 +183,7 @@ export function scanCommand(): Command {
   return scan;
 }
 
-function printSummary(s: ScanSummary): void {
+function printSummary(s: ScanSummary, followUp: string | null): void {
   printLine(`scan ${s.scanId} of ${s.root}: ${s.status} in ${s.seconds} s (${s.filesPerSecond} files/s)`);
   printLine(`  ${s.discovered} files found: ${s.unchanged} unchanged, ${s.extracted} read (${s.inserted} new, ${s.updated} updated), ${s.failed} failed`);
   printLine(`  ${s.moved} moved, ${s.removed} missing (kept, hidden: soniquebay library missing)`);
@@ -141,5 +191,5 @@ function printSummary(s: ScanSummary): void {
   if (skipped.length > 0) printLine(`  not audio: ${skipped.map(([ext, n]) => `${n} ${ext || '(no extension)'}`).join(', ')} skipped`);
   if (s.lastError) printLine(`  last error: ${s.lastError}`);
   if (s.failed > 0) printLine('  files that could not be read: soniquebay library errors');
-  printLine('  covers and the later stages of new tracks continue in `soniquebay run` (or `soniquebay covers fetch`)');
+  if (followUp) printLine(`  ${followUp}`);
 }

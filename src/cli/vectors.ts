@@ -15,6 +15,7 @@ function range(value: string, flag: string): { min?: number; max?: number } {
 
 function printAnswer(answer: QueryAnswer, json: boolean | undefined): void {
   if (json) return printJson(answer);
+  if (answer.tracks.length === 0) return printLine(`no track matches (model version ${answer.version})`);
   printTable(
     ['#', 'track', 'similarity', 'artist', 'title', 'year', 'bpm'],
     answer.tracks.map((t, i) => [i + 1, t.trackId, t.similarity.toFixed(3), t.artist, t.title, t.year ?? '-', t.bpm ?? '-']),

@@ -3,7 +3,8 @@ import { celerySettings, type CelerySettings } from '../broker/celery/settings.j
 import { parseConcurrencyFlag, redactUrl } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
-import { configOf } from './context.js';
+import { configOf, loggerOf } from './context.js';
+import { note } from './output.js';
 
 interface ProcessOptions {
   queues?: readonly string[];
@@ -40,6 +41,8 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   if (api && options.api) {
     const address = await api.listen({ host: options.api.host, port: options.api.port });
     logger.info({ address, docs: `${address}/docs` }, 'HTTP API listening');
+    // for the person who started it (the log line above may be JSON, or filtered out by the level)
+    if (process.stderr.isTTY) note(`dashboard: open ${address.replace('://0.0.0.0', '://127.0.0.1')}/ in a browser (API reference: ${address}/docs)`);
   }
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -71,7 +74,8 @@ export function runCommand(): Command {
     .description('everything in one process: all queues and the periodic tasks (embedded default: SQLite, no Redis)')
     .option('--watch', 'scan the library roots when files change in them (network mounts: periodic scans)')
     .action(async (opts: { watch?: boolean }, command: Command) => {
-      const runtime = await openRuntime(configOf(command));
+      const config = configOf(command);
+      const runtime = await openRuntime(config, loggerOf(command, config, null));
       await serve(runtime, { schedules: true, watch: opts.watch === true });
     });
 }
@@ -84,11 +88,11 @@ export function serveCommand(): Command {
     .option('--embedded', 'also consume every queue and fire the periodic tasks in this process')
     .option('--watch', 'scan the library roots when files change in them (network mounts: periodic scans)')
     .action(async (opts: { host?: string; port?: string; embedded?: boolean; watch?: boolean }, command: Command) => {
-      const config = configOf(command);
+      const config = configOf(command, { api: true });
       const port = opts.port === undefined ? config.api.port : Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, got "${opts.port}"`);
       const host = opts.host ?? config.api.host;
-      const runtime = await openRuntime(config);
+      const runtime = await openRuntime(config, loggerOf(command, config, null));
       await serve(runtime, { schedules: opts.embedded === true, worker: opts.embedded === true, watch: opts.watch === true, api: { host, port, ...(config.api.token ? { token: config.api.token } : {}) } });
     });
 }
@@ -107,7 +111,7 @@ export function workerCommand(): Command {
       const concurrency = opts.concurrency ? parseConcurrencyFlag(opts.concurrency) : undefined;
       const config = configOf(command);
       const celery = opts.celery === true || config.celery.enabled ? celerySettings(config) : undefined;
-      const runtime = await openRuntime(config);
+      const runtime = await openRuntime(config, loggerOf(command, config, null));
       await serve(runtime, { ...(queues ? { queues } : {}), ...(concurrency ? { concurrency: concurrency as Record<string, number> } : {}), schedules: opts.schedules, ...(celery ? { celery } : {}) });
     });
 }

@@ -13,7 +13,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance, HTTPMethods } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { z } from 'zod';
 import { generateLibrary } from '../../scripts/fixtures.js';
 import { seededRandom } from '../../scripts/random.js';
@@ -48,7 +48,7 @@ interface Outcome {
 /** sends one request; the answer of a stream that never ends (live events) is its first chunk */
 async function send(app: FastifyInstance, request: FuzzRequest): Promise<Outcome> {
   const response = await app.inject({
-    method: request.method as HTTPMethods,
+    method: request.method as InjectOptions['method'],
     url: request.url,
     headers: request.headers,
     ...(request.payload !== undefined ? { payload: request.payload } : {}),
@@ -156,8 +156,12 @@ describe('API fuzz', () => {
     open = await buildApi({ runtime, host: '127.0.0.1' });
     guarded = await buildApi({ runtime, host: '0.0.0.0', token: TOKEN });
     await Promise.all([open.ready(), guarded.ready()]);
-    routes = listRoutes(open);
-    assert.deepEqual(listRoutes(guarded), routes);
+    // adding and removing library roots is the one change that names a folder anywhere on disk (the
+    // dashboard's folder field) and drops a root with its tracks: fuzzed, it would widen the roots
+    // this test holds every other route to, and empty the library the next test needs
+    const fuzzable = (list: RouteInfo[]) => list.filter((r) => !(r.url.startsWith('/roots') && r.method !== 'GET'));
+    routes = fuzzable(listRoutes(open));
+    assert.deepEqual(fuzzable(listRoutes(guarded)), routes);
     for (const route of routes) perRoute.set(`${route.method} ${route.url}`, { sent: 0, routed: 0 });
     fuzzer = new RequestFuzzer(rand, open.swagger() as OpenApiSpec, await knowledge(running));
   });

@@ -42,9 +42,13 @@ describe('soniquebay CLI (embedded default)', () => {
     assert.ok(aliases.length >= 20);
   });
 
-  it('reports queue counts of a fresh data folder, creating its SQLite file in WAL mode', () => {
+  it('refuses a data folder with no library, and with --init reports the queue counts of a new one (SQLite in WAL mode)', () => {
     const dir = dataDir();
-    const { code, stdout } = soniquebay(['jobs', '--json'], { SONIQUEBAY_DATA_DIR: dir });
+    const refused = soniquebay(['jobs', '--json'], { SONIQUEBAY_DATA_DIR: dir });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: no library in .*--init creates an empty one\n$/);
+    assert.equal(fs.existsSync(path.join(dir, 'soniquebay.db')), false);
+    const { code, stdout } = soniquebay(['--init', 'jobs', '--json'], { SONIQUEBAY_DATA_DIR: dir });
     assert.equal(code, 0);
     const report = JSON.parse(stdout) as { broker: string; counts: Record<string, Record<string, number>> };
     assert.equal(report.broker, 'embedded');

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../server.js';
+import { albumRowSchema, errorResponses, pageOf } from './schemas.js';
 
-const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
 const DIR = new URL('../dashboard/', import.meta.url);
 
 export function dashboardRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
@@ -13,19 +14,23 @@ export function dashboardRoutes(app: FastifyInstance, { runtime }: ApiContext): 
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(fs.createReadStream(new URL('index.html', DIR))));
 
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.type(ASSETS['favicon.svg']!).send(fs.createReadStream(new URL('favicon.svg', DIR))));
+
   app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { hide: true, params: { type: 'object', properties: { file: { type: 'string', enum: Object.keys(ASSETS) } } } } }, async (request, reply) =>
     reply.type(ASSETS[request.params.file]!).header('cache-control', 'no-cache').send(fs.createReadStream(new URL(request.params.file, DIR))),
   );
 
-  app.get('/stats', { schema: { tags: ['library'], summary: 'how much the library holds' } }, async () => {
+  const statsSchema = { type: 'object', properties: Object.fromEntries(['tracks', 'albums', 'artists', 'unreadable files', 'analysed', 'missing'].map((k) => [k, { type: 'integer' }])) };
+  app.get('/stats', { schema: { tags: ['library'], summary: 'how much the library holds (missing: tracks whose file has gone)', response: { 200: statsSchema, ...errorResponses } } }, async () => {
     const count = async (table: 'tracks' | 'albums' | 'artists' | 'scan_errors' | 'track_analysis') => Number((await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
-    const [tracks, albums, artists, unreadable, analysed] = await Promise.all([count('tracks'), count('albums'), count('artists'), count('scan_errors'), count('track_analysis')]);
-    return { tracks, albums, artists, 'unreadable files': unreadable, analysed };
+    const missingTracks = async () => Number((await db.selectFrom('tracks').select(sql<number>`count(*)`.as('n')).where('missing_since', 'is not', null).executeTakeFirstOrThrow()).n);
+    const [tracks, albums, artists, unreadable, analysed, missing] = await Promise.all([count('tracks'), count('albums'), count('artists'), count('scan_errors'), count('track_analysis'), missingTracks()]);
+    return { tracks, albums, artists, 'unreadable files': unreadable, analysed, missing };
   });
 
   app.get<{ Querystring: { limit: number } }>(
     '/albums/recent',
-    { schema: { tags: ['library'], summary: 'the albums added last, with a cover URL', querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 12 } } } } },
+    { schema: { tags: ['library'], summary: 'the albums added last, with a cover URL', querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 12 } } }, response: { 200: pageOf(albumRowSchema), ...errorResponses } } },
     async (request) => {
       const rows = await db
         .selectFrom('albums')

@@ -11,7 +11,8 @@ const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void {
   const open = new Map<ServerResponse, () => void>();
-  app.addHook('onClose', async () => {
+  // before the server stops listening: it waits for open connections, and a live stream never ends by itself
+  app.addHook('preClose', async () => {
     for (const [res, close] of open) {
       close();
       res.end();

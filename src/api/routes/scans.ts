@@ -10,11 +10,6 @@ import { paging, pagingSchema } from './paging.js';
 export function scanRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const db = runtime.database.db;
 
-  app.get('/roots', { schema: { tags: ['scans'], summary: 'library roots: configured, and those already in the library' } }, async () => {
-    const known = await db.selectFrom('library_roots').select(['id', 'path', 'added_at']).orderBy('id').execute();
-    return { configured: runtime.config.libraryRoots, library: known };
-  });
-
   app.post<{ Body: { root: string; full?: boolean } }>(
     '/scans',
     {
