@@ -675,18 +675,16 @@ class SinkRun {
   /** tracks deleted or missing on our side leave SoniqueBay, then the albums and artists left without a present track */
   private async removals(): Promise<void> {
     const db = this.db;
-    const goneTracks = await db
-      .selectFrom('soniquebay_ids as m')
-      .select(['m.our_id', 'm.sb_id'])
-      .where('m.entity_type', '=', 'track')
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('tracks as t').select('t.id').whereRef('t.id', '=', 'm.our_id').where('t.missing_since', 'is', null))))
-      .execute();
-    const goneAlbums = await db
-      .selectFrom('soniquebay_ids as m')
-      .select(['m.our_id', 'm.sb_id'])
-      .where('m.entity_type', '=', 'album')
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('tracks as t').select('t.id').whereRef('t.album_id', '=', 'm.our_id').where('t.missing_since', 'is', null))))
-      .execute();
+    // mapped rows of one entity type that no present track points to through `column`
+    const withoutPresentTrack = (entity: 'track' | 'album', column: 't.id' | 't.album_id') =>
+      db
+        .selectFrom('soniquebay_ids as m')
+        .select(['m.our_id', 'm.sb_id'])
+        .where('m.entity_type', '=', entity)
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('tracks as t').select('t.id').whereRef(column, '=', 'm.our_id').where('t.missing_since', 'is', null))))
+        .execute();
+    const goneTracks = await withoutPresentTrack('track', 't.id');
+    const goneAlbums = await withoutPresentTrack('album', 't.album_id');
     const goneArtists = await db
       .selectFrom('soniquebay_ids as m')
       .select(['m.our_id', 'm.sb_id'])
