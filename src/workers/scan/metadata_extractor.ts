@@ -8,6 +8,7 @@ import { parseBuffer, parseFile, type IAudioMetadata, type IOptions, type IPictu
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import { asfAudio, impossibleHeader, mp4AacConfig, oggAudio, plausibleBitrate, plausibleDuration, type Properties, type ReadAt } from './audio_properties.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
+import { frameSyncConfirmed, isFrameStream } from './frame_sync.js';
 import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
@@ -115,6 +116,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
       props = await audioProps(metadata, size, readAt, data !== null, parse);
       problem = impossibleHeader(props) ?? (!metadata.format.container || !props.sampleRate ? 'no audio stream recognised' : undefined);
       if (!problem && !plausibleDuration(props.duration)) problem = 'no audio frames found (no duration)';
+      if (!problem && isFrameStream(metadata.format.container) && !(await frameSyncConfirmed(readAt))) problem = 'no audio frames found (no frame sync confirmed by a next frame)';
     }
     let view = metadata ? await tagView(metadata, readAt) : undefined;
     if (!problem && metadata && metadata.format.tagTypes.length === 0 && /^ogg/i.test(metadata.format.container ?? '') && /flac/i.test(metadata.format.codec ?? '')) {
