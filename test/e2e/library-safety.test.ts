@@ -16,7 +16,7 @@ import { buildApi } from '../../src/api/server.js';
 import { flacWithTags, mp3WithTags, splitFlac, stripId3 } from '../../scripts/tag-writers.js';
 import type { Db, ScanTable } from '../../src/db/types.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { searchTracks } from '../../src/services/library/search.js';
+import { searchAlbums, searchArtists, searchTracks } from '../../src/services/library/search.js';
 import { LibraryWatcher } from '../../src/services/watcher.js';
 import { injectReadFault } from '../../src/workers/scan/metadata_extractor.js';
 import { getScan } from '../../src/workers/scan/sessions.js';
@@ -174,6 +174,9 @@ for (const setup of setups) {
       assert.equal(row.id, before.id);
       assert.ok(row.missing_since !== null);
       assert.ok(!(await searchTracks(db, undefined, { limit: 500, offset: 0 })).some((t) => t.id === before.id), 'hidden from listings');
+      // the album and its artist stay listed while another of their tracks is present
+      assert.ok((await searchAlbums(db, 'First', { limit: 50, offset: 0 })).some((a) => a.title === 'First'));
+      assert.ok((await searchArtists(db, 'Ana', { limit: 50, offset: 0 })).some((a) => a.name === 'Ana'));
       // shown by the API (and `soniquebay library missing`, test/e2e/cli.test.ts)
       const app = await buildApi({ runtime, host: '127.0.0.1' });
       try {
@@ -292,8 +295,12 @@ for (const setup of setups) {
       const track = await db.selectFrom('tracks').select(['id', 'album_id']).where('path', '=', file).executeTakeFirstOrThrow();
       const covers = () => db.selectFrom('covers').select('id').where((eb) => eb.or([eb.and([eb('entity_type', '=', 'track'), eb('entity_id', '=', track.id)]), eb.and([eb('entity_type', '=', 'album'), eb('entity_id', '=', track.album_id!)])])).execute();
       assert.equal((await covers()).length, 2, 'track and album covers stored');
+      assert.ok((await searchArtists(db, 'Hal', { limit: 50, offset: 0 })).some((a) => a.name === 'Hal'));
       fs.rmSync(file);
       assert.equal((await scanOnce(runtime, root)).status, 'completed');
+      // all of its files missing: the album and the artist leave the listings with the track
+      assert.ok(!(await searchAlbums(db, 'Gone Soon', { limit: 50, offset: 0 })).some((a) => a.title === 'Gone Soon'), 'album of missing tracks hidden');
+      assert.ok(!(await searchArtists(db, 'Hal', { limit: 50, offset: 0 })).some((a) => a.name === 'Hal'), 'artist of missing tracks hidden');
       const purge = async (olderThanDays: number) => {
         await runtime.broker.enqueue('maintenance.purge_missing_tracks', { olderThanDays });
         await drain(runtime.broker);

@@ -69,8 +69,14 @@ export async function countAlbums(db: Db, search: string | undefined): Promise<n
   return Number((await matchingAlbums(db, search).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 }
 
+/** Artists with a present track, as a performer or as the album artist: one whose files are all missing is hidden too. */
 function matchingArtists(db: Db, search: string | undefined) {
-  let query = db.selectFrom('artists');
+  let query = db.selectFrom('artists').where((eb) =>
+    eb.or([
+      eb.exists(eb.selectFrom('track_artists').innerJoin('tracks', 'tracks.id', 'track_artists.track_id').select('tracks.id').whereRef('track_artists.artist_id', '=', 'artists.id').where('tracks.missing_since', 'is', null)),
+      eb.exists(eb.selectFrom('albums').innerJoin('tracks', 'tracks.album_id', 'albums.id').select('tracks.id').whereRef('albums.album_artist_id', '=', 'artists.id').where('tracks.missing_since', 'is', null)),
+    ]),
+  );
   for (const w of words(search)) query = query.where(like('artists.name', w));
   return query;
 }
