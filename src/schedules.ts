@@ -23,6 +23,7 @@ const DEFAULTS: readonly Omit<Schedule, 'timezone'>[] = [
   { id: 'process-deferred-enrichment', task: 'deferred.process_enrichment_batch', payload: { limit: 10 }, cron: '*/2 * * * *' },
   { id: 'process-deferred-covers', task: 'deferred.process_covers_batch', payload: { limit: 5 }, cron: '*/5 * * * *' },
   { id: 'process-deferred-vectors', task: 'deferred.process_vectors_batch', payload: { limit: 50 }, cron: '*/3 * * * *' },
+  { id: 'render-images', task: 'deferred.render_images', payload: { limit: 200 }, cron: '*/10 * * * *' },
   { id: 'retry-failed', task: 'deferred.retry_failed', payload: { limit: 5 }, cron: '*/10 * * * *' },
   { id: 'monitor-tag-changes', task: 'vectorization.monitor_tag_changes', payload: {}, cron: '0 * * * *' },
   { id: 'check-model-health', task: 'vectorization.check_model_health', payload: {}, cron: '0 */6 * * *' },

@@ -17,6 +17,7 @@ import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
 import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
 import { retryFailed } from './workers/deferred/retry_failed.js';
 import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
+import { renderImages } from './workers/deferred/render_images.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
@@ -228,6 +229,17 @@ export const TASKS = [
     priority: 10,
     positional: ['limit'],
     handler: processVectorsBatch,
+  }),
+  defineTask({
+    name: 'deferred.render_images',
+    queue: 'deferred',
+    description: 'renders the display sizes of stored covers and artist images (after the scan, low priority)',
+    schema: z.object({ limit: limit.default(200) }).strict(),
+    retry: NO_RETRY,
+    timeoutMs: 30 * MIN,
+    priority: 10,
+    positional: ['limit'],
+    handler: renderImages,
   }),
   defineTask({
     name: 'deferred.retry_failed',

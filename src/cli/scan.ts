@@ -74,7 +74,7 @@ function progressLine(scan: ScanTable): string {
  */
 export const SCAN_ONLY_QUEUES = ['scan', 'extract', 'batch', 'covers'] as const;
 /** queues whose waiting jobs the summary names as follow-up work */
-const FOLLOW_UP_QUEUES: Record<string, string> = { metadata: 'analysis and enrichment', vectorization: 'vectors', covers: 'covers', deferred: 'deferred sweeps' };
+const FOLLOW_UP_QUEUES: Record<string, string> = { metadata: 'analysis and enrichment', vectorization: 'vectors', covers: 'covers', deferred: 'cover sizes and deferred sweeps' };
 
 async function pendingJobs(runtime: Runtime, queue: string): Promise<number> {
   const c = (await runtime.broker.counts())[queue];

@@ -7,6 +7,7 @@ import * as missingTracks from './migrations/0005_missing_tracks.js';
 import * as soniquebaySink from './migrations/0006_soniquebay_sink.js';
 import * as scanSkipped from './migrations/0007_scan_skipped.js';
 import * as tempoAlternative from './migrations/0008_tempo_alternative.js';
+import * as imageRenditions from './migrations/0009_image_renditions.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -20,6 +21,7 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0006_soniquebay_sink': { up: soniquebaySink.up(dialect) },
     '0007_scan_skipped': { up: scanSkipped.up(dialect) },
     '0008_tempo_alternative': { up: tempoAlternative.up(dialect) },
+    '0009_image_renditions': { up: imageRenditions.up(dialect) },
   };
 }
 

@@ -203,6 +203,8 @@ export interface ImageTable {
   height: number;
   bytes: number;
   created_at: number;
+  /** when its display sizes were rendered (deferred.render_images, migration 0009); null: not yet */
+  rendered_at: number | null;
 }
 
 export interface CoverTable {

@@ -91,6 +91,19 @@ describe('soniquebay CLI (embedded default)', () => {
     assert.equal(stats.albums, manifest.albumKeys.length);
     assert.equal(stats.unreadableFiles, summary.failed);
 
+    // local art is linked by the scan, its display sizes are left for `run` (deferred.render_images)
+    const sqlite = new Database(path.join(env.SONIQUEBAY_DATA_DIR, 'soniquebay.db'), { readonly: true });
+    try {
+      const linked = sqlite.prepare("select count(*) as n from covers where entity_type = 'album'").get() as { n: number };
+      assert.equal(linked.n, Object.values(manifest.albumArt).filter((art) => art !== null).length, 'every album with local art has its cover after the scan');
+      const images = sqlite.prepare('select hash, rendered_at from images').all() as { hash: string; rendered_at: number | null }[];
+      assert.ok(images.length > 0 && images.every((i) => i.rendered_at === null), 'nothing rendered during the scan');
+      const queued = sqlite.prepare("select count(*) as n from queue_jobs where name = 'deferred.render_images' and state = 'waiting'").get() as { n: number };
+      assert.ok(queued.n >= 1, 'the rendering is queued for run/serve');
+    } finally {
+      sqlite.close();
+    }
+
     const title = Object.values(manifest.tracks)[2]!.title;
     const found = JSON.parse(soniquebay(['tracks', '--search', title, '--json'], env).stdout) as { title: string }[];
     assert.ok(found.some((t) => t.title === title));

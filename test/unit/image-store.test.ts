@@ -9,7 +9,7 @@ import { CorruptImageError, ImageStore } from '../../src/services/images/store.j
 const store = () => new ImageStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sb-images-')));
 
 describe('image store', () => {
-  it('keeps the original once and renders every size in WebP and JPEG, without upscaling', async () => {
+  it('keeps the original once; renders every size in WebP and JPEG afterwards (renderAll), without upscaling', async () => {
     const images = store();
     const jpeg = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#336699' } }).jpeg().toBuffer();
     const first = await images.put(jpeg);
@@ -19,6 +19,9 @@ describe('image store', () => {
     assert.equal(again.hash, first.hash);
     assert.deepEqual([first.mime, first.width, first.height], ['image/jpeg', 800, 600]);
     const folder = images.folderOf(first.hash);
+    // storing (what a scan does) renders nothing: the sizes come after the scan
+    assert.deepEqual(fs.readdirSync(folder).sort(), ['meta.json', 'original.jpg']);
+    assert.equal(await images.renderAll(first.hash), true);
     assert.deepEqual(fs.readdirSync(folder).sort(), ['1024.jpg', '1024.webp', '256.jpg', '256.webp', '512.jpg', '512.webp', '64.jpg', '64.webp', 'meta.json', 'original.jpg']);
     assert.ok(fs.readFileSync(path.join(folder, 'original.jpg')).equals(jpeg));
     const sizes = await Promise.all([64, 256, 512, 1024].map(async (s) => (await sharp(images.renditionPath(first.hash, s, 'webp')).metadata()).width));
@@ -33,6 +36,7 @@ describe('image store', () => {
     const png = await sharp({ create: { width: 100, height: 100, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
     const stored = await images.put(png);
     assert.equal(stored.mime, 'image/png');
+    await images.renderAll(stored.hash);
     const jpeg = await sharp(images.renditionPath(stored.hash, 64, 'jpeg')).raw().toBuffer();
     assert.ok(jpeg[0]! > 245 && jpeg[1]! > 245 && jpeg[2]! > 245, `transparent pixels became ${jpeg.subarray(0, 3).join(',')}, expected white`);
     const webp = await sharp(images.renditionPath(stored.hash, 64, 'webp')).metadata();
@@ -44,6 +48,9 @@ describe('image store', () => {
     await assert.rejects(images.put(Buffer.from('definitely not a picture')), CorruptImageError);
     const truncated = (await sharp({ create: { width: 300, height: 300, channels: 3, background: '#fff' } }).jpeg().toBuffer()).subarray(0, 200);
     await assert.rejects(images.put(truncated), CorruptImageError);
+    // a whole header but the picture cut short: refused when stored, not later when its sizes are rendered
+    const noisy = await sharp(Buffer.from(Array.from({ length: 400 * 400 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 400, height: 400, channels: 3 } }).jpeg().toBuffer();
+    await assert.rejects(images.put(noisy.subarray(0, Math.floor(noisy.length * 0.6))), CorruptImageError);
     const left = fs.readdirSync(images.dir, { recursive: true }).filter((f) => !fs.statSync(path.join(images.dir, String(f))).isDirectory());
     assert.deepEqual(left, []);
   });
@@ -52,6 +59,7 @@ describe('image store', () => {
     const images = store();
     const jpeg = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#993366' } }).jpeg().toBuffer();
     const { hash } = await images.put(jpeg);
+    await images.renderAll(hash);
     const truncated = images.renditionPath(hash, 256, 'webp');
     const deleted = images.renditionPath(hash, 64, 'jpeg');
     const good = fs.readFileSync(truncated);

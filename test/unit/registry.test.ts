@@ -27,8 +27,8 @@ describe('task registry', () => {
     const expected = catalogue();
     assert.ok(expected.length >= 19);
     // beyond the catalogue: the purge of missing tracks (issue 17); the SoniqueBay drop-in's sink and
-    // the calls SoniqueBay's API sends (issue 20)
-    const added = ['maintenance.purge_missing_tracks', 'soniquebay.sync', 'soniquebay.process_artist_images', 'soniquebay.process_album_covers', 'soniquebay.extract_embedded', 'soniquebay.analyze_track', 'lastfm.fetch_artist_info', 'lastfm.fetch_similar_artists'];
+    // the calls SoniqueBay's API sends (issue 20); cover sizes rendered after the scan (issue 18)
+    const added = ['deferred.render_images', 'maintenance.purge_missing_tracks', 'soniquebay.sync', 'soniquebay.process_artist_images', 'soniquebay.process_album_covers', 'soniquebay.extract_embedded', 'soniquebay.analyze_track', 'lastfm.fetch_artist_info', 'lastfm.fetch_similar_artists'];
     assert.deepEqual(
       TASKS.filter((t) => !added.includes(t.name)).map((t) => ({ name: t.name, queue: t.queue })).sort((a, b) => a.name.localeCompare(b.name)),
       expected.sort((a, b) => a.name.localeCompare(b.name)),

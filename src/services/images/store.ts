@@ -1,5 +1,6 @@
 // The image store: content-addressed folders on disk (sha256 of the original bytes), each holding
-// the original once and its renditions at the configured sizes in WebP and JPEG. No image bytes
+// the original once and its renditions at the configured sizes in WebP and JPEG (rendered after the
+// picture is stored: renderAll, or on the first request). No image bytes
 // ever go into a job payload or a database row. meta.json records each file's size and sha256: what is
 // served is checked against it, and a damaged or deleted rendition is rendered again from the original.
 import { createHash, randomBytes } from 'node:crypto';
@@ -83,7 +84,11 @@ export class ImageStore {
     return fs.existsSync(path.join(this.folderOf(hash), 'meta.json'));
   }
 
-  /** Stores a picture once per content; renders every size. Throws CorruptImageError for bad bytes. */
+  /**
+   * Stores a picture once per content, checked readable (header and size) but not rendered: the
+   * display sizes cost a decode and eight encodes, which a scan must not wait for. Throws
+   * CorruptImageError for bad bytes.
+   */
   async put(bytes: Buffer): Promise<StoredImage> {
     const hash = sha256(bytes);
     const folder = this.folderOf(hash);
@@ -99,6 +104,13 @@ export class ImageStore {
     }
     const kind = meta.format ? MIME[meta.format] : undefined;
     if (!kind || !meta.width || !meta.height) throw new CorruptImageError(`unsupported format ${meta.format ?? 'unknown'}`);
+    try {
+      // decoded once, small (JPEG shrinks on load): a cut or damaged picture is refused here, where
+      // the caller can still try the next source, not when its sizes are rendered later
+      await sharp(bytes, { limitInputPixels: MAX_PIXELS }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+    } catch (err) {
+      throw new CorruptImageError(err instanceof Error ? err.message : String(err));
+    }
 
     // built in a temporary folder and renamed into place: a crash never leaves half an entry
     fs.mkdirSync(path.dirname(folder), { recursive: true });
@@ -107,9 +119,9 @@ export class ImageStore {
     try {
       fs.writeFileSync(path.join(temp, `original.${kind.ext}`), bytes);
       const oriented = meta.orientation && meta.orientation >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
-      const files = await this.render(bytes, temp);
+      // the display sizes come later (renderAll, from deferred.render_images, or on the first request)
       const stored = { hash, mime: kind.mime, width: oriented.width, height: oriented.height, bytes: bytes.length };
-      fs.writeFileSync(path.join(temp, 'meta.json'), JSON.stringify({ ...stored, files } satisfies Meta));
+      fs.writeFileSync(path.join(temp, 'meta.json'), JSON.stringify({ ...stored, files: {} } satisfies Meta));
       try {
         fs.renameSync(temp, folder);
       } catch (err) {
@@ -179,6 +191,23 @@ export class ImageStore {
       }
     }
     return (await this.repair(hash, meta)) ? fs.promises.readFile(file) : null;
+  }
+
+  /**
+   * Renders the display sizes of a stored picture unless all are recorded already. False when the
+   * picture is not stored or its original is damaged; CorruptImageError when it cannot be decoded.
+   */
+  async renderAll(hash: string): Promise<boolean> {
+    const meta = this.readMeta(hash);
+    if (!meta) return false;
+    const names = this.sizes.flatMap((size) => [`${size}.webp`, `${size}.jpg`]);
+    if (names.every((name) => meta.files?.[name])) return true;
+    try {
+      return await this.repair(hash, meta);
+    } catch (err) {
+      if (isDecodeError(err)) throw new CorruptImageError((err as Error).message);
+      throw err;
+    }
   }
 
   /** Renders every rendition again from the original (whose hash is its name) and records them. */

@@ -11,6 +11,7 @@ import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { nameKey, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../scan/names.js';
 import { findImageFile, hasCover, saveImage } from './links.js';
+import { queueRenders } from '../deferred/render_images.js';
 
 export interface ArtistImagesPayload {
   artistIds: number[];
@@ -29,6 +30,7 @@ export async function extractArtistImages(payload: ArtistImagesPayload, ctx: Tas
     ctx.signal.throwIfAborted();
     counts[await artistImage(id, payload.outside === true, ctx)]++;
   }
+  await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 

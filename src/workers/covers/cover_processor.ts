@@ -1,7 +1,7 @@
 // covers.process_album_covers: album art from the album's own files first (embedded picture, then
 // cover/folder/front/album.* in its folders), then, on the deferred path, the Cover Art Archive by
 // release (or release group) MBID. One album's failure never fails the batch.
-import { openableLibraryFile } from '../../services/library/roots.js';
+import { openableLibraryFile, realRoots } from '../../services/library/roots.js';
 import fs from 'node:fs';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
@@ -10,6 +10,7 @@ import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
 import { findImageFile, hasCover, saveImage } from './links.js';
+import { queueRenders } from '../deferred/render_images.js';
 
 export interface AlbumCoversPayload {
   albumIds: number[];
@@ -25,6 +26,7 @@ export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskC
     ctx.signal.throwIfAborted();
     counts[await albumCover(id, payload.outside === true, ctx)]++;
   }
+  await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
@@ -79,9 +81,10 @@ async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded'
     .orderBy('disc_no')
     .orderBy('track_no')
     .execute();
+  const roots = await realRoots(db);
   for (const track of tracks.filter((t) => t.has_picture)) {
     try {
-      const picture = await readEmbeddedPicture(await openableLibraryFile(db, track.path));
+      const picture = await readEmbeddedPicture(track.path, roots);
       if (picture) {
         await saveImage(db, services.images, Buffer.from(picture.data), 'album', albumId, 'embedded');
         return 'embedded';

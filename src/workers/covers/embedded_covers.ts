@@ -1,11 +1,12 @@
 // covers.extract_embedded_covers_batch: each track's embedded front cover (else its first
 // picture), stored once per content hash, linked to the track and, if it has none, its album.
-import { openableLibraryFile, OutsideRootsError } from '../../services/library/roots.js';
+import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
 import { hasCover, saveImage } from './links.js';
+import { queueRenders } from '../deferred/render_images.js';
 
 export interface CoverBatchResult {
   stored: number;
@@ -19,6 +20,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
   const tracks = await db.selectFrom('tracks').select(['id', 'path', 'album_id', 'has_picture']).where('id', 'in', payload.trackIds).execute();
   const result: CoverBatchResult = { stored: 0, reused: 0, none: 0, failed: 0 };
   const albums = new Set<number>();
+  const roots = await realRoots(db);
   for (const track of tracks) {
     ctx.signal.throwIfAborted();
     if (!track.has_picture) {
@@ -27,7 +29,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
       continue;
     }
     try {
-      const picture = await readEmbeddedPicture(await openableLibraryFile(db, track.path));
+      const picture = await readEmbeddedPicture(track.path, roots);
       if (!picture) {
         result.none++;
         await markWork(db, 'track', track.id, 'covers', 'done');
@@ -50,5 +52,6 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
       ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
     }
   }
+  await queueRenders(ctx.db, ctx.enqueue);
   return result;
 }

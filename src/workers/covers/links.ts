@@ -26,7 +26,7 @@ export async function linkImage(db: Db, stored: Omit<StoredImage, 'created'>, en
   const now = Date.now();
   await db
     .insertInto('images')
-    .values({ hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, bytes: stored.bytes, created_at: now })
+    .values({ hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, bytes: stored.bytes, created_at: now, rendered_at: null })
     .onConflict((oc) => oc.column('hash').doNothing())
     .execute();
   await db
@@ -41,8 +41,9 @@ export async function hasCover(db: Db, entity: CoverEntity, id: number): Promise
 }
 
 /**
- * The file to serve for an entity's image at a display size (the API uses this): the best source
- * it has, at the smallest rendered size that covers `size`. Null when it has none.
+ * The file to serve for an entity's image at a display size (the API and the SoniqueBay sink use
+ * this): the best source it has, at the smallest rendered size that covers `size`, rendered now if
+ * it was not yet. Null when it has none.
  */
 export async function imageFor(db: Db, store: ImageStore, entity: CoverEntity, id: number, size: number, format: ImageFormat): Promise<{ path: string; hash: string; source: string; mime: string } | null> {
   const rows = await db.selectFrom('covers').select(['source', 'hash']).where('entity_type', '=', entity).where('entity_id', '=', id).execute();
@@ -50,7 +51,8 @@ export async function imageFor(db: Db, store: ImageStore, entity: CoverEntity, i
   const best = rows.sort((a, b) => rank(order, a.source) - rank(order, b.source))[0];
   if (!best) return null;
   const file = store.pathFor(best.hash, size, format);
-  if (!fs.existsSync(file)) return null;
+  // not rendered yet (the scan leaves that to deferred.render_images): rendered now, for this request
+  if (!fs.existsSync(file) && !((await store.renderAll(best.hash).catch(() => false)) && fs.existsSync(file))) return null;
   return { path: file, hash: best.hash, source: best.source, mime: format === 'jpeg' ? 'image/jpeg' : 'image/webp' };
 }
 
