@@ -2,7 +2,8 @@
 // does not slow the first scan: A = the compiled CLI of another checkout (BENCH_A_DIST, its dist/),
 // B = this checkout's (built first). Both scan the same cached libraries of bench:scan (files of 1 s,
 // and full-length 240 s tracks), each run with a fresh data dir, contenders alternating A/B then B/A,
-// BENCH_RUNS (5) runs; prints files/s per run, medians, the B/A ratio per pair and the load average.
+// BENCH_RUNS (5) runs; prints files/s, CPU seconds and peak RSS per run (GNU time), medians, the
+// ratios per pair and the load average.
 //   git archive <base> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/ && (cd /tmp/base && npm run build)
 //   BENCH_A_DIST=/tmp/base/dist npm run bench:scan-ab
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,22 +27,34 @@ async function library(name: string, tracks: number, seconds: number, maxFfmpegT
   return root;
 }
 
-function scanOnce(cli: string, root: string): Promise<{ filesPerSecond: number; wallS: number }> {
+interface Run {
+  filesPerSecond: number;
+  wallS: number;
+  /** user + system CPU seconds of the command, threads included: far less sensitive to other load than wall time */
+  cpuS: number;
+  peakRssMiB: number;
+}
+
+function scanOnce(cli: string, root: string): Promise<Run> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-ab-'));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SONIQUEBAY_')) env[k] = v;
   env.SONIQUEBAY_DATA_DIR = dataDir;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'scan', root, '--json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    // GNU time (Debian package time) reports the CPU and peak RSS of the command
+    const child = spawn('/usr/bin/time', ['-f', 'SBTIME %U %S %M', process.execPath, cli, 'scan', root, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     child.on('error', reject);
     child.on('exit', (code) => {
       fs.rmSync(dataDir, { recursive: true, force: true });
-      if (code !== 0) return reject(new Error(`${cli} scan exited with ${code}`));
+      const timed = /SBTIME ([\d.]+) ([\d.]+) (\d+)/.exec(err);
+      if (code !== 0 || !timed) return reject(new Error(`${cli} scan exited with ${code}: ${err.slice(-2000)}`));
       const summary = JSON.parse(out) as { filesPerSecond: number };
-      resolve({ filesPerSecond: summary.filesPerSecond, wallS: (performance.now() - t0) / 1000 });
+      resolve({ filesPerSecond: summary.filesPerSecond, wallS: (performance.now() - t0) / 1000, cpuS: Number(timed[1]) + Number(timed[2]), peakRssMiB: Number(timed[3]) / 1024 });
     });
   });
 }
@@ -62,20 +75,28 @@ async function main(): Promise<void> {
   for (const lib of libraries) {
     // page cache warm and one unmeasured round each
     for (const cli of Object.values(contenders)) await scanOnce(cli, lib.root);
-    const results: Record<'A' | 'B', number[]> = { A: [], B: [] };
+    const results: Record<'A' | 'B', Run[]> = { A: [], B: [] };
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let run = 0; run < runs; run++) {
       const order: ('A' | 'B')[] = run % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
-      const pair: Partial<Record<'A' | 'B', number>> = {};
+      const pair: Partial<Record<'A' | 'B', Run>> = {};
       for (const who of order) {
         const r = await scanOnce(contenders[who], lib.root);
-        results[who].push(r.filesPerSecond);
-        pair[who] = r.filesPerSecond;
+        results[who].push(r);
+        pair[who] = r;
       }
-      ratios.push(pair.B! / pair.A!);
-      console.log(`  ${lib.label} run ${run + 1} (${order.join(',')}): A ${pair.A} files/s, B ${pair.B} files/s, B/A ${(pair.B! / pair.A!).toFixed(2)}, load ${load()}`);
+      const [a, b] = [pair.A!, pair.B!];
+      ratios.push(b.filesPerSecond / a.filesPerSecond);
+      cpuRatios.push(a.cpuS / b.cpuS);
+      console.log(
+        `  ${lib.label} run ${run + 1} (${order.join(',')}): A ${a.filesPerSecond} files/s ${a.cpuS.toFixed(1)} CPU-s ${a.peakRssMiB.toFixed(0)} MiB, B ${b.filesPerSecond} files/s ${b.cpuS.toFixed(1)} CPU-s ${b.peakRssMiB.toFixed(0)} MiB, B/A ${(b.filesPerSecond / a.filesPerSecond).toFixed(2)} (CPU A/B ${(a.cpuS / b.cpuS).toFixed(2)}), load ${load()}`,
+      );
     }
-    console.log(`${lib.label}: median A ${median(results.A)} files/s, median B ${median(results.B)} files/s, median B/A per pair ${median(ratios).toFixed(2)}`);
+    const med = (who: 'A' | 'B', key: keyof Run) => median(results[who].map((r) => r[key]));
+    console.log(
+      `${lib.label}: median A ${med('A', 'filesPerSecond')} files/s ${med('A', 'cpuS').toFixed(1)} CPU-s ${med('A', 'peakRssMiB').toFixed(0)} MiB; median B ${med('B', 'filesPerSecond')} files/s ${med('B', 'cpuS').toFixed(1)} CPU-s ${med('B', 'peakRssMiB').toFixed(0)} MiB; median per pair: files/s B/A ${median(ratios).toFixed(2)}, CPU A/B ${median(cpuRatios).toFixed(2)}`,
+    );
   }
   console.log(`load average at end: ${load()}`);
 }

@@ -44,6 +44,34 @@ export async function resolveInsideRoots(file: string, roots: readonly string[])
   return real;
 }
 
+/**
+ * Where an open file really is, as the kernel resolved it when it was opened (Linux: its
+ * /proc/self/fd link, one syscall and no window between the check and the read; elsewhere realpath).
+ */
+async function realPathOfOpen(handle: fs.promises.FileHandle, file: string): Promise<string> {
+  try {
+    return await fs.promises.readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return fs.promises.realpath(file);
+  }
+}
+
+/**
+ * Opens a library file for reading and checks, on the open file, that it lies inside one of `roots`
+ * (real paths, from realRoots); else closes it and throws OutsideRootsError. A file that is gone throws ENOENT.
+ */
+export async function openInsideRoots(file: string, roots: readonly string[], flags: number = fs.constants.O_RDONLY): Promise<fs.promises.FileHandle> {
+  const handle = await fs.promises.open(file, flags);
+  try {
+    const real = await realPathOfOpen(handle, file);
+    if (!roots.some((root) => isInside(root, real))) throw new OutsideRootsError(file);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
 /** resolveInsideRoots against the library's roots */
 export async function openableLibraryFile(db: Db, file: string): Promise<string> {
   return resolveInsideRoots(file, await realRoots(db));

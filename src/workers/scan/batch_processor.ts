@@ -98,15 +98,17 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     item.artists.forEach((a, i) => wantArtist(a, item.mbArtistIds[i] ?? null));
     wantArtist(albumArtistOf(item), item.mbAlbumArtistIds[0] ?? null);
   }
+  // one multi-row upsert per CHUNK, keys in sorted order (two batches racing lock rows in the same order)
   const artistIds = new Map<string, number>();
-  for (const [key, { name, mbid }] of [...artistNames].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const row = await trx
+  const artistRows = [...artistNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, { name, mbid }]) => ({ name, name_key: key, mbid, created_at: now, updated_at: now }));
+  for (let i = 0; i < artistRows.length; i += CHUNK) {
+    const rows = await trx
       .insertInto('artists')
-      .values({ name, name_key: key, mbid, created_at: now, updated_at: now })
+      .values(artistRows.slice(i, i + CHUNK))
       .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name: preferredSpellingSql(trx, 'artists.name', 'excluded.name'), mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    artistIds.set(key, row.id);
+      .returning(['id', 'name_key'])
+      .execute();
+    for (const row of rows) artistIds.set(row.name_key, row.id);
   }
   const artistId = (name: string) => artistIds.get(nameKey(name))!;
 
@@ -118,20 +120,23 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     if (!albums.has(key)) albums.set(key, { title: item.album, artist: artistId(albumArtistOf(item)), item });
   }
   const albumIds = new Map<string, number>();
-  for (const [key, album] of [...albums].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const row = await trx
+  const albumRows = [...albums]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, album]) => ({
+      title: album.title,
+      album_key: key,
+      album_artist_id: album.artist,
+      mbid: album.item.mbAlbumId,
+      release_group_mbid: album.item.mbReleaseGroupId,
+      year: album.item.year,
+      compilation: album.item.compilation ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    }));
+  for (let i = 0; i < albumRows.length; i += CHUNK) {
+    const rows = await trx
       .insertInto('albums')
-      .values({
-        title: album.title,
-        album_key: key,
-        album_artist_id: album.artist,
-        mbid: album.item.mbAlbumId,
-        release_group_mbid: album.item.mbReleaseGroupId,
-        year: album.item.year,
-        compilation: album.item.compilation ? 1 : 0,
-        created_at: now,
-        updated_at: now,
-      })
+      .values(albumRows.slice(i, i + CHUNK))
       .onConflict((oc) =>
         oc.column('album_key').doUpdateSet((eb) => ({
           year: eb.fn.coalesce('albums.year', 'excluded.year'),
@@ -139,23 +144,25 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
           updated_at: now,
         })),
       )
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    albumIds.set(key, row.id);
+      .returning(['id', 'album_key'])
+      .execute();
+    for (const row of rows) albumIds.set(row.album_key, row.id);
   }
 
   // genres, case-insensitive unique
   const genreNames = new Map<string, string>();
   for (const item of items) for (const g of item.genres) if (!genreNames.has(nameKey(g))) genreNames.set(nameKey(g), g);
   const genreIds = new Map<string, number>();
-  for (const [key, name] of [...genreNames].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const row = await trx
+  const genreRows = [...genreNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, name]) => ({ name, name_key: key }));
+  for (let i = 0; i < genreRows.length; i += CHUNK) {
+    const rows = await trx
       .insertInto('genres')
-      .values({ name, name_key: key })
-      .onConflict((oc) => oc.column('name_key').doUpdateSet({ name_key: key }))
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    genreIds.set(key, row.id);
+      .values(genreRows.slice(i, i + CHUNK))
+      // a no-op update, so that RETURNING also gives the id of a genre that exists
+      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name_key: eb.ref('excluded.name_key') })))
+      .returning(['id', 'name_key'])
+      .execute();
+    for (const row of rows) genreIds.set(row.name_key, row.id);
   }
 
   // tracks, upserted by path

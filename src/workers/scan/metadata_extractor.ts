@@ -1,6 +1,6 @@
 // metadata.extract_batch: tags and audio properties of each file, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
-import { OutsideRootsError, realRoots, resolveInsideRoots } from '../../services/library/roots.js';
+import { openInsideRoots, OutsideRootsError, realRoots } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -76,14 +76,20 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
   }
 }
 
-export async function extractFile(file: string): Promise<ExtractedTrack | FileError> {
+/**
+ * One file's tags and audio properties, or the reason it is not a track. With `roots` (real paths,
+ * from realRoots) the open file must lie inside one of them: a link re-pointed outside the roots
+ * since the walk is not read.
+ */
+export async function extractFile(file: string, roots?: readonly string[]): Promise<ExtractedTrack | FileError> {
   let size: number | null = null;
   let mtimeMs: number | null = null;
   try {
     // one open + fstat + read + close for a small file: the fewest thread-pool round trips
     // non-blocking: a named pipe called "x.mp3" must not hold the read forever (regular files ignore it)
     readFault?.(file);
-    const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+    const handle = roots ? await openInsideRoots(file, roots, flags) : await fs.open(file, flags);
     let whole: Buffer | null = null;
     try {
       const stat = await handle.stat();
@@ -142,6 +148,7 @@ export async function extractFile(file: string): Promise<ExtractedTrack | FileEr
     if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
     return toTrack(file, size, mtimeMs, view, props, metadata);
   } catch (err) {
+    if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
     const code = (err as NodeJS.ErrnoException).code;
     const message = code ? unreadableReason(file, err) : `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
     // a failure that may clear up is retried by the next scan: no size/mtime to compare against
@@ -442,11 +449,21 @@ function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
   return front ? createHash('sha1').update(front.data).digest('hex') : null;
 }
 
-/** The embedded front cover of a file, read the same way the scan reads tags. */
-export async function readEmbeddedPicture(file: string): Promise<IPicture | null> {
-  const { size } = await fs.stat(file);
-  const metadata =
-    size <= READ_WHOLE_MAX_BYTES ? await parseBuffer(await fs.readFile(file), { path: file, size }, { duration: false }) : await parseFile(file, { duration: false });
+/**
+ * The embedded front cover of a file, read the same way the scan reads tags; the open file must lie
+ * inside one of `roots` (real paths, from realRoots), else OutsideRootsError.
+ */
+export async function readEmbeddedPicture(file: string, roots: readonly string[]): Promise<IPicture | null> {
+  const handle = await openInsideRoots(file, roots);
+  let whole: Buffer | null = null;
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+    if (size <= READ_WHOLE_MAX_BYTES) whole = await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+  const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }, { duration: false }) : await parseFile(file, { duration: false });
   return frontPicture(metadata.common.picture);
 }
 
@@ -479,26 +496,15 @@ export interface ExtractPayload {
   paths: string[];
 }
 
-/**
- * Reads a file unless it now resolves outside the library roots (`roots`: real paths, from
- * realRoots): a link re-pointed outside the roots since the walk is not read.
- */
+/** extractFile confined to `roots` (real paths, from realRoots), for extractFiles */
 export function readInsideRoots(roots: readonly string[]): (file: string) => Promise<ExtractedTrack | FileError> {
-  return async (file) => {
-    try {
-      await resolveInsideRoots(file, roots);
-    } catch (err) {
-      if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
-      // anything else (gone, unreadable) is reported by the read itself
-    }
-    return extractFile(file);
-  };
+  return (file) => extractFile(file, roots);
 }
 
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  // in the parse threads; each file resolved again at open time (readInsideRoots)
+  // in the parse threads; each file checked inside the roots once open (readInsideRoots)
   const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
