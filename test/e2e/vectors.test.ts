@@ -213,4 +213,56 @@ for (const setup of runtimeSetups) {
       assert.deepEqual(h.warnings, []);
     });
   });
+
+  describe(`vector model refit as the library grows — ${setup.name}`, () => {
+    let dir: string;
+    let runtime: Runtime;
+    let cleanup: () => Promise<void>;
+
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-vectors-grow-'));
+      const made = await setup.config(dir);
+      cleanup = made.cleanup;
+      runtime = await openRuntime(made.config, testLogger);
+    });
+    after(async () => {
+      await runtime.close();
+      await cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** one tick of the periodic vectors task, run to the end with what it queued */
+    async function tick(): Promise<{ queued: number; refit?: string }> {
+      const job = await runtime.broker.enqueue('deferred.process_vectors_batch', { limit: 500 });
+      await drain(runtime.broker);
+      return (await runtime.broker.getJob(job.id))!.result as { queued: number; refit?: string };
+    }
+
+    it('refits the first model, fitted on the first tracks ready, once the library has doubled, and re-vectorises every track', async () => {
+      const { db } = runtime.database;
+      // the first tracks of a scan are ready: the first model is fitted on them
+      await insertSyntheticLibrary(db, 10);
+      await tick();
+      const first = (await activeModel(db))!;
+      assert.equal(first.trackCount, 40);
+      // half as many again: the new tracks get vectors of the same model, no refit yet
+      await insertSyntheticLibrary(db, 5, 7, 10);
+      const half = await tick();
+      assert.equal(half.refit, undefined);
+      assert.equal(half.queued, 20);
+      assert.equal((await activeModel(db))!.version, first.version);
+      // doubled: refitted on the whole library, which then has vectors of the new model only
+      await insertSyntheticLibrary(db, 5, 7, 15);
+      const doubled = await tick();
+      assert.match(doubled.refit ?? '', /grew from 40 to 80 tracks ready/);
+      const second = (await activeModel(db))!;
+      assert.ok(second.version > first.version, 'the refitted model took over');
+      assert.equal(second.trackCount, 80);
+      const ids = (await db.selectFrom('tracks').select('id').execute()).map((t) => t.id);
+      assert.equal((await vectorsOf(db, second.version, ids)).size, 80);
+      // and no refit again until the library doubles again
+      assert.equal((await tick()).refit, undefined);
+      assert.equal((await activeModel(db))!.version, second.version);
+    });
+  });
 }

@@ -27,26 +27,30 @@ export interface SyntheticTrack {
   artistId: number;
 }
 
-/** `perGroup` tracks per group, 3 artists per group; returns the tracks with their group */
-export async function insertSyntheticLibrary(db: Db, perGroup: number, seed = 7): Promise<SyntheticTrack[]> {
+/**
+ * `perGroup` tracks per group, 3 artists per group; returns the tracks with their group. With
+ * `from`, the library grows: tracks numbered from there join the root, genres and artists written
+ * before.
+ */
+export async function insertSyntheticLibrary(db: Db, perGroup: number, seed = 7, from = 0): Promise<SyntheticTrack[]> {
   const random = seededRandom(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const now = Date.now();
-  const root = await db.insertInto('library_roots').values({ path: '/synthetic', added_at: now }).returning('id').executeTakeFirstOrThrow();
+  const root = (await db.selectFrom('library_roots').select('id').where('path', '=', '/synthetic').executeTakeFirst()) ?? (await db.insertInto('library_roots').values({ path: '/synthetic', added_at: now }).returning('id').executeTakeFirstOrThrow());
   const out: SyntheticTrack[] = [];
   for (const [g, group] of GROUPS.entries()) {
     // the group's timbre: its own MFCC and contrast profile
     const mfcc = Array.from({ length: 13 }, () => gauss() * 20);
     const contrast = Array.from({ length: 7 }, () => 15 + gauss() * 5);
     const centroid = 800 + g * 900;
-    const genre = await db.insertInto('genres').values({ name: group.genre, name_key: genreKey(group.genre) }).returning('id').executeTakeFirstOrThrow();
+    const genre = (await db.selectFrom('genres').select('id').where('name_key', '=', genreKey(group.genre)).executeTakeFirst()) ?? (await db.insertInto('genres').values({ name: group.genre, name_key: genreKey(group.genre) }).returning('id').executeTakeFirstOrThrow());
     const artists: number[] = [];
     for (let a = 0; a < 3; a++) {
       const name = `${group.name} artist ${a + 1}`;
-      const row = await db.insertInto('artists').values({ name, name_key: nameKey(name), created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow();
+      const row = (await db.selectFrom('artists').select('id').where('name_key', '=', nameKey(name)).executeTakeFirst()) ?? (await db.insertInto('artists').values({ name, name_key: nameKey(name), created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow());
       artists.push(row.id);
     }
-    for (let i = 0; i < perGroup; i++) {
+    for (let i = from; i < from + perGroup; i++) {
       const artistId = artists[i % artists.length]!;
       const title = `${group.name} ${i + 1}`;
       const track = await db

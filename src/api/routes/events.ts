@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { HubEvent } from '../events_hub.js';
 import type { ApiContext } from '../server.js';
+import { errorResponses, nonJson } from './schemas.js';
 
 const HEARTBEAT_MS = 15_000;
 
@@ -26,6 +27,7 @@ export function eventRoutes(app: FastifyInstance, { events }: ApiContext): void 
         tags: ['events'],
         summary: 'live progress and library updates (text/event-stream)',
         querystring: { type: 'object', additionalProperties: false, properties: { scanId: { type: 'string', maxLength: 100 }, lastEventId: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
+        response: { 200: nonJson('a stream of events `scan`, `job`, `library` (and `resync`), each with an `id:` and JSON `data:`', ['text/event-stream']), ...errorResponses },
       },
     },
     (request, reply) => {

@@ -4,11 +4,14 @@
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../server.js';
+import { errorResponses, nonJson, obj, ok } from './schemas.js';
+
+const readySchema = obj({ status: { type: 'string', enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'string', description: 'ok, or what went wrong' } } }, ['status', 'checks']);
 
 export function healthRoutes(app: FastifyInstance, { runtime, events }: ApiContext): void {
-  app.get('/health/live', { schema: { tags: ['health'], summary: 'the process is up' } }, async () => ({ status: 'ok' }));
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'the process is up', response: { 200: ok('the process is up', obj({ status: { type: 'string', enum: ['ok'] } }, ['status'])), ...errorResponses } } }, async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', { schema: { tags: ['health'], summary: 'the database and the broker answer' } }, async (_request, reply) => {
+  app.get('/health/ready', { schema: { tags: ['health'], summary: 'the database and the broker answer', response: { 200: ok('ready: every check says ok', readySchema), 503: ok('not ready: the failing check says why', readySchema), ...errorResponses } } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
     try {
       await sql`select 1`.execute(runtime.database.db);
@@ -26,7 +29,7 @@ export function healthRoutes(app: FastifyInstance, { runtime, events }: ApiConte
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
   });
 
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', response: { 200: nonJson('Prometheus text exposition format 0.0.4', ['text/plain']), ...errorResponses } } }, async (_request, reply) => {
     const db = runtime.database.db;
     const lines: string[] = [];
     const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string>, number][]) => {

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../errors.js';
 import type { ApiContext } from '../server.js';
+import { errorResponses, nonJson } from './schemas.js';
 
 export function imageRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const store = runtime.services.images;
@@ -14,6 +15,7 @@ export function imageRoutes(app: FastifyInstance, { runtime }: ApiContext): void
         tags: ['library'],
         summary: 'a stored image rendition (cached for a year: the URL changes with the content)',
         params: { type: 'object', properties: { hash: { type: 'string', pattern: '^[a-f0-9]{16,128}$' }, name: { type: 'string', pattern: '^[0-9]{1,5}\\.(webp|jpg)$' } } },
+        response: { 200: nonJson('the image (WebP for .webp, JPEG for .jpg)', ['image/webp', 'image/jpeg'], 'binary'), 304: { description: 'not modified (If-None-Match matched the ETag)', type: 'null' }, ...errorResponses },
       },
     },
     async (request, reply) => {

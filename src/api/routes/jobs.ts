@@ -6,6 +6,7 @@ import { resolveTask } from '../../broker/resolve.js';
 import { ApiError, notFound } from '../errors.js';
 import { confinedFolder } from '../paths.js';
 import type { ApiContext } from '../server.js';
+import { errorResponses, jobRefSchema, jobSchema, obj, ok, queueCountsSchema } from './schemas.js';
 
 const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
 /** stages of a scan that take file paths from their payload: only the pipeline queues them */
@@ -15,7 +16,7 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const broker = runtime.broker;
   const queueNames = Object.keys(runtime.registry.queues ?? {});
 
-  app.get('/queues', { schema: { tags: ['jobs'], summary: 'jobs per queue and state' } }, async () => broker.counts());
+  app.get('/queues', { schema: { tags: ['jobs'], summary: 'jobs per queue and state', response: { 200: ok('per queue, the number of jobs in each state', queueCountsSchema), ...errorResponses } } }, async () => broker.counts());
 
   app.get<{ Querystring: { state: JobState; queue?: string; limit: number } }>(
     '/jobs',
@@ -28,6 +29,7 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
           additionalProperties: false,
           properties: { state: { type: 'string', enum: [...STATES], default: 'failed' }, queue: { type: 'string', maxLength: 50, ...(queueNames.length > 0 ? { enum: queueNames } : {}) }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
         },
+        response: { 200: ok('the jobs, newest first', obj({ items: { type: 'array', items: jobSchema } }, ['items'])), ...errorResponses },
       },
     },
     async (request) => {
@@ -36,7 +38,7 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
     },
   );
 
-  app.get<{ Params: { id: string } }>('/jobs/:id', { schema: { tags: ['jobs'], summary: 'one job in full', params: { type: 'object', properties: { id: { type: 'string', maxLength: 200, pattern: '^[a-z_]+:[^\\s]+$' } } } } }, async (request) => {
+  app.get<{ Params: { id: string } }>('/jobs/:id', { schema: { tags: ['jobs'], summary: 'one job in full', params: { type: 'object', properties: { id: { type: 'string', maxLength: 200, pattern: '^[a-z_]+:[^\\s]+$' } } }, response: { 200: ok('the job: payload, state, attempts, progress, result or error', jobSchema), ...errorResponses } } }, async (request) => {
     const job = await broker.getJob(request.params.id);
     if (!job) throw notFound(`job ${request.params.id}`);
     return job;
@@ -54,6 +56,7 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
           additionalProperties: false,
           properties: { ids: { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 200 } }, all: { type: 'boolean' }, queue: { type: 'string', maxLength: 50 } },
         },
+        response: { 200: ok('how many failed jobs went back to waiting', obj({ retried: { type: 'integer' } }, ['retried'])), ...errorResponses },
       },
     },
     async (request) => {
@@ -76,6 +79,7 @@ export function jobRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
           additionalProperties: false,
           properties: { payload: {}, priority: { type: 'integer', minimum: 0, maximum: 2_097_151 }, delayMs: { type: 'integer', minimum: 0, maximum: 2_592_000_000 } },
         },
+        response: { 202: ok('queued: the job id to follow at /jobs/{id}', jobRefSchema), ...errorResponses },
       },
     },
     async (request, reply) => {

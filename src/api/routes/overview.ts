@@ -8,7 +8,7 @@ import { buildSchedules } from '../../schedules.js';
 import { modelHealth } from '../../workers/vectorization/model_watch.js';
 import type { ApiContext } from '../server.js';
 import { paging, pagingSchema } from './paging.js';
-import { errorResponses, pageOf } from './schemas.js';
+import { errorResponses, modelHealthSchema, ok, pageOf } from './schemas.js';
 
 const RATE_WINDOW_MS = 60_000;
 /** finished jobs looked at per queue for its rate: a queue faster than this per minute shows this as a floor */
@@ -20,7 +20,7 @@ export function overviewRoutes(app: FastifyInstance, { runtime }: ApiContext): v
 
   app.get<{ Querystring: { limit: number; offset: number } }>(
     '/unreadable',
-    { schema: { tags: ['library'], summary: 'files that could not be read, with the reason', querystring: pagingSchema, response: { 200: pageOf({ type: 'object', properties: { path: { type: 'string' }, stage: { type: 'string' }, message: { type: 'string' }, createdAt: { type: 'integer' } } }), ...errorResponses } } },
+    { schema: { tags: ['library'], summary: 'files that could not be read, with the reason', querystring: pagingSchema, response: { 200: ok('a page of unreadable files, by path', pageOf({ type: 'object', properties: { path: { type: 'string' }, stage: { type: 'string' }, message: { type: 'string' }, createdAt: { type: 'integer' } } })), ...errorResponses } } },
     async (request) => {
       const { limit, offset } = paging(request.query);
       const items = await db.selectFrom('scan_errors').select(['path', 'stage', 'message', 'created_at as createdAt']).orderBy('path').limit(limit).offset(offset).execute();
@@ -31,7 +31,7 @@ export function overviewRoutes(app: FastifyInstance, { runtime }: ApiContext): v
 
   app.get(
     '/queues/rates',
-    { schema: { tags: ['jobs'], summary: 'jobs finished per minute (over the last minute) and counts, per queue', response: { 200: { type: 'object', additionalProperties: { type: 'object', properties: { completedPerMinute: { type: 'integer' }, failedPerMinute: { type: 'integer' }, waiting: { type: 'integer' }, delayed: { type: 'integer' }, active: { type: 'integer' }, completed: { type: 'integer' }, failed: { type: 'integer' } } } }, ...errorResponses } } },
+    { schema: { tags: ['jobs'], summary: 'jobs finished per minute (over the last minute) and counts, per queue', response: { 200: ok('per queue, its counts and its finished jobs per minute', { type: 'object', additionalProperties: { type: 'object', properties: { completedPerMinute: { type: 'integer' }, failedPerMinute: { type: 'integer' }, waiting: { type: 'integer' }, delayed: { type: 'integer' }, active: { type: 'integer' }, completed: { type: 'integer' }, failed: { type: 'integer' } } } }), ...errorResponses } } },
     async () => {
       const counts = await runtime.broker.counts();
       const since = Date.now() - RATE_WINDOW_MS;
@@ -46,7 +46,7 @@ export function overviewRoutes(app: FastifyInstance, { runtime }: ApiContext): v
 
   app.get(
     '/schedules',
-    { schema: { tags: ['jobs'], summary: 'periodic tasks: cron, the last run of their task and the next tick', response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, task: { type: 'string' }, cron: { type: 'string' }, timezone: { type: 'string' }, nextRun: { type: ['integer', 'null'] }, lastRun: { type: ['integer', 'null'] }, lastState: { type: ['string', 'null'] } } } } } }, ...errorResponses } } },
+    { schema: { tags: ['jobs'], summary: 'periodic tasks: cron, the last run of their task and the next tick', response: { 200: ok('each periodic task with its cron, next tick and last run', { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, task: { type: 'string' }, cron: { type: 'string' }, timezone: { type: 'string' }, nextRun: { type: ['integer', 'null'] }, lastRun: { type: ['integer', 'null'] }, lastState: { type: ['string', 'null'] } } } } } }), ...errorResponses } } },
     async () => {
       const schedules = buildSchedules(runtime.config.schedules, runtime.config.timezone);
       const items = await Promise.all(
@@ -65,7 +65,7 @@ export function overviewRoutes(app: FastifyInstance, { runtime }: ApiContext): v
 
   app.get(
     '/coverage',
-    { schema: { tags: ['library'], summary: 'how much of the library is analysed (current version) and has a vector of the active model', response: { 200: { type: 'object', properties: { tracks: { type: 'integer' }, analysed: { type: 'integer' }, analysisEnabled: { type: 'boolean' }, vectors: { type: 'object', additionalProperties: true } } }, ...errorResponses } } },
+    { schema: { tags: ['library'], summary: 'how much of the library is analysed (current version) and has a vector of the active model', response: { 200: ok('present tracks, how many are analysed, and the vector model health', { type: 'object', properties: { tracks: { type: 'integer' }, analysed: { type: 'integer' }, analysisEnabled: { type: 'boolean' }, vectors: modelHealthSchema } }), ...errorResponses } } },
     async () => {
       const tracks = await count(db.selectFrom('tracks').select((eb) => eb.fn.countAll().as('n')).where('missing_since', 'is', null));
       const analysed = await count(db.selectFrom('track_analysis').innerJoin('tracks', 'tracks.id', 'track_analysis.track_id').select((eb) => eb.fn.countAll().as('n')).where('track_analysis.version', '=', ANALYSIS_VERSION).where('tracks.missing_since', 'is', null));

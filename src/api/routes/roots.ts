@@ -8,12 +8,12 @@ import { badRequest, notFound } from '../errors.js';
 import { scanSnapshot } from '../events_hub.js';
 import type { ApiContext } from '../server.js';
 import { idParams } from './library.js';
-import { errorResponses, rootSchema } from './schemas.js';
+import { errorResponses, ok, rootSchema } from './schemas.js';
 
 export function rootRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const db = runtime.database.db;
 
-  app.get('/roots', { schema: { tags: ['scans'], summary: 'library roots: configured, and those in the library with their track count and last scan', response: { 200: { type: 'object', properties: { configured: { type: 'array', items: { type: 'string' } }, library: { type: 'array', items: rootSchema } } }, ...errorResponses } } }, async () => {
+  app.get('/roots', { schema: { tags: ['scans'], summary: 'library roots: configured, and those in the library with their track count and last scan', response: { 200: ok('the roots configured (SONIQUEBAY_LIBRARY_ROOTS) and those in the library', { type: 'object', properties: { configured: { type: 'array', items: { type: 'string' } }, library: { type: 'array', items: rootSchema } } }), ...errorResponses } } }, async () => {
     const known = await db.selectFrom('library_roots').select(['id', 'path', 'added_at']).orderBy('id').execute();
     const library = await Promise.all(
       known.map(async (root) => {
@@ -33,7 +33,7 @@ export function rootRoutes(app: FastifyInstance, { runtime }: ApiContext): void 
         summary: 'adds a music folder as a library root (an absolute path to an existing folder); scans may then start inside it',
         security: [{ bearer: [] }],
         body: { type: 'object', required: ['path'], additionalProperties: false, properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } } },
-        response: { 201: rootSchema, 200: rootSchema, ...errorResponses },
+        response: { 201: ok('added', rootSchema), 200: ok('already a root: unchanged', rootSchema), ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -67,7 +67,7 @@ export function rootRoutes(app: FastifyInstance, { runtime }: ApiContext): void 
         summary: 'removes a library root and its tracks from the library (the files stay on disk)',
         security: [{ bearer: [] }],
         params: idParams,
-        response: { 200: { type: 'object', properties: { id: { type: 'integer' }, path: { type: 'string' }, tracksRemoved: { type: 'integer' } } }, ...errorResponses },
+        response: { 200: ok('removed, with how many tracks left the library', { type: 'object', properties: { id: { type: 'integer' }, path: { type: 'string' }, tracksRemoved: { type: 'integer' } } }), ...errorResponses },
       },
     },
     async (request) => {

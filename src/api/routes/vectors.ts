@@ -4,6 +4,9 @@ import { path as pathBetween, playlist, similar, type SimilarFilters } from '../
 import { modelHealth } from '../../workers/vectorization/model_watch.js';
 import type { ApiContext } from '../server.js';
 import { idParams } from './library.js';
+import { errorResponses, modelHealthSchema, ok, similarAnswerSchema } from './schemas.js';
+
+const answer = { 200: ok('the model version that answered and the tracks, each with its similarity', similarAnswerSchema), ...errorResponses };
 
 const trackId = { type: 'integer', minimum: 1, maximum: 2 ** 53 - 1 } as const;
 
@@ -31,6 +34,7 @@ export function vectorRoutes(app: FastifyInstance, { runtime }: ApiContext): voi
             genre: { type: 'string', minLength: 1, maxLength: 100 },
           },
         },
+        response: answer,
       },
     },
     async (request) => {
@@ -60,6 +64,7 @@ export function vectorRoutes(app: FastifyInstance, { runtime }: ApiContext): voi
           additionalProperties: false,
           properties: { seeds: { type: 'string', pattern: '^[1-9][0-9]{0,15}(,[1-9][0-9]{0,15}){0,19}$' }, length: { type: 'integer', minimum: 1, maximum: 500, default: 30 } },
         },
+        response: answer,
       },
     },
     async (request) => playlist(db, runtime.vectors, request.query.seeds.split(',').map(Number), request.query.length),
@@ -72,10 +77,11 @@ export function vectorRoutes(app: FastifyInstance, { runtime }: ApiContext): voi
         tags: ['similarity'],
         summary: 'a smooth transition from one track to another',
         querystring: { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: trackId, to: trackId, length: { type: 'integer', minimum: 2, maximum: 200, default: 10 } } },
+        response: answer,
       },
     },
     async (request) => pathBetween(db, runtime.vectors, request.query.from, request.query.to, request.query.length),
   );
 
-  app.get('/vectors/status', { schema: { tags: ['similarity'], summary: 'the active model, a model being built, coverage' } }, async () => modelHealth({ db, services: runtime.services }));
+  app.get('/vectors/status', { schema: { tags: ['similarity'], summary: 'the active model, a model being built, coverage', response: { 200: ok('the active model, a model being built, coverage and warnings', modelHealthSchema), ...errorResponses } } }, async () => modelHealth({ db, services: runtime.services }));
 }

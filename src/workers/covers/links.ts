@@ -40,15 +40,34 @@ export async function hasCover(db: Db, entity: CoverEntity, id: number): Promise
   return (await db.selectFrom('covers').select('id').where('entity_type', '=', entity).where('entity_id', '=', id).executeTakeFirst()) !== undefined;
 }
 
+export interface BestCover {
+  hash: string;
+  source: string;
+  width: number | null;
+  height: number | null;
+}
+
+/** Each entity's image from its best source (SOURCE_ORDER): one per entity, however many sources linked one. */
+export async function bestCovers(db: Db, entity: CoverEntity, ids: readonly number[]): Promise<Map<number, BestCover>> {
+  const best = new Map<number, BestCover>();
+  const order = SOURCE_ORDER[entity];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db.selectFrom('covers').select(['entity_id', 'hash', 'source', 'width', 'height']).where('entity_type', '=', entity).where('entity_id', 'in', ids.slice(i, i + 500)).execute();
+    for (const { entity_id: id, ...row } of rows) {
+      const held = best.get(id);
+      if (!held || rank(order, row.source) < rank(order, held.source)) best.set(id, row);
+    }
+  }
+  return best;
+}
+
 /**
  * The file to serve for an entity's image at a display size (the API and the SoniqueBay sink use
  * this): the best source it has, at the smallest rendered size that covers `size`, rendered now if
  * it was not yet. Null when it has none.
  */
 export async function imageFor(db: Db, store: ImageStore, entity: CoverEntity, id: number, size: number, format: ImageFormat): Promise<{ path: string; hash: string; source: string; mime: string } | null> {
-  const rows = await db.selectFrom('covers').select(['source', 'hash']).where('entity_type', '=', entity).where('entity_id', '=', id).execute();
-  const order = SOURCE_ORDER[entity];
-  const best = rows.sort((a, b) => rank(order, a.source) - rank(order, b.source))[0];
+  const best = (await bestCovers(db, entity, [id])).get(id);
   if (!best) return null;
   const file = store.pathFor(best.hash, size, format);
   // not rendered yet (the scan leaves that to deferred.render_images): rendered now, for this request

@@ -1,17 +1,19 @@
 // deferred.process_vectors_batch: the safety net of vector work. Ready tracks without a vector of
 // a live model (a lost job, a track analysed while no model existed) are queued, up to `limit`
-// per tick and model; with no model yet and tracks ready, the first model is trained. The vectors
-// of a retired model are deleted once the model after it has served for RETIRED_GRACE_MS.
+// per tick and model; with no model yet and tracks ready, the first model is trained, and refitted
+// once the library has doubled since (refitWhenGrown). The vectors of a retired model are deleted
+// once the model after it has served for RETIRED_GRACE_MS.
 import { missingVectors } from '../../services/vectors/inputs.js';
 import { liveModels } from '../../services/vectors/store.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { activateWhenComplete } from '../vectorization/calculate_vectors.js';
+import { refitWhenGrown } from '../vectorization/model_watch.js';
 import { VECTOR_BATCH } from '../vectorization/train_model.js';
 
 /** how long the vectors of a replaced model stay, for the query processes still building the new index */
 export const RETIRED_GRACE_MS = 3_600_000;
 
-export async function processVectorsBatch(payload: { limit: number }, ctx: TaskContext): Promise<{ queued: number; train?: boolean; deleted?: number }> {
+export async function processVectorsBatch(payload: { limit: number }, ctx: TaskContext): Promise<{ queued: number; train?: boolean; refit?: string; deleted?: number }> {
   const deleted = await deleteRetiredVectors(ctx);
   const models = await liveModels(ctx.db);
   if (models.length === 0) {
@@ -20,6 +22,8 @@ export async function processVectorsBatch(payload: { limit: number }, ctx: TaskC
     await ctx.enqueue('vectorization.train_model', { reason: 'first model: tracks are ready for vectors' }, { priority: 10 });
     return { queued: 0, train: true, deleted };
   }
+  const active = models.find((m) => m.status === 'active');
+  const refit = active && !models.some((m) => m.status === 'building') ? await refitWhenGrown(ctx, active) : null;
   let queued = 0;
   for (const model of models) {
     const ids = await missingVectors(ctx.db, ctx.services.analysisEnabled, model.version, payload.limit);
@@ -30,7 +34,7 @@ export async function processVectorsBatch(payload: { limit: number }, ctx: TaskC
     // a model whose last batch was lost: nothing missing any more, so it can take over now
     if (ids.length === 0 && model.status === 'building') await activateWhenComplete(ctx, model);
   }
-  return { queued, deleted };
+  return { queued, deleted, ...(refit ? { refit } : {}) };
 }
 
 async function deleteRetiredVectors(ctx: TaskContext): Promise<number> {

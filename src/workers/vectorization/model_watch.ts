@@ -1,9 +1,10 @@
 // vectorization.monitor_tag_changes (hourly) and vectorization.check_model_health (every 6 h):
 // when the library has moved away from what the active model was fitted on, a retrain is queued;
-// the health report says how much of the library has a current vector.
+// the health report says how much of the library has a current vector. Growth by GROWTH_REFIT is
+// checked sooner, by deferred.process_vectors_batch (every 3 min): see refitWhenGrown.
 import { countEligible } from '../../services/vectors/inputs.js';
 import { tagSignature } from '../../services/vectors/model.js';
-import { activeModel, buildingModel, countVectors, tagDocumentFrequency } from '../../services/vectors/store.js';
+import { activeModel, buildingModel, countVectors, tagDocumentFrequency, type ModelRow } from '../../services/vectors/store.js';
 import type { TaskContext } from '../../tasks/define.js';
 
 /** retrain when tag keys the model never saw carry this share of all tag occurrences (keys on ≥ 2 tracks) */
@@ -11,6 +12,13 @@ export const NEW_TAG_SHARE = 0.05;
 /** retrain when the number of ready tracks moved by this fraction (and by at least MIN_TRACK_CHANGE) */
 export const TRACK_CHANGE = 0.1;
 export const MIN_TRACK_CHANGE = 10;
+/**
+ * refit within minutes once the ready tracks are this many times what the active model was fitted
+ * on: the first model of a library is fitted on the tracks ready first (the first batches of a
+ * scan, the first analysed tracks), and must not serve the whole library for the next hour. Refits
+ * at each doubling re-vectorise about twice the final library in all.
+ */
+export const GROWTH_REFIT = 2;
 /** retrain a model older than this */
 export const MAX_MODEL_AGE_MS = 30 * 24 * 3_600_000;
 /** the health report warns under this coverage */
@@ -61,6 +69,17 @@ export async function monitorTagChanges(_payload: Record<string, never>, ctx: Ta
   await ctx.enqueue('vectorization.train_model', { reason: why });
   ctx.log.info(report, `vector model retrain queued: ${why}`);
   return { decision: 'retrain', why, ...report };
+}
+
+/** Queues a refit when the library has grown GROWTH_REFIT-fold since `model` was fitted; says why, or null. */
+export async function refitWhenGrown(ctx: TaskContext, model: ModelRow): Promise<string | null> {
+  const tracks = await countEligible(ctx.db, ctx.services.analysisEnabled);
+  if (tracks < GROWTH_REFIT * model.trackCount || tracks - model.trackCount < MIN_TRACK_CHANGE) return null;
+  const why = `the library grew from ${model.trackCount} to ${tracks} tracks ready since model ${model.version} was fitted`;
+  // one refit per model: the next tick finds the same growth until the new model takes over
+  await ctx.enqueue('vectorization.train_model', { reason: why }, { priority: 10, jobId: `refit-grown-v${model.version}` });
+  ctx.log.info({ version: model.version, fittedOn: model.trackCount, tracks }, `vector model refit queued: ${why}`);
+  return why;
 }
 
 export interface ModelHealth {
