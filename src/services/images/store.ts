@@ -28,7 +28,11 @@ const MAX_PIXELS = 100_000_000;
 /** sharp (libvips, ~0.15 CPU-s to load) on the first picture, not at every command start */
 let sharpModule: Promise<typeof import('sharp')> | undefined;
 async function loadSharp(): Promise<typeof import('sharp')['default']> {
-  sharpModule ??= import('sharp');
+  sharpModule ??= import('sharp').then((mod) => {
+    // libvips' operation cache (50 MiB by default) never hits here: each picture is decoded once
+    mod.default.cache(false);
+    return mod;
+  });
   return (await sharpModule).default;
 }
 
