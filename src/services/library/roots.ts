@@ -72,6 +72,16 @@ export async function openInsideRoots(file: string, roots: readonly string[], fl
   }
 }
 
+/** The bytes of a library file (a folder image), read only if the open file lies inside `roots` (openInsideRoots). */
+export async function readFileInsideRoots(file: string, roots: readonly string[]): Promise<Buffer> {
+  const handle = await openInsideRoots(file, roots);
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** resolveInsideRoots against the library's roots */
 export async function openableLibraryFile(db: Db, file: string): Promise<string> {
   return resolveInsideRoots(file, await realRoots(db));

@@ -1,8 +1,7 @@
 // covers.extract_artist_images_batch: an artist's image from the artist's own folder (artist.*,
 // folder.*), then, on the deferred path, Deezer by name, fanart.tv by MBID and Last.fm when keys
 // are configured (Last.fm's placeholder star is rejected).
-import { openableLibraryFile } from '../../services/library/roots.js';
-import fs from 'node:fs';
+import { readFileInsideRoots, realRoots } from '../../services/library/roots.js';
 import path from 'node:path';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
@@ -26,15 +25,17 @@ const NOT_A_PERSON = new Set([nameKey(UNKNOWN_ARTIST), nameKey(VARIOUS_ARTISTS)]
 
 export async function extractArtistImages(payload: ArtistImagesPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { folder: 0, deezer: 0, fanarttv: 0, lastfm: 0, had: 0, later: 0, none: 0, failed: 0 };
+  const roots = await realRoots(ctx.db);
   for (const id of payload.artistIds) {
     ctx.signal.throwIfAborted();
-    counts[await artistImage(id, payload.outside === true, ctx)]++;
+    counts[await artistImage(id, payload.outside === true, ctx, roots)]++;
   }
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
-async function artistImage(id: number, outside: boolean, ctx: TaskContext): Promise<Outcome> {
+/** `roots`: the library roots' real paths (realRoots), the only places files are read from */
+async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[]): Promise<Outcome> {
   const { db, services } = ctx;
   const artist = await db.selectFrom('artists').select(['id', 'name', 'mbid']).where('id', '=', id).executeTakeFirst();
   if (!artist) return 'none';
@@ -44,9 +45,9 @@ async function artistImage(id: number, outside: boolean, ctx: TaskContext): Prom
       return 'had';
     }
     const found = await artistFolderImage(id, artist.name, ctx);
-    const file = found ? await openableLibraryFile(db, found).catch(() => null) : null;
-    if (file) {
-      await saveImage(db, services.images, fs.readFileSync(file), 'artist', id, 'folder');
+    const bytes = found ? await readFileInsideRoots(found, roots).catch(() => null) : null;
+    if (bytes) {
+      await saveImage(db, services.images, bytes, 'artist', id, 'folder');
       await markWork(db, 'artist', id, 'image', 'done');
       return 'folder';
     }

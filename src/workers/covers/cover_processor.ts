@@ -1,8 +1,7 @@
 // covers.process_album_covers: album art from the album's own files first (embedded picture, then
 // cover/folder/front/album.* in its folders), then, on the deferred path, the Cover Art Archive by
 // release (or release group) MBID. One album's failure never fails the batch.
-import { openableLibraryFile, realRoots } from '../../services/library/roots.js';
-import fs from 'node:fs';
+import { readFileInsideRoots, realRoots } from '../../services/library/roots.js';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { coverArtArchiveFront } from '../../services/providers/images.js';
@@ -22,15 +21,17 @@ type Outcome = 'embedded' | 'folder' | 'coverartarchive' | 'had' | 'later' | 'no
 
 export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { embedded: 0, folder: 0, coverartarchive: 0, had: 0, later: 0, none: 0, failed: 0 };
+  const roots = await realRoots(ctx.db);
   for (const id of payload.albumIds) {
     ctx.signal.throwIfAborted();
-    counts[await albumCover(id, payload.outside === true, ctx)]++;
+    counts[await albumCover(id, payload.outside === true, ctx, roots)]++;
   }
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
-async function albumCover(id: number, outside: boolean, ctx: TaskContext): Promise<Outcome> {
+/** `roots`: the library roots' real paths (realRoots), the only places files are read from */
+async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[]): Promise<Outcome> {
   const { db, services } = ctx;
   const album = await db.selectFrom('albums').select(['id', 'title', 'mbid', 'release_group_mbid']).where('id', '=', id).executeTakeFirst();
   if (!album) return 'none';
@@ -39,7 +40,7 @@ async function albumCover(id: number, outside: boolean, ctx: TaskContext): Promi
       await markWork(db, 'album', id, 'cover', 'done');
       return 'had';
     }
-    const local = await localCover(id, ctx);
+    const local = await localCover(id, ctx, roots);
     if (local) {
       await markWork(db, 'album', id, 'cover', 'done');
       return local;
@@ -72,7 +73,7 @@ async function albumCover(id: number, outside: boolean, ctx: TaskContext): Promi
 }
 
 /** Embedded art of one of its tracks, else an image file in one of its folders. */
-async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded' | 'folder' | null> {
+async function localCover(albumId: number, ctx: TaskContext, roots: readonly string[]): Promise<'embedded' | 'folder' | null> {
   const { db, services } = ctx;
   const tracks = await db
     .selectFrom('tracks')
@@ -81,7 +82,6 @@ async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded'
     .orderBy('disc_no')
     .orderBy('track_no')
     .execute();
-  const roots = await realRoots(db);
   for (const track of tracks.filter((t) => t.has_picture)) {
     try {
       const picture = await readEmbeddedPicture(track.path, roots);
@@ -95,9 +95,9 @@ async function localCover(albumId: number, ctx: TaskContext): Promise<'embedded'
   }
   for (const folder of new Set(tracks.map((t) => t.folder))) {
     const found = findImageFile(folder, services.covers.fileNames);
-    const file = found ? await openableLibraryFile(db, found).catch(() => null) : null;
-    if (!file) continue;
-    await saveImage(db, services.images, fs.readFileSync(file), 'album', albumId, 'folder');
+    const bytes = found ? await readFileInsideRoots(found, roots).catch(() => null) : null;
+    if (!bytes) continue;
+    await saveImage(db, services.images, bytes, 'album', albumId, 'folder');
     return 'folder';
   }
   return null;

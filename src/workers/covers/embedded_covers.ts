@@ -1,11 +1,11 @@
 // covers.extract_embedded_covers_batch: each track's embedded front cover (else its first
 // picture), stored once per content hash, linked to the track and, if it has none, its album.
 import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
-import { CorruptImageError } from '../../services/images/store.js';
+import { CorruptImageError, type StoredImage } from '../../services/images/store.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { hasCover, saveImage } from './links.js';
+import { hasCover, linkImage, saveImage } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface CoverBatchResult {
@@ -17,10 +17,13 @@ export interface CoverBatchResult {
 
 export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx: TaskContext): Promise<CoverBatchResult> {
   const { db, services } = ctx;
-  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'album_id', 'has_picture']).where('id', 'in', payload.trackIds).execute();
+  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'album_id', 'has_picture', 'picture_hash']).where('id', 'in', payload.trackIds).execute();
   const result: CoverBatchResult = { stored: 0, reused: 0, none: 0, failed: 0 };
   const albums = new Set<number>();
   const roots = await realRoots(db);
+  // the tracks of an album mostly carry the same picture: read and stored once per batch, by the
+  // hash the scan took of the picture's bytes; the other tracks are linked to it without a read
+  const seen = new Map<string, StoredImage>();
   for (const track of tracks) {
     ctx.signal.throwIfAborted();
     if (!track.has_picture) {
@@ -29,17 +32,24 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
       continue;
     }
     try {
-      const picture = await readEmbeddedPicture(track.path, roots);
-      if (!picture) {
-        result.none++;
-        await markWork(db, 'track', track.id, 'covers', 'done');
-        continue;
+      let stored = track.picture_hash ? seen.get(track.picture_hash) : undefined;
+      if (stored) {
+        await linkImage(db, stored, 'track', track.id, 'embedded');
+        result.reused++;
+      } else {
+        const picture = await readEmbeddedPicture(track.path, roots);
+        if (!picture) {
+          result.none++;
+          await markWork(db, 'track', track.id, 'covers', 'done');
+          continue;
+        }
+        stored = await saveImage(db, services.images, Buffer.from(picture.data), 'track', track.id, 'embedded');
+        if (track.picture_hash) seen.set(track.picture_hash, stored);
+        if (stored.created) result.stored++;
+        else result.reused++;
       }
-      const stored = await saveImage(db, services.images, Buffer.from(picture.data), 'track', track.id, 'embedded');
-      if (stored.created) result.stored++;
-      else result.reused++;
       if (track.album_id !== null && !albums.has(track.album_id) && !(await hasCover(db, 'album', track.album_id))) {
-        await saveImage(db, services.images, Buffer.from(picture.data), 'album', track.album_id, 'embedded');
+        await linkImage(db, stored, 'album', track.album_id, 'embedded');
       }
       if (track.album_id !== null) albums.add(track.album_id);
       await markWork(db, 'track', track.id, 'covers', 'done');
