@@ -19,9 +19,11 @@
 //          dotted quarter) have no tempo truth and count for key only.
 //   key    the key signature, when the notes confirm it: the best of the 24 keys by the notes'
 //          duration-weighted pitch classes against the Krumhansl–Kessler profiles must be the
-//          signature's major key or its relative minor. Which of the two is the piece's key: the
-//          lowest note of the final beat when it is one of the two tonics, else the signature's mode
-//          flag, else the notes' better one.
+//          signature's major key or its relative minor. Which of the two is the piece's key: for an
+//          mma groove, the key this script wrote it in; else the one whose tonic triad the final
+//          beat holds (when it holds one of the two only), else the lowest note of the final beat
+//          when it is one of the two tonics, else the signature's mode flag, else the notes'
+//          better one.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,12 +31,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { dominantTempo, finalBass, majorTonic, parseMidi, patchMidi, pitchClassWeights, secondsAt, type MidiFile } from './midi.js';
+import { dominantTempo, finalBass, finalPitchClasses, majorTonic, parseMidi, patchMidi, pitchClassWeights, secondsAt, type MidiFile } from './midi.js';
 
 const run = promisify(execFile);
 
 export const SET_VERSION = 1;
 export const SET_DIR = path.join(os.tmpdir(), 'soniquebay-bench', `accuracy-v${SET_VERSION}`);
+/**
+ * Bumped when the truth changes but the audio does not: a new manifest is written and the files
+ * already rendered are kept. 2: an mma groove's key is the key this script wrote it in, and
+ * elsewhere the mode is read from the final chord first (version 1 took the lowest note of the last
+ * beat, which was the third of the final minor chord in 23 of the 110 grooves).
+ */
+export const TRUTH_VERSION = 2;
+const MANIFEST = path.join(SET_DIR, `manifest-truth${TRUTH_VERSION}.json`);
 const SOUNDFONT = '/usr/share/sounds/sf2/FluidR3_GM.sf2';
 const MMA_EXAMPLES = '/usr/share/doc/mma/examples';
 const MMA_GROOVES = '/usr/share/mma/lib/stdlib';
@@ -80,8 +90,11 @@ function correlation(weights: number[], profile: number[], tonic: number): numbe
   return sxx > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
 
-/** The confirmed key of a MIDI file (see the header), or null. */
-export function keyTruth(file: MidiFile): { tonic: number; minor: boolean } | null {
+/**
+ * The confirmed key of a MIDI file (see the header), or null. `written`: the key the piece was
+ * composed in, when this script wrote it (mma grooves); it still has to agree with the notes.
+ */
+export function keyTruth(file: MidiFile, written?: { tonic: number; minor: boolean }): { tonic: number; minor: boolean } | null {
   const sigs = file.keySignatures;
   if (sigs.length === 0 || sigs.some((s) => s.sf !== sigs[0]!.sf)) return null;
   const weights = pitchClassWeights(file);
@@ -97,6 +110,13 @@ export function keyTruth(file: MidiFile): { tonic: number; minor: boolean } | nu
   const relative = (major + 9) % 12;
   const agrees = best.minor ? best.tonic === relative : best.tonic === major;
   if (!agrees) return null;
+  if (written) return (written.minor ? written.tonic === relative : written.tonic === major) ? written : null;
+  // the final chord: a major triad on the major tonic or a minor one on its relative (they share
+  // two notes; the fifth of the one or the root of the other tells them apart)
+  const final = finalPitchClasses(file);
+  const majorTriad = [major, major + 4, major + 7].every((pc) => final.has(pc % 12));
+  const minorTriad = [relative, relative + 3, relative + 7].every((pc) => final.has(pc % 12));
+  if (majorTriad !== minorTriad) return { tonic: majorTriad ? major : relative, minor: minorTriad };
   const bass = finalBass(file);
   if (bass === major) return { tonic: major, minor: false };
   if (bass === relative) return { tonic: relative, minor: true };
@@ -143,7 +163,7 @@ function grooveTempo(name: string): number {
   return Math.round(range[0]! + h * (range[1]! - range[0]!));
 }
 
-function grooveSong(file: string): { name: string; text: string } | null {
+function grooveSong(file: string): { name: string; text: string; key: { tonic: number; minor: boolean } } | null {
   const base = path.basename(file, '.mma');
   if (/^(metronome|none)/.test(base)) return null;
   const source = fs.readFileSync(file, 'latin1');
@@ -164,7 +184,7 @@ function grooveSong(file: string): { name: string; text: string } | null {
   const keyName = `${CHORD_ROOTS[tonic]} ${minor ? 'minor' : 'major'}`;
   const lines = [`// ${base}: ${keyName}`, `Tempo ${grooveTempo(base)}`, `Groove ${groove}`, `KeySig ${keyName}`];
   bars.forEach((chord, i) => lines.push(`${i + 1} ${chord}`));
-  return { name: base, text: lines.join('\n') + '\n' };
+  return { name: base, text: lines.join('\n') + '\n', key: { tonic, minor } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,6 +194,8 @@ interface Piece {
   name: string;
   source: SetEntry['source'];
   midi: Uint8Array;
+  /** the key this script wrote the piece in (mma grooves) */
+  key?: { tonic: number; minor: boolean };
 }
 
 async function collectPieces(work: string): Promise<Piece[]> {
@@ -194,7 +216,7 @@ async function collectPieces(work: string): Promise<Piece[]> {
       fs.writeFileSync(mmaFile, song.text);
       try {
         await run('mma', ['-f', midFile, mmaFile]);
-        pieces.push({ name: `mma-groove/${song.name}`, source: 'mma-groove', midi: fs.readFileSync(midFile) });
+        pieces.push({ name: `mma-groove/${song.name}`, source: 'mma-groove', midi: fs.readFileSync(midFile), key: song.key });
       } catch (error) {
         console.warn(`mma could not play ${file}: ${(error as Error).message.split('\n')[0]}`);
       }
@@ -233,7 +255,7 @@ async function render(midi: Uint8Array, out: string, work: string): Promise<void
 
 /** Builds the set (or reuses the cached one) and returns its entries. */
 export async function buildAccuracySet(log: (line: string) => void = () => undefined): Promise<SetEntry[]> {
-  const manifest = path.join(SET_DIR, 'manifest.json');
+  const manifest = MANIFEST;
   if (fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')) as SetEntry[];
   for (const tool of ['mma', 'fluidsynth', 'abc2midi', 'ffmpeg']) {
     await run(tool, ['--version']).catch((error: NodeJS.ErrnoException) => {
@@ -262,7 +284,7 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
       if (seen.has(digest)) continue;
       seen.add(digest);
       const bpm = quarterTime(file) ? dominantTempo(file) : null;
-      const key = keyTruth(file);
+      const key = keyTruth(file, piece.key);
       if (bpm === null && key === null) continue;
       const split = hash(piece.name) % 3 === 0 ? 'held-out' : 'development';
       const base = piece.name.replace(/[^a-z0-9]+/gi, '_');
@@ -308,5 +330,5 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const entries = await buildAccuracySet((line) => console.log(line));
-  console.log(`${entries.length} files in ${SET_DIR}/manifest.json`);
+  console.log(`${entries.length} files in ${MANIFEST}`);
 }

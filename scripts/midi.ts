@@ -164,17 +164,24 @@ export function pitchClassWeights(file: MidiFile): number[] {
   return weights;
 }
 
-/** Pitch class of the lowest pitched note sounding in the last beat of the piece (null if none). */
-export function finalBass(file: MidiFile): number | null {
+/** The pitched notes sounding in the last beat of the piece. */
+function finalBeat(file: MidiFile): MidiNote[] {
   let last = 0;
   for (const note of file.notes) if (note.channel !== 9) last = Math.max(last, note.tick + note.ticks);
   const from = last - file.division;
+  return file.notes.filter((note) => note.channel !== 9 && note.tick + note.ticks > from);
+}
+
+/** Pitch class of the lowest pitched note sounding in the last beat of the piece (null if none). */
+export function finalBass(file: MidiFile): number | null {
   let low: number | null = null;
-  for (const note of file.notes) {
-    if (note.channel === 9 || note.tick + note.ticks <= from) continue;
-    if (low === null || note.pitch < low) low = note.pitch;
-  }
+  for (const note of finalBeat(file)) if (low === null || note.pitch < low) low = note.pitch;
   return low === null ? null : low % 12;
+}
+
+/** The pitch classes sounding in the last beat of the piece (the final chord). */
+export function finalPitchClasses(file: MidiFile): Set<number> {
+  return new Set(finalBeat(file).map((note) => note.pitch % 12));
 }
 
 /** tonic pitch class of a key signature's major key (sf sharps, negative for flats) */

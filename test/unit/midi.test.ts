@@ -31,7 +31,7 @@ function tempo(bpm: number): number[] {
  * (each bar: bass, third and fifth above it; the notes after the first use running status and end
  * with velocity-0 note-ons), plus a drum hit on channel 10.
  */
-function song(options: { bpm: number; sf: number; minor: boolean; bars: number[]; thirds: number[]; change?: { beats: number; bpm: number } }): Uint8Array {
+function song(options: { bpm: number; sf: number; minor: boolean; bars: number[]; thirds: number[]; change?: { beats: number; bpm: number }; lastBar?: number[] }): Uint8Array {
   const conductor = [0x00, ...tempo(options.bpm), 0x00, 0xff, 0x58, 0x04, 0x04, 0x02, 0x18, 0x08, 0x00, 0xff, 0x59, 0x02, options.sf & 0xff, options.minor ? 1 : 0];
   // a SysEx (GM reset) before the change: its length must be skipped correctly
   conductor.push(0x00, 0xf0, 0x05, 0x7e, 0x7f, 0x09, 0x01, 0xf7);
@@ -43,6 +43,11 @@ function song(options: { bpm: number; sf: number; minor: boolean; bars: number[]
     track.push(0x00, 0x90, bass, 100, 0x00, third, 90, 0x00, bass + 7, 90, 0x00, 0x99, 36, 110);
     track.push(...varLen(4 * DIVISION), 0x90, bass, 0, 0x00, third, 0, 0x00, bass + 7, 0, 0x00, 0x89, 36, 0);
   });
+  // an optional final bar of the given pitches (a voicing the bars above cannot give)
+  if (options.lastBar) {
+    options.lastBar.forEach((pitch) => track.push(0x00, 0x90, pitch, 90));
+    options.lastBar.forEach((pitch, i) => track.push(...varLen(i === 0 ? 4 * DIVISION : 0), 0x80, pitch, 0));
+  }
   track.push(0x00, 0xff, 0x2f, 0x00);
   return Uint8Array.from([...chunk('MThd', [0, 1, 0, 2, 0, DIVISION]), ...chunk('MTrk', conductor), ...chunk('MTrk', track)]);
 }
@@ -77,6 +82,16 @@ describe('MIDI truth for the accuracy set', () => {
     assert.deepEqual(keyTruth(parseMidi(song({ bpm: 100, sf: 0, minor: false, ...A_MINOR }))), { tonic: 9, minor: true });
     // a signature the notes contradict (3 sharps over C major music) gives no key truth
     assert.equal(keyTruth(parseMidi(song({ bpm: 100, sf: 3, minor: false, ...C_MAJOR }))), null);
+  });
+
+  it('reads the mode from the final chord, not its lowest note, and prefers the key a piece was written in', () => {
+    // A minor music ending on its tonic chord with the third in the bass (C–E–A): still A minor
+    const inverted = parseMidi(song({ bpm: 100, sf: 0, minor: false, ...A_MINOR, lastBar: [48, 52, 57] }));
+    assert.deepEqual(keyTruth(inverted), { tonic: 9, minor: true });
+    // the key the set's script wrote a piece in wins, when the notes confirm its signature
+    const cMajor = parseMidi(song({ bpm: 100, sf: 0, minor: false, ...C_MAJOR }));
+    assert.deepEqual(keyTruth(cMajor, { tonic: 9, minor: true }), { tonic: 9, minor: true });
+    assert.equal(keyTruth(cMajor, { tonic: 2, minor: false }), null);
   });
 
   it('scales the tempo and transposes pitched notes and the key signature, drums untouched', () => {
