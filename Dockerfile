@@ -16,7 +16,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
-ENV NODE_ENV=production SONIQUEBAY_DATA_DIR=/data
+ENV NODE_ENV=production SONIQUEBAY_DATA_DIR=/data MALLOC_ARENA_MAX=2
 # owned by the user the process runs as (a named volume takes this ownership)
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
