@@ -29,6 +29,19 @@ export async function markWork(db: Db, entity: Entity, id: number, stage: string
     .execute();
 }
 
+/** markWork(…, 'done') for many entities of one stage, in one statement per 200 */
+export async function markWorkDone(db: Db, entity: Entity, ids: readonly number[], stage: string): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < ids.length; i += 200) {
+    const rows = ids.slice(i, i + 200).map((id) => ({ entity_type: entity, entity_id: id, stage, status: 'done' as const, attempts: 0, next_attempt_at: null, last_error: null, updated_at: now }));
+    await db
+      .insertInto('work_state')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'done', next_attempt_at: null, last_error: null, updated_at: now }))
+      .execute();
+  }
+}
+
 /**
  * Records a failed attempt: due again after the backoff, or failed for good with the reason once
  * MAX_ATTEMPTS is reached. `retryAt` (a provider's own "not before") wins when it is later.

@@ -29,6 +29,12 @@ export async function linkImage(db: Db, stored: Omit<StoredImage, 'created'>, en
     .values({ hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, bytes: stored.bytes, created_at: now, rendered_at: null })
     .onConflict((oc) => oc.column('hash').doNothing())
     .execute();
+  await linkCover(db, stored, entity, id, source);
+}
+
+/** linkImage for a picture whose `images` row this task already wrote */
+export async function linkCover(db: Db, stored: Omit<StoredImage, 'created'>, entity: CoverEntity, id: number, source: string): Promise<void> {
+  const now = Date.now();
   await db
     .insertInto('covers')
     .values({ entity_type: entity, entity_id: id, source, hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, created_at: now })
