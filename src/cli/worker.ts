@@ -3,6 +3,7 @@ import { celerySettings, type CelerySettings } from '../broker/celery/settings.j
 import { parseConcurrencyFlag, redactUrl } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
+import { DiskFullWatch, diskFullMessage, freeBytes } from '../db/disk_space.js';
 import { configOf, loggerOf } from './context.js';
 import { note } from './output.js';
 
@@ -20,6 +21,9 @@ interface ProcessOptions {
   celery?: CelerySettings;
 }
 
+/** how often a worker on SQLite looks at the data folder's free space */
+const DISK_WATCH_MS = 2_000;
+
 /** Runs until SIGINT/SIGTERM: consumes queues (and fires periodic tasks), then shuts down cleanly. */
 async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   const { broker, logger, config } = runtime;
@@ -27,13 +31,35 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   // by the processes that run them: every other command starts without paying for them
   // before the worker: if Celery's Redis refuses the bridge, the process stops with no job started
   const celery = options.celery ? await (await import('../broker/celery/bridge.js')).CeleryBridge.start({ ...options.celery, broker, registry: runtime.registry, logger, db: runtime.database.db }) : undefined;
-  const worker =
-    options.worker === false
-      ? undefined
-      : await broker.startWorker({
-          ...(options.queues ? { queues: options.queues } : {}),
-          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-        });
+  const startWorker = () =>
+    broker.startWorker({
+      ...(options.queues ? { queues: options.queues } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    });
+  let worker = options.worker === false ? undefined : await startWorker();
+  // SQLite in the data folder: on a full disk every job would fail (and be retried into the ground);
+  // the worker pauses instead, says so once, and resumes when space is back
+  const diskWatch = worker && !runtime.config.databaseUrl ? new DiskFullWatch(config.dataDir) : undefined;
+  let paused = false;
+  const diskTimer = diskWatch
+    ? setInterval(() => {
+        void (async () => {
+          const full = diskWatch.full();
+          if (full && !paused && worker) {
+            paused = true;
+            logger.error({ dataDir: config.dataDir }, `${diskFullMessage(config.dataDir)}: work paused until space is freed`);
+            const stopping = worker;
+            worker = undefined;
+            await stopping.close(0).catch(() => undefined);
+          } else if (!full && paused && freeBytes(config.dataDir) !== null) {
+            paused = false;
+            worker = await startWorker();
+            logger.warn({ dataDir: config.dataDir }, 'disk space is back: work resumed');
+          }
+        })().catch((err: unknown) => logger.error({ err }, 'disk space watch failed'));
+      }, DISK_WATCH_MS)
+    : undefined;
+  diskTimer?.unref();
   const scheduler = options.schedules ? await broker.startScheduler(runnableSchedules(runtime)) : undefined;
   const api = options.api ? await (await import('../api/server.js')).buildApi({ runtime, host: options.api.host, ...(options.api.token ? { token: options.api.token } : {}) }) : undefined;
   const watcher = options.watch ? new (await import('../services/watcher.js')).LibraryWatcher(runtime) : undefined;
@@ -60,6 +86,7 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
   if (worker) logger.info({ broker: broker.kind, database: runtime.database.dialect, queues: worker.queues, dataDir: config.dataDir }, 'worker started');
   else logger.info({ broker: broker.kind, database: runtime.database.dialect, dataDir: config.dataDir }, 'API process started (its jobs run in the worker processes)');
   await stopped;
+  clearInterval(diskTimer);
   await watcher?.close();
   await api?.close();
   await scheduler?.close();

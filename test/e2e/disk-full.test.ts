@@ -76,6 +76,44 @@ describe('disk full', { skip }, () => {
     assert.ok(stats.unreadableFiles <= manifest.files.filter((f) => f.expect !== 'track').length, 'no readable file is an error row');
   });
 
+  it('`run` on a disk that fills up pauses its work with one clear line, keeps running, and resumes when space is back', async () => {
+    const data = tmpfs('run', '16m');
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run'], {
+      env: { ...process.env, SONIQUEBAY_LOG_LEVEL: 'info', SONIQUEBAY_DATA_DIR: data, SONIQUEBAY_ANALYSIS: 'false', SONIQUEBAY_OUTSIDE_LOOKUPS: 'false' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const waitFor = async (pattern: RegExp, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(stderr)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} within ${ms / 1000} s: ${stderr.slice(-2000)}`);
+        if (child.exitCode !== null) throw new Error(`run exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    try {
+      await waitFor(/worker started/, 60_000);
+      // fill the disk up to the last 64 KiB
+      const filler = path.join(data, 'filler');
+      const free = fs.statfsSync(data);
+      fs.writeFileSync(filler, Buffer.alloc(Math.max(0, Number(free.bavail) * Number(free.bsize) - 64 * 1024)));
+      await waitFor(/disk full.*work paused/, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      assert.equal(child.exitCode, null, 'run keeps running');
+      assert.equal(stderr.match(/work paused/g)?.length, 1, 'said once, not at every job');
+      fs.rmSync(filler);
+      await waitFor(/work resumed/, 30_000);
+      // the running process does the work of a scan queued by another command
+      const queued = await soniquebay(['scan', manifest.root, '--no-worker', '--json'], data, 180_000);
+      assert.equal(queued.code, 0, queued.stderr);
+      assert.equal((JSON.parse(queued.stdout) as { status: string }).status, 'completed');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
   it('a first start on a full disk fails clearly and leaves no empty database behind', async () => {
     const data = tmpfs('full', '256k');
     try {
