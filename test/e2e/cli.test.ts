@@ -99,7 +99,7 @@ describe('soniquebay CLI (embedded default)', () => {
       const images = sqlite.prepare('select hash, rendered_at from images').all() as { hash: string; rendered_at: number | null }[];
       assert.ok(images.length > 0 && images.every((i) => i.rendered_at === null), 'nothing rendered during the scan');
       const queued = sqlite.prepare("select count(*) as n from queue_jobs where name = 'deferred.render_images' and state = 'waiting'").get() as { n: number };
-      assert.ok(queued.n >= 1, 'the rendering is queued for run/serve');
+      assert.equal(queued.n, 1, 'the rendering is queued for run/serve, once (not once per covers batch)');
     } finally {
       sqlite.close();
     }

@@ -59,6 +59,9 @@ for (const setup of runtimeSetups) {
         assert.equal(served?.path, path.join(folder, '512.webp'));
       }
       assert.ok(withArt >= 5, `only ${withArt} albums with art in the fixture`);
+      // every stored picture had its sizes rendered by deferred.render_images, and says so
+      const waiting = await db.selectFrom('images').select('hash').where('rendered_at', 'is', null).execute();
+      assert.deepEqual(waiting, []);
     });
 
     it('stores identical art once: an album\'s tracks share its picture', async () => {

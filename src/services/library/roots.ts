@@ -46,7 +46,9 @@ export async function resolveInsideRoots(file: string, roots: readonly string[])
 
 /**
  * Where an open file really is, as the kernel resolved it when it was opened (Linux: its
- * /proc/self/fd link, one syscall and no window between the check and the read; elsewhere realpath).
+ * /proc/self/fd link, one syscall; elsewhere realpath). What is read through that handle has no
+ * window between the check and the read; a large file that a parser opens again by its path has the
+ * window realpath-then-open always had.
  */
 async function realPathOfOpen(handle: fs.promises.FileHandle, file: string): Promise<string> {
   try {
@@ -57,10 +59,16 @@ async function realPathOfOpen(handle: fs.promises.FileHandle, file: string): Pro
 }
 
 /**
+ * Non-blocking (a named pipe called cover.jpg must not hold a thread for ever) and never becoming a
+ * controlling terminal: opening is done before the check, so it must be harmless for any target.
+ */
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+
+/**
  * Opens a library file for reading and checks, on the open file, that it lies inside one of `roots`
  * (real paths, from realRoots); else closes it and throws OutsideRootsError. A file that is gone throws ENOENT.
  */
-export async function openInsideRoots(file: string, roots: readonly string[], flags: number = fs.constants.O_RDONLY): Promise<fs.promises.FileHandle> {
+export async function openInsideRoots(file: string, roots: readonly string[], flags: number = READ_FLAGS): Promise<fs.promises.FileHandle> {
   const handle = await fs.promises.open(file, flags);
   try {
     const real = await realPathOfOpen(handle, file);
@@ -76,6 +84,7 @@ export async function openInsideRoots(file: string, roots: readonly string[], fl
 export async function readFileInsideRoots(file: string, roots: readonly string[]): Promise<Buffer> {
   const handle = await openInsideRoots(file, roots);
   try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${file} is not a regular file`);
     return await handle.readFile();
   } finally {
     await handle.close();

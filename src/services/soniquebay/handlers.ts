@@ -2,6 +2,7 @@
 // calls carry *its* ids (§4.2) when the sink runs: they are turned into ours through the id map,
 // an id we do not know is a clear failure, never a silent success. Without the sink, the ids are
 // ours (a client of this worker alone). Paths are matched exactly against our tracks.
+import { imagesWaiting } from '../../workers/deferred/render_images.js';
 import { PermanentTaskError } from '../../broker/errors.js';
 import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
@@ -44,8 +45,10 @@ export async function syncTask(payload: { full?: boolean; deep?: boolean }, ctx:
   const report = await syncNow(ctx, { full: payload.full === true || payload.deep === true, deep: payload.deep === true });
   if ('skipped' in report) return report;
   const counts = await ctx.jobs.counts();
-  const busy = FOLLOW_UP_QUEUES.some((q) => (counts[q]?.waiting ?? 0) + (counts[q]?.active ?? 0) + (counts[q]?.delayed ?? 0) > 0);
-  if (busy) await requestSync(ctx, FOLLOW_UP_SYNC_MS);
+  const pending = (q: string) => (counts[q]?.waiting ?? 0) + (counts[q]?.active ?? 0) + (counts[q]?.delayed ?? 0);
+  // covers are sent once rendered: again while pictures wait and a render job is queued or running
+  const rendering = (counts.deferred?.waiting ?? 0) + (counts.deferred?.active ?? 0) > 0 && (await imagesWaiting(ctx.db)) !== undefined;
+  if (FOLLOW_UP_QUEUES.some((q) => pending(q) > 0) || rendering) await requestSync(ctx, FOLLOW_UP_SYNC_MS);
   return report;
 }
 

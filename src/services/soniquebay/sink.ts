@@ -649,6 +649,16 @@ class SinkRun {
           eb.or([
             eb('e.updated_at', '>', since),
             eb.exists(eb.selectFrom('covers as c').select('c.id').where('c.entity_type', '=', entity).whereRef('c.entity_id', '=', 'm.our_id').where('c.created_at', '>', since)),
+            // a cover whose display sizes were rendered since (the sink sends the 512 px one)
+            eb.exists(
+              eb
+                .selectFrom('covers as c')
+                .innerJoin('images as i', 'i.hash', 'c.hash')
+                .select('c.id')
+                .where('c.entity_type', '=', entity)
+                .whereRef('c.entity_id', '=', 'm.our_id')
+                .where('i.rendered_at', '>', since),
+            ),
             ...(entity === 'artist'
               ? [eb.exists(eb.selectFrom('artist_lastfm as l').select('l.artist_id').whereRef('l.artist_id', '=', 'm.our_id').where((e) => e.or([e('l.info_fetched_at', '>', since), e('l.similar_fetched_at', '>', since)])))]
               : []),

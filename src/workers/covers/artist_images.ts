@@ -9,7 +9,7 @@ import { deezerArtistPicture, fanartArtistThumb, lastfmArtistImage } from '../..
 import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { nameKey, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../scan/names.js';
-import { findImageFile, hasCover, saveImage } from './links.js';
+import { findImageFile, hasCover, outsideAsNone, saveImage } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface ArtistImagesPayload {
@@ -45,7 +45,7 @@ async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots
       return 'had';
     }
     const found = await artistFolderImage(id, artist.name, ctx);
-    const bytes = found ? await readFileInsideRoots(found, roots).catch(() => null) : null;
+    const bytes = found ? await readFileInsideRoots(found, roots).catch(outsideAsNone) : null;
     if (bytes) {
       await saveImage(db, services.images, bytes, 'artist', id, 'folder');
       await markWork(db, 'artist', id, 'image', 'done');

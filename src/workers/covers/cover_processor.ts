@@ -8,7 +8,7 @@ import { coverArtArchiveFront } from '../../services/providers/images.js';
 import { failWork, markWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { findImageFile, hasCover, saveImage } from './links.js';
+import { findImageFile, hasCover, outsideAsNone, saveImage } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface AlbumCoversPayload {
@@ -95,7 +95,7 @@ async function localCover(albumId: number, ctx: TaskContext, roots: readonly str
   }
   for (const folder of new Set(tracks.map((t) => t.folder))) {
     const found = findImageFile(folder, services.covers.fileNames);
-    const bytes = found ? await readFileInsideRoots(found, roots).catch(() => null) : null;
+    const bytes = found ? await readFileInsideRoots(found, roots).catch(outsideAsNone) : null;
     if (!bytes) continue;
     await saveImage(db, services.images, bytes, 'album', albumId, 'folder');
     return 'folder';

@@ -1,5 +1,6 @@
 // Linking stored images to tracks, albums and artists, and finding an entity's image for display.
 import fs from 'node:fs';
+import { OutsideRootsError } from '../../services/library/roots.js';
 import path from 'node:path';
 import type { CoverTable, Db } from '../../db/types.js';
 import type { ImageFormat, ImageStore, StoredImage } from '../../services/images/store.js';
@@ -68,22 +69,32 @@ export async function bestCovers(db: Db, entity: CoverEntity, ids: readonly numb
 }
 
 /**
- * The file to serve for an entity's image at a display size (the API and the SoniqueBay sink use
- * this): the best source it has, at the smallest rendered size that covers `size`, rendered now if
- * it was not yet. Null when it has none.
+ * The file of an entity's image at a display size (the SoniqueBay sink sends it): the best source
+ * it has, at the smallest rendered size that covers `size`. Null when it has none, or when its
+ * sizes are not rendered yet (the sink sends it once deferred.render_images has rendered them).
  */
 export async function imageFor(db: Db, store: ImageStore, entity: CoverEntity, id: number, size: number, format: ImageFormat): Promise<{ path: string; hash: string; source: string; mime: string } | null> {
   const best = (await bestCovers(db, entity, [id])).get(id);
   if (!best) return null;
   const file = store.pathFor(best.hash, size, format);
-  // not rendered yet (the scan leaves that to deferred.render_images): rendered now, for this request
-  if (!fs.existsSync(file) && !((await store.renderAll(best.hash).catch(() => false)) && fs.existsSync(file))) return null;
+  // not rendered yet (deferred.render_images does it after the scan): none for now
+  if (!fs.existsSync(file)) return null;
   return { path: file, hash: best.hash, source: best.source, mime: format === 'jpeg' ? 'image/jpeg' : 'image/webp' };
 }
 
 function rank(order: readonly string[], source: string): number {
   const at = order.indexOf(source);
   return at < 0 ? order.length : at;
+}
+
+/**
+ * For a folder image read with readFileInsideRoots: one that resolves outside the roots, or is gone
+ * since it was found, counts as no image; any other failure (unreadable, I/O error) is thrown, so
+ * that the work is retried and the reason kept.
+ */
+export function outsideAsNone(err: unknown): null {
+  if (err instanceof OutsideRootsError || (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  throw err;
 }
 
 /** The first image file in `dir` whose name (any case) is one of `names`, in the order of `names`. */

@@ -458,7 +458,9 @@ export async function readEmbeddedPicture(file: string, roots: readonly string[]
   let whole: Buffer | null = null;
   let size: number;
   try {
-    size = (await handle.stat()).size;
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new Error(`${file} is not a regular file`);
+    size = stat.size;
     if (size <= READ_WHOLE_MAX_BYTES) whole = await handle.readFile();
   } finally {
     await handle.close();
