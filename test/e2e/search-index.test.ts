@@ -1,8 +1,8 @@
 // The index-backed search (migration 0010) gives exactly the results of the plain LIKE search it
 // replaces, on both databases: a few thousand tracks with accents, CJK, %, _, quotes, short words and
 // mixed case; the index is what the query reads (SQLite's query plan names the FTS table,
-// PostgreSQL's the trigram index); retitled albums, retitled and deleted tracks, deleted albums keep
-// it in step.
+// PostgreSQL's the trigram index); retitled albums, renamed artists, retitled and deleted tracks,
+// deleted albums keep it in step.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -196,6 +196,9 @@ for (const { name, open } of places) {
       const plan = await place.plan(page);
       if (place.dialect === 'sqlite') assert.match(plan, /track_search VIRTUAL TABLE INDEX/, plan);
       else assert.match(plan, /tracks_title_trgm/, plan);
+      await searchAlbums(place.db, 'rocket', { limit: 50, offset: 0 });
+      const albumPlan = await place.plan(place.queries.at(-1)!);
+      assert.match(albumPlan, place.dialect === 'sqlite' ? /album_search VIRTUAL TABLE INDEX/ : /albums_title_trgm/, albumPlan);
       // a listing without search walks the (missing_since, artist_display) index, not a sort of the whole library
       if (place.dialect === 'sqlite') {
         await searchTracks(place.db, undefined, { limit: 50, offset: 0 });
@@ -215,10 +218,14 @@ for (const { name, open } of places) {
       assert.deepEqual((await searchTracks(db, 'qqqrst', ALL)).map((r) => r.id), [first!.id]);
       await db.deleteFrom('tracks').where('id', '=', second!.id).execute();
       await db.deleteFrom('albums').where('id', '=', (await db.selectFrom('albums').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow()).id).execute();
-      await assertSameAsPlain(db, ['zyxwvu', 'qqqrst', 'rock', 'café', '東京', album.title.split(' ')[0]!]);
+      const albumArtist = await db.selectFrom('albums').select('album_artist_id').where('id', '=', album.id).executeTakeFirstOrThrow();
+      await db.updateTable('artists').set({ name: 'Wvutsr Renamed' }).where('id', '=', albumArtist.album_artist_id).execute();
+      assert.ok((await searchAlbums(db, 'wvutsr', ALL)).some((a) => a.id === album.id), 'an album is found by its renamed album artist');
+      await assertSameAsPlain(db, ['zyxwvu', 'qqqrst', 'wvutsr', 'rock', 'café', '東京', album.title.split(' ')[0]!]);
       if (place.dialect === 'sqlite') {
         const count = async (table: string) => Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
         assert.equal(await count('track_search'), await count('tracks'));
+        assert.equal(await count('album_search'), await count('albums'));
       }
     });
   });

@@ -3,7 +3,8 @@ import type { DbDialect } from '../types.js';
 
 // Substring search backed by an index (src/services/library/search.ts, docs/api.md):
 // - SQLite: `track_search`, an FTS5 table with the trigram tokenizer holding each track's title,
-//   artist and album title (rowid = tracks.id), kept in step by triggers on tracks and albums;
+//   artist and album title (rowid = tracks.id), and `album_search` (album title and album artist's
+//   name), kept in step by triggers on tracks, albums and artists;
 // - PostgreSQL: pg_trgm GIN indexes on lower(title), lower(artist_display), lower(albums.title) and
 //   lower(artists.name). Without the extension (not installed, or no right to create it) the
 //   indexes are left out: search still gives the same results, by reading every row.
@@ -30,6 +31,18 @@ export function up(dialect: DbDialect) {
     await sql`create trigger track_search_delete after delete on tracks begin delete from track_search where rowid = old.id; end`.execute(db);
     await sql`create trigger track_search_album after update of title on albums when old.title is not new.title
       begin update track_search set album = new.title where rowid in (select id from tracks where album_id = new.id); end`.execute(db);
+
+    // albums: their title and album artist's name (rowid = albums.id)
+    await sql`create virtual table album_search using fts5(title, artist, tokenize = 'trigram')`.execute(db);
+    await sql`insert into album_search (rowid, title, artist) select a.id, a.title, r.name from albums a join artists r on r.id = a.album_artist_id`.execute(db);
+    const insertAlbum = sql`insert into album_search (rowid, title, artist) values (new.id, new.title, (select name from artists where id = new.album_artist_id))`;
+    await sql`create trigger album_search_insert after insert on albums begin ${insertAlbum}; end`.execute(db);
+    await sql`create trigger album_search_update after update of title, album_artist_id on albums
+      when old.title is not new.title or old.album_artist_id is not new.album_artist_id
+      begin delete from album_search where rowid = old.id; ${insertAlbum}; end`.execute(db);
+    await sql`create trigger album_search_delete after delete on albums begin delete from album_search where rowid = old.id; end`.execute(db);
+    await sql`create trigger album_search_artist after update of name on artists when old.name is not new.name
+      begin update album_search set artist = new.name where rowid in (select id from albums where album_artist_id = new.id); end`.execute(db);
   };
 }
 

@@ -1,7 +1,7 @@
 // Listing and searching the library (CLI and API): every word of the search must appear in the
 // title, the artist or the album (case-insensitive; % and _ are taken literally).
 // The LIKE tests below are the meaning; an index narrows the rows they read (migration 0010):
-// SQLite's FTS5 trigram table `track_search` for tracks (words of 3 characters or more: trigrams),
+// SQLite's FTS5 trigram tables `track_search` and `album_search` (words of 3 characters or more),
 // PostgreSQL's pg_trgm GIN indexes on lower(column), reached through one IN (…) per word because an
 // OR across a join cannot use them. Both indexes match case-insensitively at least where LIKE does,
 // so the LIKE tests on what they return give exactly LIKE's results.
@@ -99,19 +99,21 @@ export async function countTracks(db: Db, search: string | undefined, atMost?: n
 }
 
 function matchingAlbums(db: Db, search: string | undefined) {
-  // artists first (a CROSS JOIN fixes SQLite's join order): read in name order through artists_name,
-  // a page's albums come from the first artists instead of a sort of every album
-  let query = db
-    .selectFrom('artists')
-    .crossJoin('albums')
+  const ws = words(search);
+  const indexed = ws.filter(indexable);
+  // Without indexed words, artists first (a CROSS JOIN fixes SQLite's join order): read in name order
+  // through artists_name, a page's albums come from the first artists instead of a sort of every album.
+  const from = indexed.length === 0 ? db.selectFrom('artists').crossJoin('albums') : db.selectFrom('artists').innerJoin('albums', (join) => join.onTrue());
+  let query = from
     .whereRef('albums.album_artist_id', '=', 'artists.id')
     .where((eb) => eb.exists(eb.selectFrom('tracks').select('tracks.id').whereRef('tracks.album_id', '=', 'albums.id').where('tracks.missing_since', 'is', null)));
-  const ws = words(search);
   if (isPostgres(db)) {
-    for (const w of ws.filter(indexable)) {
+    for (const w of indexed) {
       query = query.where(sql<boolean>`albums.id in (select a.id from albums a where ${like('a.title', w)}
         union all select a.id from albums a join artists r on r.id = a.album_artist_id where ${like('r.name', w)})`);
     }
+  } else if (indexed.length > 0) {
+    query = query.where(sql<boolean>`albums.id in (select rowid from album_search where album_search match ${ftsQuery(indexed)})`);
   }
   for (const w of ws) query = query.where((eb) => eb.or([like('albums.title', w), like('artists.name', w)]));
   return query;
