@@ -4,13 +4,13 @@
 // with the search of bench/search-before.ts (LIKE on every row, exact count), "after" the latest
 // schema with src/services/library/search.ts (FTS5 trigram index, count stopped 1,000 past the page
 // as the API does). p50/p99 over BENCH_SEARCH_REQUESTS (200) requests each. With DATABASE_URL, the
-// same in PostgreSQL (two schemas of its own, dropped after; "after" with the pg_trgm indexes).
+// same in PostgreSQL (two databases of its own, dropped after; "after" with the pg_trgm indexes).
 //   npm run bench:search
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { migrateToLatest, migrationsFor } from '../src/db/migrate.js';
 import { openDatabase } from '../src/db/open.js';
 import type { Db } from '../src/db/types.js';
@@ -97,14 +97,15 @@ try {
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
-    const schemas = [`sb_search_before_${process.pid}`, `sb_search_after_${process.pid}`];
+    // databases of their own, not schemas: Kysely's migrator looks for its lock table in every schema
+    const names = [`sb_search_before_${process.pid}`, `sb_search_after_${process.pid}`];
     try {
-      const urls = schemas.map((schema) => {
+      const urls = names.map((name) => {
         const url = new URL(process.env.DATABASE_URL!);
-        url.searchParams.set('options', `-c search_path=${schema}`);
+        url.pathname = `/${name}`;
         return url.toString();
       });
-      for (const schema of schemas) await admin.query(`create schema ${schema}`);
+      for (const name of names) await admin.query(`create database ${name}`);
       const wasPg = await library(root, false, urls[0]);
       const nowPg = await library(root, false, urls[1]);
       await insertSearchLibrary(wasPg.db, tracks);
@@ -112,12 +113,12 @@ try {
       const t1 = performance.now();
       await migrateToLatest(nowPg.db, 'postgres');
       console.log(`\nPostgreSQL: migration 0010 on ${tracks.toLocaleString('en-US')} tracks: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-      for (const schema of schemas) await admin.query(`analyze ${schema}.tracks; analyze ${schema}.albums; analyze ${schema}.artists; analyze ${schema}.track_artists`);
+      for (const handle of [wasPg, nowPg]) await sql`analyze`.execute(handle.db);
       await compare('PostgreSQL', wasPg.db, nowPg.db);
       await wasPg.close();
       await nowPg.close();
     } finally {
-      for (const schema of schemas) await admin.query(`drop schema if exists ${schema} cascade`);
+      for (const name of names) await admin.query(`drop database if exists ${name}`);
       await admin.end();
     }
   }

@@ -17,7 +17,11 @@ export function up(dialect: DbDialect) {
     await db.schema.dropIndex('tracks_missing_since').execute();
     await db.schema.createIndex('tracks_present_order').on('tracks').columns(['missing_since', 'artist_display']).execute();
     await db.schema.createIndex('artists_name').on('artists').column('name').execute();
-    if (dialect === 'postgres') return trigramIndexes(db);
+    if (dialect === 'postgres') {
+      // PostgreSQL orders by a btree's second column only after an equality on the first, and IS NULL is not one
+      await db.schema.createIndex('tracks_listing').on('tracks').column('artist_display').where(sql.ref('missing_since'), 'is', null).execute();
+      return trigramIndexes(db);
+    }
 
     await sql`create virtual table track_search using fts5(title, artist, album, tokenize = 'trigram')`.execute(db);
     await sql`insert into track_search (rowid, title, artist, album)
