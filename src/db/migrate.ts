@@ -8,10 +8,11 @@ import * as soniquebaySink from './migrations/0006_soniquebay_sink.js';
 import * as scanSkipped from './migrations/0007_scan_skipped.js';
 import * as tempoAlternative from './migrations/0008_tempo_alternative.js';
 import * as imageRenditions from './migrations/0009_image_renditions.js';
+import * as searchIndex from './migrations/0010_search_index.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
-function migrations(dialect: DbDialect): Record<string, Migration> {
+export function migrationsFor(dialect: DbDialect): Record<string, Migration> {
   return {
     '0001_library': { up: library.up(dialect) },
     '0002_images': { up: images.up(dialect) },
@@ -22,13 +23,14 @@ function migrations(dialect: DbDialect): Record<string, Migration> {
     '0007_scan_skipped': { up: scanSkipped.up(dialect) },
     '0008_tempo_alternative': { up: tempoAlternative.up(dialect) },
     '0009_image_renditions': { up: imageRenditions.up(dialect) },
+    '0010_search_index': { up: searchIndex.up(dialect) },
   };
 }
 
 class StaticProvider implements MigrationProvider {
   constructor(private readonly dialect: DbDialect) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.dialect);
+    return migrationsFor(this.dialect);
   }
 }
 

@@ -68,7 +68,7 @@ function pager(page, go) {
   return h(
     'div',
     { class: 'pager' },
-    h('span', { class: 'muted' }, page.total === 0 ? 'nothing here' : `showing ${n(first)}–${n(last)} of ${n(page.total)}`),
+    h('span', { class: 'muted' }, page.total === 0 ? 'nothing here' : `showing ${n(first)}–${n(last)} of ${n(page.total)}${page.totalExact === false ? '+' : ''}`),
     h('button', { type: 'button', class: 'ghost', disabled: page.offset === 0, onclick: () => go(Math.max(0, page.offset - page.limit)) }, 'Previous'),
     h('button', { type: 'button', class: 'ghost', disabled: last >= page.total, onclick: () => go(page.offset + page.limit) }, 'Next'),
   );

@@ -21,12 +21,22 @@ export const idParams = { type: 'object', required: ['id'], properties: { id: { 
 
 type ListQuery = { search?: string; limit: number; offset: number };
 
+/** Counted this far past the page, no further: a count reads every match, and a page does not need it. */
+const COUNT_AHEAD = 1_000;
+
+/** `total` (up to the page's end + COUNT_AHEAD) and whether it is the whole count */
+async function counted(count: (atMost: number) => Promise<number>, { limit, offset }: ListQuery): Promise<{ total: number; totalExact: boolean }> {
+  const atMost = offset + limit + COUNT_AHEAD;
+  const n = await count(atMost + 1);
+  return { total: Math.min(n, atMost), totalExact: n <= atMost };
+}
+
 export function libraryRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const db = runtime.database.db;
 
   app.get<{ Querystring: ListQuery }>('/tracks', { schema: { tags: ['library'], summary: 'tracks with BPM, key and loudness; every word of `search` in the title, artist or album', querystring: listQuery, response: { 200: ok('a page of tracks, and how many match', pageOf(trackRowSchema)), ...errorResponses } } }, async (request) => {
     const { search, limit, offset } = request.query;
-    return { items: await searchTracks(db, search, { limit, offset }), limit, offset, total: await countTracks(db, search) };
+    return { items: await searchTracks(db, search, { limit, offset }), limit, offset, ...(await counted((atMost) => countTracks(db, search, atMost), request.query)) };
   });
 
   app.get<{ Querystring: { limit: number; offset: number } }>('/tracks/missing', { schema: { tags: ['library'], summary: 'tracks whose file has gone: kept (same id, analysis, vectors) until purged; hidden elsewhere', querystring: pagingSchema, response: { 200: ok('a page of missing tracks, longest missing first', pageOf(missingTrackSchema)), ...errorResponses } } }, async (request) => {
@@ -38,14 +48,14 @@ export function libraryRoutes(app: FastifyInstance, { runtime }: ApiContext): vo
     const { search, limit, offset } = request.query;
     const items = await searchAlbums(db, search, { limit, offset });
     const covers = await imageUrls('album', items.map((a) => a.id));
-    return { items: items.map((a) => ({ ...a, cover: covers.get(a.id) ?? null })), limit, offset, total: await countAlbums(db, search) };
+    return { items: items.map((a) => ({ ...a, cover: covers.get(a.id) ?? null })), limit, offset, ...(await counted((atMost) => countAlbums(db, search, atMost), request.query)) };
   });
 
   app.get<{ Querystring: ListQuery }>('/artists', { schema: { tags: ['library'], summary: 'artists with an image URL (256 px); `search` in the name', querystring: listQuery, response: { 200: ok('a page of artists, and how many match', pageOf(artistRowSchema)), ...errorResponses } } }, async (request) => {
     const { search, limit, offset } = request.query;
     const items = await searchArtists(db, search, { limit, offset });
     const images = await imageUrls('artist', items.map((a) => a.id));
-    return { items: items.map((a) => ({ ...a, image: images.get(a.id) ?? null })), limit, offset, total: await countArtists(db, search) };
+    return { items: items.map((a) => ({ ...a, image: images.get(a.id) ?? null })), limit, offset, ...(await counted((atMost) => countArtists(db, search, atMost), request.query)) };
   });
 
   /** the 256 px image URL of each entity that has one */

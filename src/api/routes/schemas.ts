@@ -67,7 +67,7 @@ export const artistRowSchema = obj({ id: { type: 'integer' }, name: { type: 'str
 
 /** a page of a list: its items, the paging asked for, and how many match in all */
 export function pageOf(item: unknown) {
-  return obj({ items: { type: 'array', items: item }, limit: { type: 'integer' }, offset: { type: 'integer' }, total: { type: 'integer' } }, ['items']);
+  return obj({ items: { type: 'array', items: item }, limit: { type: 'integer' }, offset: { type: 'integer' }, total: { type: 'integer' }, totalExact: { type: 'boolean', description: 'false: `total` is a lower bound (counting stops 1,000 past the page)' } }, ['items']);
 }
 
 /** a queued job: its id (`<queue>:<id>`), task name and queue */
