@@ -13,9 +13,12 @@ export interface Page {
   offset: number;
 }
 
-/** the search's words, lower-case (at most 10) */
+/**
+ * the search's words, lower-case (at most 10); NUL characters are dropped: no stored name holds one
+ * (PostgreSQL text cannot), and an FTS5 query string cannot carry one (found by the API fuzz)
+ */
 function words(search: string | undefined): string[] {
-  return (search ?? '').split(/\s+/).filter(Boolean).slice(0, 10).map((w) => w.toLowerCase());
+  return (search ?? '').replaceAll('\0', '').split(/\s+/).filter(Boolean).slice(0, 10).map((w) => w.toLowerCase());
 }
 
 function pattern(word: string): string {
