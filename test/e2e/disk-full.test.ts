@@ -1,4 +1,4 @@
-// Disk full (issue 17), embedded runtime: the SQLite data folder is a small tmpfs. The scan command
+// Disk full (issue 17), embedded runtime: the SQLite data folder is a small tmpfs (2 MiB). The scan command
 // fails within 60 s with "disk full" and a non-zero exit; once space is freed, the next scan completes
 // with the whole library. A first start on a full disk fails and leaves no empty database behind.
 import assert from 'node:assert/strict';
@@ -58,7 +58,8 @@ describe('disk full', { skip }, () => {
   };
 
   it('a scan on a full disk fails within 60 s with "disk full" and exits non-zero; after space is freed the next scan completes', async () => {
-    const data = tmpfs('data', '1m');
+    // room for the schema (~0.45 MB with its search index, and the WAL while it is made), not for the library
+    const data = tmpfs('data', '2m');
     const failed = await soniquebay(['scan', manifest.root, '--json'], data, 120_000);
     assert.notEqual(failed.code, 0, failed.stderr);
     const summary = JSON.parse(failed.stdout) as { status: string; lastError: string };
