@@ -3,18 +3,7 @@
 // artist (tracks/4 artists in all); names are made of syllables (as scripts/million-library.ts writes them), so that a
 // search word of 4+ letters matches a small part of the library and a 2-letter one a large part.
 import type { Db } from '../src/db/types.js';
-
-const SYLLABLES = ['ka', 'lo', 'mi', 'ra', 'ne', 'to', 'vi', 'sa', 'du', 'fe', 'gri', 'zon', 'bel', 'mar', 'ti', 'qua', 'ro', 'lu', 'che', 'wen'];
-
-export function word(n: number): string {
-  let out = '';
-  let x = n;
-  do {
-    out += SYLLABLES[x % SYLLABLES.length];
-    x = Math.floor(x / SYLLABLES.length);
-  } while (x > 0);
-  return out.charAt(0).toUpperCase() + out.slice(1);
-}
+import { word } from '../scripts/million-library.js';
 
 export async function insertSearchLibrary(db: Db, tracks: number): Promise<void> {
   const now = Date.now();

@@ -17,7 +17,8 @@ import type { Db } from '../src/db/types.js';
 import * as after from '../src/services/library/search.js';
 import * as before from './search-before.js';
 import { intEnv, median } from './helpers.js';
-import { insertSearchLibrary, word } from './search-library.js';
+import { word } from '../scripts/million-library.js';
+import { insertSearchLibrary } from './search-library.js';
 
 const tracks = intEnv('BENCH_SEARCH_TRACKS', 100_000);
 const requests = intEnv('BENCH_SEARCH_REQUESTS', 200);

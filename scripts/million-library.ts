@@ -30,7 +30,7 @@ const GENRES = ['Rock', 'Pop', 'Jazz', 'Electronic', 'Hip-Hop', 'Folk', 'Classic
 const SYLLABLES = ['ka', 'lo', 'mi', 'ra', 'ne', 'to', 'vi', 'sa', 'du', 'fe', 'gri', 'zon', 'bel', 'mar', 'ti', 'qua', 'ro', 'lu', 'che', 'wen'];
 
 /** A word from a number: distinct numbers give distinct words, so names never collide by accident. */
-function word(n: number): string {
+export function word(n: number): string {
   let out = '';
   let x = n;
   do {
