@@ -45,7 +45,12 @@ export const FOLLOW_UP_GRACE_MS = 6 * 3_600_000;
 
 export async function processEntities(payload: ProcessPayload, ctx: TaskContext): Promise<ProcessResult> {
   const outcome = await ctx.db.transaction().execute((trx) => writeBatch(trx, payload));
-  if (outcome.duplicateBatch) return { inserted: 0, updated: 0, failed: 0, duplicateBatch: true };
+  if (outcome.duplicateBatch) {
+    // the job ran before and committed, then died before finishing the scan (a crash between the two):
+    // the scan is finished here, or it would stay "running" for ever
+    const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
+    return { inserted: 0, updated: 0, failed: 0, duplicateBatch: true, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
+  }
   // after commit: the database already says this work is pending, so a failed enqueue loses nothing
   await queueFollowUps(ctx, outcome);
   const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
