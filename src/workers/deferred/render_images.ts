@@ -24,7 +24,9 @@ export async function renderImages(payload: { limit: number }, ctx: TaskContext)
     }
     await db.updateTable('images').set({ rendered_at: Date.now() }).where('hash', '=', hash).execute();
   }
-  const more = hashes.length === payload.limit;
+  // pictures stored while this job ran asked for a render job under this job's id (the same oldest
+  // picture then): they are looked for again here, not only when the limit was reached
+  const more = (await imagesWaiting(db)) !== undefined;
   if (more) await queueRenders(db, ctx.enqueue);
   return { rendered, failed, more };
 }
