@@ -2,7 +2,8 @@
 // same one whatever order the files are processed in, so that a library scanned by several
 // workers at once ends up exactly as one scanned by one. Mixed case beats all-capitals and
 // all-lower-case; between equals, the first in byte order.
-import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { isPostgres } from './dialect.js';
 
 const singleCase = (s: string) => s === s.toUpperCase() || s === s.toLowerCase();
 
@@ -20,7 +21,7 @@ export function preferredSpelling(a: string, b: string): string {
  * PostgreSQL (whose default collation depends on the locale).
  */
 export function preferredSpellingSql(db: Kysely<unknown> | { getExecutor(): { adapter: unknown } }, current: string, incoming: string): RawBuilder<string> {
-  const postgres = (db as { getExecutor(): { adapter: unknown } }).getExecutor().adapter instanceof PostgresAdapter;
+  const postgres = isPostgres(db as { getExecutor(): { adapter: unknown } });
   const cur = sql.ref(current);
   const inc = sql.ref(incoming);
   const single = (x: typeof cur) => sql`(${x} = upper(${x}) or ${x} = lower(${x}))`;

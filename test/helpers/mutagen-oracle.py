@@ -56,6 +56,10 @@ def number_pair(values):
 
 
 # tag key -> field, per tag family (keys compared lower-cased)
+REPLAYGAIN = {
+    "replaygain_track_gain": "rg_track_gain", "replaygain_album_gain": "rg_album_gain",
+    "replaygain_track_peak": "rg_track_peak", "replaygain_album_peak": "rg_album_peak",
+}
 ID3_TEXT = {
     "tit2": "title", "tt2": "title", "tpe1": "artists", "tp1": "artists", "talb": "album", "tal": "album",
     "tpe2": "albumartist", "tp2": "albumartist", "tcon": "genres", "tco": "genres",
@@ -63,16 +67,14 @@ ID3_TEXT = {
 }
 ID3_TXXX = {
     "musicbrainz album id": "mb_albumid", "musicbrainz artist id": "mb_artistid", "musicbrainz release track id": "mb_trackid",
-    "replaygain_track_gain": "rg_track_gain", "replaygain_album_gain": "rg_album_gain",
-    "replaygain_track_peak": "rg_track_peak", "replaygain_album_peak": "rg_album_peak",
+    **REPLAYGAIN,
 }
 VORBIS = {
     "title": "title", "artist": "artists", "album": "album", "albumartist": "albumartist", "album artist": "albumartist",
     "genre": "genres", "date": "date", "year": "date", "compilation": "compilation",
     "musicbrainz_albumid": "mb_albumid", "musicbrainz_artistid": "mb_artistid", "musicbrainz_trackid": "mb_recordingid",
     "musicbrainz_releasetrackid": "mb_trackid",
-    "replaygain_track_gain": "rg_track_gain", "replaygain_album_gain": "rg_album_gain",
-    "replaygain_track_peak": "rg_track_peak", "replaygain_album_peak": "rg_album_peak",
+    **REPLAYGAIN,
     "tracknumber": "track", "track": "track", "discnumber": "disc", "disc": "disc",
     "tracktotal": "tracktotal", "totaltracks": "tracktotal", "disctotal": "disctotal", "totaldiscs": "disctotal",
 }
@@ -90,8 +92,7 @@ ASF = {
     "wm/year": "date", "wm/tracknumber": "track", "wm/partofset": "disc", "wm/iscompilation": "compilation",
     "musicbrainz/album id": "mb_albumid", "musicbrainz/artist id": "mb_artistid", "musicbrainz/track id": "mb_recordingid",
     "musicbrainz/release track id": "mb_trackid",
-    "replaygain_track_gain": "rg_track_gain", "replaygain_album_gain": "rg_album_gain",
-    "replaygain_track_peak": "rg_track_peak", "replaygain_album_peak": "rg_album_peak",
+    **REPLAYGAIN,
 }
 
 

@@ -5,7 +5,8 @@
 // PostgreSQL's pg_trgm GIN indexes on lower(column), reached through one IN (…) per word because an
 // OR across a join cannot use them. Both indexes match case-insensitively at least where LIKE does,
 // so the LIKE tests on what they return give exactly LIKE's results.
-import { PostgresAdapter, sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
+import { isPostgres } from '../../db/dialect.js';
 import type { Database, Db } from '../../db/types.js';
 
 export interface Page {
@@ -32,10 +33,6 @@ function like(column: string, word: string) {
 /** trigram indexes find words of 3 characters or more; shorter ones are only tested with LIKE */
 function indexable(word: string): boolean {
   return [...word].length >= 3;
-}
-
-function isPostgres(db: Db): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 /** an FTS5 query: every word as a quoted string (a substring, with the trigram tokenizer) */

@@ -26,19 +26,19 @@ export async function renderImages(payload: { limit: number }, ctx: TaskContext)
   }
   // pictures stored while this job ran asked for a render job under this job's id (the same oldest
   // picture then): they are looked for again here, not only when the limit was reached
-  const more = (await imagesWaiting(db)) !== undefined;
-  if (more) await queueRenders(db, ctx.enqueue);
+  const more = await queueRenders(db, ctx.enqueue);
   return { rendered, failed, more };
 }
 
 /**
  * Queues the rendering when stored pictures wait for their display sizes (the covers tasks call it
  * after each batch): one job per oldest waiting picture, so the batches of a scan queue one job, not
- * one each.
+ * one each. True when some wait.
  */
-export async function queueRenders(db: Db, enqueue: TaskContext['enqueue']): Promise<void> {
+export async function queueRenders(db: Db, enqueue: TaskContext['enqueue']): Promise<boolean> {
   const oldest = await imagesWaiting(db);
   if (oldest) await enqueue('deferred.render_images', {}, { priority: 10, jobId: `render-images-${oldest}` });
+  return oldest !== undefined;
 }
 
 /** The oldest picture still waiting for its display sizes, or undefined. */
