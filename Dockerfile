@@ -4,7 +4,8 @@
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 COPY bin ./bin
 RUN npm ci && npm prune --omit=dev

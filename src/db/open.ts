@@ -31,7 +31,7 @@ export function sqliteFileFor(dataDir: string): string {
 const require = createRequire(import.meta.url);
 
 /** pg, loaded by the first PostgreSQL connection only (an embedded start does not pay for it) */
-function loadPg(): typeof pgModule {
+export function loadPg(): typeof pgModule {
   const pg = require('pg') as typeof pgModule;
   // 64-bit integers (epoch-ms times, file sizes, ids) as numbers: they stay far below 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));

@@ -5,10 +5,11 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { bestCovers } from '../../workers/covers/links.js';
 import type { ApiContext } from '../server.js';
+import { shippedUrl } from '../../shipped.js';
 import { albumRowSchema, errorResponses, ok, pageOf } from './schemas.js';
 
 const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
-const DIR = new URL('../dashboard/', import.meta.url);
+const DIR = shippedUrl('api/dashboard/');
 
 export function dashboardRoutes(app: FastifyInstance, { runtime }: ApiContext): void {
   const db = runtime.database.db;

@@ -1,7 +1,8 @@
 // The connection to SoniqueBay's database: one small pool per process (the sink is one writer; a
 // PostgreSQL advisory lock keeps it one across processes), and a check of the live schema, since
 // SoniqueBay's own migrations are fragile (contract §6) and a direct writer must not guess.
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from '../../db/open.js';
 import type { SinkSettings } from './settings.js';
 
 export type SinkPool = pg.Pool;
@@ -13,7 +14,7 @@ export function sinkPool(settings: SinkSettings): pg.Pool {
   const key = `${settings.url}\n${settings.schema ?? ''}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = new pg.Pool({
+    pool = new (loadPg().Pool)({
       connectionString: settings.url,
       max: 2,
       allowExitOnIdle: true,

@@ -4,7 +4,7 @@ import { openInsideRoots, OutsideRootsError, realRoots } from '../../services/li
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseBuffer, parseFile, type IAudioMetadata, type IOptions, type IPicture } from 'music-metadata';
+import type { IAudioMetadata, IOptions, IPicture } from 'music-metadata';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import { asfAudio, impossibleHeader, mp4AacConfig, oggAudio, plausibleBitrate, plausibleDuration, type Properties, type ReadAt } from './audio_properties.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
@@ -12,7 +12,7 @@ import { frameSyncConfirmed, isFrameStream } from './frame_sync.js';
 import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
-import { parseLargeFile } from './block_reader.js';
+import { parsers } from './parsers.js';
 import { isCancelled } from './sessions.js';
 import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
 import { unreadableReason } from './walk.js';
@@ -47,6 +47,8 @@ export async function extractFiles(
 ): Promise<ExtractOutcome> {
   const items: ExtractedTrack[] = [];
   const errors: FileError[] = [];
+  // the parsers load on a thread's first batch: their loading is not the first file's read time
+  await parsers();
   let next = 0;
   const lane = async () => {
     while (next < paths.length) {
@@ -106,6 +108,7 @@ export async function extractFile(file: string, roots?: readonly string[]): Prom
       await handle.close();
     }
     const data = whole;
+    const { parseBuffer, parseLargeFile } = await parsers();
     const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseLargeFile(file, options));
     const readAt: ReadAt = data ? async (position, length) => data.subarray(position, position + length) : (position, length) => readRange(file, position, length);
 
@@ -465,6 +468,7 @@ export async function readEmbeddedPicture(file: string, roots: readonly string[]
   } finally {
     await handle.close();
   }
+  const { parseBuffer, parseFile } = await parsers();
   const metadata = whole ? await parseBuffer(whole, { path: file, size: whole.length }, { duration: false }) : await parseFile(file, { duration: false });
   return frontPicture(metadata.common.picture);
 }

@@ -10,9 +10,9 @@
 // Size 0: no threads, the files are read in the calling thread (extractFiles).
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import './shared_tag_mappers.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { extractFiles, FILE_TIMEOUT_MS, readInsideRoots, type ExtractOutcome } from './metadata_extractor.js';
+import { runningFromSources, shippedUrl } from '../../shipped.js';
 
 export interface ParseRequest {
   id: number;
@@ -64,10 +64,11 @@ export function defaultParseThreads(): number {
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 256 };
 const TERMINATE_WAIT_MS = 2_000;
 
-/** Built, the thread is parse_thread.js beside this file; from the TypeScript sources it registers tsx itself (Node 20 threads do not inherit `--import tsx`). */
+/** From the TypeScript sources the thread registers tsx itself (Node 20 threads do not inherit `--import tsx`). */
 function newThread(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./parse_thread.js', import.meta.url), { resourceLimits: THREAD_HEAP });
-  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(new URL('./parse_thread.ts', import.meta.url).href)});`;
+  const entry = shippedUrl('workers/scan/parse_thread.ts');
+  if (!runningFromSources()) return new Worker(entry, { resourceLimits: THREAD_HEAP });
+  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`;
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...THREAD_HEAP, maxOldGenerationSizeMb: 2 * THREAD_HEAP.maxOldGenerationSizeMb } });
 }
 

@@ -1,7 +1,6 @@
 // Entry point of a tag-parsing thread (see parse_pool.ts): reads the files of one request with the
 // scan's own extractor, answers each file as soon as it is read, then says the request is done.
 import { parentPort } from 'node:worker_threads';
-import './shared_tag_mappers.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { extractFiles, readInsideRoots } from './metadata_extractor.js';
 import type { ParseReply, ParseRequest } from './parse_pool.js';
