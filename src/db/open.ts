@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type pgModule from 'pg';
 import type { Db, DbDialect } from './types.js';
 import { ImmediateSqliteDialect, openSqlite, StatementCache } from './sqlite.js';
+import { cleanCloseFile, recordCleanClose, takeCleanClose } from './clean_close.js';
 
 export interface DatabaseHandle {
   db: Db;
@@ -53,12 +54,16 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   const file = sqliteFileFor(target.dataDir);
   const created = !fs.existsSync(file);
   const discard = () => {
-    if (created) for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+    if (created) for (const f of [file, `${file}-wal`, `${file}-shm`, cleanCloseFile(file)]) fs.rmSync(f, { force: true });
   };
+  let checkedAt = takeCleanClose(file);
   let conn;
   try {
     conn = openSqlite(file);
-    checkSqlite(conn, file);
+    if (checkedAt === null) {
+      checkSqlite(conn, file);
+      checkedAt = Date.now();
+    }
   } catch (err) {
     conn?.close();
     discard();
@@ -69,7 +74,10 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
     db,
     dialect: 'sqlite',
     sqliteFile: file,
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      recordCleanClose(file, checkedAt);
+    },
     abandon: async () => {
       await db.destroy();
       discard();
@@ -90,7 +98,7 @@ export class DamagedDatabaseError extends Error {
 
 /**
  * The start-up check: SQLite's quick_check (every page and index entry is read, without comparing
- * indexes to tables). A damaged file stops the program with what to do, instead of letting scans run
+ * indexes to tables), skipped when the file is as a clean close left it (clean_close.ts). A damaged file stops the program with what to do, instead of letting scans run
  * on wrong counts or hang. Measured in docs/reliability.md.
  */
 function checkSqlite(conn: ReturnType<typeof openSqlite>, file: string): void {

@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { DamagedDatabaseError, openDatabase } from '../../src/db/open.js';
+import { cleanCloseFile, takeCleanClose } from '../../src/db/clean_close.js';
 import { databaseUrl } from '../helpers/brokers.js';
 import { insertSyntheticLibrary } from '../helpers/vector-library.js';
 
@@ -28,6 +29,40 @@ describe('database handle', () => {
     fs.writeFileSync(file, bytes);
     assert.throws(() => openDatabase({ dataDir: dir }), (err: Error) => err instanceof DamagedDatabaseError && /damaged/.test(err.message) && /\.recover/.test(err.message) && /move it away/.test(err.message));
     assert.ok(fs.readFileSync(file).equals(bytes), 'the damaged file is left as it was');
+  });
+
+  it('skips the start-up check only on a file exactly as a clean close left it, and for a week at most', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-db-'));
+    const file = path.join(dir, 'soniquebay.db');
+    const closeCleanly = async () => {
+      const handle = openDatabase({ dataDir: dir });
+      await migrateToLatest(handle.db, handle.dialect);
+      await handle.close();
+    };
+    await closeCleanly();
+    const checkedAt = takeCleanClose(file);
+    assert.ok(checkedAt !== null && Date.now() - checkedAt < 60_000, 'a clean close is trusted');
+    assert.equal(takeCleanClose(file), null, 'the record is used up once the file is opened');
+
+    await closeCleanly();
+    fs.appendFileSync(file, Buffer.alloc(0));
+    fs.utimesSync(file, new Date(), new Date(Date.now() - 3_600_000));
+    assert.equal(takeCleanClose(file), null, 'a file changed after the close is checked');
+
+    await closeCleanly();
+    fs.writeFileSync(`${file}-wal`, '');
+    assert.equal(takeCleanClose(file), null, 'a write-ahead log beside it (a crash, another process) means a check');
+    fs.rmSync(`${file}-wal`);
+
+    await closeCleanly();
+    assert.equal(takeCleanClose(file, Date.now() + 8 * 24 * 3600 * 1000), null, 'a week after the last check, it is checked again');
+
+    // the open itself: a record is written at each clean close, used up at each open
+    await closeCleanly();
+    assert.ok(fs.existsSync(cleanCloseFile(file)));
+    const handle = openDatabase({ dataDir: dir });
+    assert.ok(!fs.existsSync(cleanCloseFile(file)), 'an open file has no clean-close record (a crash leaves none)');
+    await handle.close();
   });
 
   it('a first start that fails leaves no empty database that a later start would take for a new library', async () => {
