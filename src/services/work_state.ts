@@ -10,7 +10,7 @@ const RETRY_CAP_MS = 60 * 60_000;
 /** … and give up after this many (about 5 h of trying), keeping the last reason */
 export const MAX_ATTEMPTS = 8;
 
-export async function markWork(db: Db, entity: Entity, id: number, stage: string, status: WorkStateTable['status'], fields: { error?: string | null; nextAttemptAt?: number | null } = {}): Promise<void> {
+export async function markWork(db: Db, entity: Entity, id: number, stage: string, status: WorkStateTable['status'], fields: MarkFields = {}): Promise<void> {
   const now = Date.now();
   const row = {
     entity_type: entity,
@@ -29,16 +29,51 @@ export async function markWork(db: Db, entity: Entity, id: number, stage: string
     .execute();
 }
 
-/** markWork(…, 'done') for many entities of one stage, in one statement per 200 */
-export async function markWorkDone(db: Db, entity: Entity, ids: readonly number[], stage: string): Promise<void> {
-  const now = Date.now();
-  for (let i = 0; i < ids.length; i += 200) {
-    const rows = ids.slice(i, i + 200).map((id) => ({ entity_type: entity, entity_id: id, stage, status: 'done' as const, attempts: 0, next_attempt_at: null, last_error: null, updated_at: now }));
-    await db
-      .insertInto('work_state')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'done', next_attempt_at: null, last_error: null, updated_at: now }))
-      .execute();
+type MarkFields = { error?: string | null; nextAttemptAt?: number | null };
+
+/**
+ * markWork calls gathered and written together, in multi-row statements of one transaction: a
+ * covers batch marks two or three stages per album or artist, and each mark alone was a commit of
+ * its own (~6,000 commits in a 10k-file scan). A covers job writes them in a `finally`
+ * (flushWrites in covers/links.ts); what a crash loses before that is redone by the job's retry
+ * (every stage is idempotent).
+ */
+export class WorkMarks {
+  private readonly rows = new Map<string, WorkStateTable>();
+
+  mark(entity: Entity, id: number, stage: string, status: WorkStateTable['status'], fields: MarkFields = {}): void {
+    const now = Date.now();
+    // one row per key: PostgreSQL refuses a statement that updates the same row twice
+    this.rows.set(`${entity}\0${id}\0${stage}`, {
+      entity_type: entity,
+      entity_id: id,
+      stage,
+      status,
+      attempts: 0,
+      next_attempt_at: fields.nextAttemptAt ?? (status === 'pending' ? now : null),
+      last_error: fields.error ?? null,
+      updated_at: now,
+    });
+  }
+
+  /** writes the gathered marks; call it inside a transaction (one commit for all, see flushWrites) */
+  async write(db: Db): Promise<void> {
+    const rows = [...this.rows.values()];
+    this.rows.clear();
+    for (let i = 0; i < rows.length; i += 200) {
+      await db
+        .insertInto('work_state')
+        .values(rows.slice(i, i + 200))
+        .onConflict((oc) =>
+          oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'),
+            next_attempt_at: eb.ref('excluded.next_attempt_at'),
+            last_error: eb.ref('excluded.last_error'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
   }
 }
 

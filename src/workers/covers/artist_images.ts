@@ -6,10 +6,10 @@ import path from 'node:path';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { deezerArtistPicture, fanartArtistThumb, lastfmArtistImage } from '../../services/providers/images.js';
-import { failWork, markWork } from '../../services/work_state.js';
+import { failWork, WorkMarks } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { nameKey, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../scan/names.js';
-import { findImageFile, hasCover, outsideAsNone, saveImage } from './links.js';
+import { findImageFile, flushWrites, hasCover, ImageLinks, outsideAsNone } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface ArtistImagesPayload {
@@ -26,35 +26,41 @@ const NOT_A_PERSON = new Set([nameKey(UNKNOWN_ARTIST), nameKey(VARIOUS_ARTISTS)]
 export async function extractArtistImages(payload: ArtistImagesPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { folder: 0, deezer: 0, fanarttv: 0, lastfm: 0, had: 0, later: 0, none: 0, failed: 0 };
   const roots = await realRoots(ctx.db);
-  for (const id of payload.artistIds) {
-    ctx.signal.throwIfAborted();
-    counts[await artistImage(id, payload.outside === true, ctx, roots)]++;
+  const links = new ImageLinks();
+  const marks = new WorkMarks();
+  try {
+    for (const id of payload.artistIds) {
+      ctx.signal.throwIfAborted();
+      counts[await artistImage(id, payload.outside === true, ctx, roots, links, marks)]++;
+    }
+  } finally {
+    await flushWrites(ctx.db, links, marks);
   }
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
 /** `roots`: the library roots' real paths (realRoots), the only places files are read from */
-async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[]): Promise<Outcome> {
+async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[], links: ImageLinks, marks: WorkMarks): Promise<Outcome> {
   const { db, services } = ctx;
   const artist = await db.selectFrom('artists').select(['id', 'name', 'mbid']).where('id', '=', id).executeTakeFirst();
   if (!artist) return 'none';
   try {
     if (await hasCover(db, 'artist', id)) {
-      await markWork(db, 'artist', id, 'image', 'done');
+      marks.mark('artist', id, 'image', 'done');
       return 'had';
     }
     const found = await artistFolderImage(id, artist.name, ctx);
     const bytes = found ? await readFileInsideRoots(found, roots).catch(outsideAsNone) : null;
     if (bytes) {
-      await saveImage(db, services.images, bytes, 'artist', id, 'folder');
-      await markWork(db, 'artist', id, 'image', 'done');
+      await links.save(services.images, bytes, 'artist', id, 'folder');
+      marks.mark('artist', id, 'image', 'done');
       return 'folder';
     }
-    await markWork(db, 'artist', id, 'image', 'done', { error: 'no artist image in the artist folder' });
+    marks.mark('artist', id, 'image', 'done', { error: 'no artist image in the artist folder' });
     if (NOT_A_PERSON.has(nameKey(artist.name)) || !services.http.enabled) return 'none';
     if (!outside) {
-      await markWork(db, 'artist', id, 'image_outside', 'pending');
+      marks.mark('artist', id, 'image_outside', 'pending');
       return 'later';
     }
     const { providerUrls, fanartApiKey, lastfmApiKey } = services.covers;
@@ -66,17 +72,17 @@ async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots
     for (const [source, fetchImage] of sources) {
       const bytes = await fetchImage();
       if (!bytes) continue;
-      await saveImage(db, services.images, bytes, 'artist', id, source);
-      await markWork(db, 'artist', id, 'image_outside', 'done');
+      await links.save(services.images, bytes, 'artist', id, source);
+      marks.mark('artist', id, 'image_outside', 'done');
       return source;
     }
-    await markWork(db, 'artist', id, 'image_outside', 'done', { error: 'no provider has an image of this artist' });
+    marks.mark('artist', id, 'image_outside', 'done', { error: 'no provider has an image of this artist' });
     return 'none';
   } catch (err) {
     if (err instanceof OutsideLookupsDisabledError) return 'none';
     const reason = err instanceof Error ? err.message : String(err);
     const stage = outside ? 'image_outside' : 'image';
-    if (err instanceof CorruptImageError) await markWork(db, 'artist', id, stage, 'failed', { error: reason });
+    if (err instanceof CorruptImageError) marks.mark('artist', id, stage, 'failed', { error: reason });
     else await failWork(db, 'artist', id, stage, reason, err instanceof ProviderUnavailableError ? err.retryAt : undefined);
     ctx.log.warn({ artistId: id, artist: artist.name, reason }, 'artist image failed');
     return 'failed';

@@ -5,10 +5,10 @@ import { readFileInsideRoots, realRoots } from '../../services/library/roots.js'
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { coverArtArchiveFront } from '../../services/providers/images.js';
-import { failWork, markWork } from '../../services/work_state.js';
+import { failWork, WorkMarks } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { findImageFile, hasCover, outsideAsNone, saveImage } from './links.js';
+import { findImageFile, flushWrites, hasCover, ImageLinks, outsideAsNone } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface AlbumCoversPayload {
@@ -17,55 +17,67 @@ export interface AlbumCoversPayload {
   outside?: boolean;
 }
 
+/** what a covers job writes at its end (flushWrites) */
+interface CoverWrites {
+  links: ImageLinks;
+  marks: WorkMarks;
+}
+
 type Outcome = 'embedded' | 'folder' | 'coverartarchive' | 'had' | 'later' | 'none' | 'failed';
 
 export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { embedded: 0, folder: 0, coverartarchive: 0, had: 0, later: 0, none: 0, failed: 0 };
   const roots = await realRoots(ctx.db);
-  for (const id of payload.albumIds) {
-    ctx.signal.throwIfAborted();
-    counts[await albumCover(id, payload.outside === true, ctx, roots)]++;
+  const writes = { links: new ImageLinks(), marks: new WorkMarks() };
+  try {
+    for (const id of payload.albumIds) {
+      ctx.signal.throwIfAborted();
+      counts[await albumCover(id, payload.outside === true, ctx, roots, writes)]++;
+    }
+  } finally {
+    await flushWrites(ctx.db, writes.links, writes.marks);
   }
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
 /** `roots`: the library roots' real paths (realRoots), the only places files are read from */
-async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[]): Promise<Outcome> {
+async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[], writes: CoverWrites): Promise<Outcome> {
   const { db, services } = ctx;
+  const { links, marks } = writes;
   const album = await db.selectFrom('albums').select(['id', 'title', 'mbid', 'release_group_mbid']).where('id', '=', id).executeTakeFirst();
   if (!album) return 'none';
   try {
     if (await hasCover(db, 'album', id)) {
-      await markWork(db, 'album', id, 'cover', 'done');
+      marks.mark('album', id, 'cover', 'done');
       return 'had';
     }
-    const local = await localCover(id, ctx, roots);
+    const local = await localCover(id, ctx, roots, links);
     if (local) {
-      await markWork(db, 'album', id, 'cover', 'done');
+      marks.mark('album', id, 'cover', 'done');
       return local;
     }
-    await markWork(db, 'album', id, 'cover', 'done', { error: 'no art in its files or folders' });
+    marks.mark('album', id, 'cover', 'done', { error: 'no art in its files or folders' });
     if (!album.mbid && !album.release_group_mbid) return 'none';
     if (!services.http.enabled) return 'none';
     if (!outside) {
       // the outside lookup waits for the deferred sweep: it never slows a scan
-      await markWork(db, 'album', id, 'cover_outside', 'pending');
+      marks.mark('album', id, 'cover_outside', 'pending');
       return 'later';
     }
     const bytes = await coverArtArchiveFront(services.http, services.covers.providerUrls.coverartarchive, album.mbid, album.release_group_mbid, ctx.signal);
     if (!bytes) {
-      await markWork(db, 'album', id, 'cover_outside', 'done', { error: 'the Cover Art Archive has no front image' });
+      marks.mark('album', id, 'cover_outside', 'done', { error: 'the Cover Art Archive has no front image' });
       return 'none';
     }
-    await saveImage(db, services.images, bytes, 'album', id, 'coverartarchive');
-    await markWork(db, 'album', id, 'cover_outside', 'done');
+    await links.save(services.images, bytes, 'album', id, 'coverartarchive');
+    marks.mark('album', id, 'cover_outside', 'done');
     return 'coverartarchive';
   } catch (err) {
     if (err instanceof OutsideLookupsDisabledError) return 'none';
     const reason = err instanceof Error ? err.message : String(err);
     const stage = outside ? 'cover_outside' : 'cover';
-    if (err instanceof CorruptImageError) await markWork(db, 'album', id, stage, 'failed', { error: reason });
+    if (err instanceof CorruptImageError) marks.mark('album', id, stage, 'failed', { error: reason });
     else await failWork(db, 'album', id, stage, reason, err instanceof ProviderUnavailableError ? err.retryAt : undefined);
     ctx.log.warn({ albumId: id, album: album.title, reason }, 'album cover failed');
     return 'failed';
@@ -73,7 +85,7 @@ async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots:
 }
 
 /** Embedded art of one of its tracks, else an image file in one of its folders. */
-async function localCover(albumId: number, ctx: TaskContext, roots: readonly string[]): Promise<'embedded' | 'folder' | null> {
+async function localCover(albumId: number, ctx: TaskContext, roots: readonly string[], links: ImageLinks): Promise<'embedded' | 'folder' | null> {
   const { db, services } = ctx;
   const tracks = await db
     .selectFrom('tracks')
@@ -86,7 +98,7 @@ async function localCover(albumId: number, ctx: TaskContext, roots: readonly str
     try {
       const picture = await readEmbeddedPicture(track.path, roots);
       if (picture) {
-        await saveImage(db, services.images, Buffer.from(picture.data), 'album', albumId, 'embedded');
+        await links.save(services.images, Buffer.from(picture.data), 'album', albumId, 'embedded');
         return 'embedded';
       }
     } catch (err) {
@@ -97,7 +109,7 @@ async function localCover(albumId: number, ctx: TaskContext, roots: readonly str
     const found = findImageFile(folder, services.covers.fileNames);
     const bytes = found ? await readFileInsideRoots(found, roots).catch(outsideAsNone) : null;
     if (!bytes) continue;
-    await saveImage(db, services.images, bytes, 'album', albumId, 'folder');
+    await links.save(services.images, bytes, 'album', albumId, 'folder');
     return 'folder';
   }
   return null;

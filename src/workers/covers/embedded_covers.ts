@@ -2,10 +2,10 @@
 // picture), stored once per content hash, linked to the track and, if it has none, its album.
 import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
 import { CorruptImageError, type StoredImage } from '../../services/images/store.js';
-import { failWork, markWork, markWorkDone } from '../../services/work_state.js';
+import { failWork, WorkMarks } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { hasCover, linkCover, linkImage, saveImage } from './links.js';
+import { flushWrites, hasCover, ImageLinks } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface CoverBatchResult {
@@ -24,47 +24,51 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
   // the tracks of an album mostly carry the same picture: read and stored once per batch, by the
   // hash the scan took of the picture's bytes; the other tracks are linked to it without a read
   const seen = new Map<string, StoredImage>();
-  /** tracks whose covers stage is done, recorded together at the end (the job runs again after a crash) */
-  const done: number[] = [];
-  for (const track of tracks) {
-    ctx.signal.throwIfAborted();
-    if (!track.has_picture) {
-      result.none++;
-      done.push(track.id);
-      continue;
-    }
-    try {
-      let stored = track.picture_hash ? seen.get(track.picture_hash) : undefined;
-      if (stored) {
-        await linkCover(db, stored, 'track', track.id, 'embedded');
-        result.reused++;
-      } else {
-        const picture = await readEmbeddedPicture(track.path, roots);
-        if (!picture) {
-          result.none++;
-          done.push(track.id);
-          continue;
+  // links and work marks written together at the end (the job runs again after a crash)
+  const links = new ImageLinks();
+  const marks = new WorkMarks();
+  try {
+    for (const track of tracks) {
+      ctx.signal.throwIfAborted();
+      if (!track.has_picture) {
+        result.none++;
+        marks.mark('track', track.id, 'covers', 'done');
+        continue;
+      }
+      try {
+        let stored = track.picture_hash ? seen.get(track.picture_hash) : undefined;
+        if (stored) {
+          links.link(stored, 'track', track.id, 'embedded');
+          result.reused++;
+        } else {
+          const picture = await readEmbeddedPicture(track.path, roots);
+          if (!picture) {
+            result.none++;
+            marks.mark('track', track.id, 'covers', 'done');
+            continue;
+          }
+          stored = await links.save(services.images, Buffer.from(picture.data), 'track', track.id, 'embedded');
+          if (track.picture_hash) seen.set(track.picture_hash, stored);
+          if (stored.created) result.stored++;
+          else result.reused++;
         }
-        stored = await saveImage(db, services.images, Buffer.from(picture.data), 'track', track.id, 'embedded');
-        if (track.picture_hash) seen.set(track.picture_hash, stored);
-        if (stored.created) result.stored++;
-        else result.reused++;
+        if (track.album_id !== null && !albums.has(track.album_id) && !(await hasCover(db, 'album', track.album_id))) {
+          links.link(stored, 'album', track.album_id, 'embedded');
+        }
+        if (track.album_id !== null) albums.add(track.album_id);
+        marks.mark('track', track.id, 'covers', 'done');
+      } catch (err) {
+        result.failed++;
+        const reason = err instanceof CorruptImageError ? `embedded picture: ${err.message}` : `embedded picture could not be read: ${err instanceof Error ? err.message : String(err)}`;
+        // a corrupt picture will not get better by retrying: failed at once, with the reason
+        if (err instanceof CorruptImageError || err instanceof OutsideRootsError) marks.mark('track', track.id, 'covers', 'failed', { error: reason });
+        else await failWork(db, 'track', track.id, 'covers', reason);
+        ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
       }
-      if (track.album_id !== null && !albums.has(track.album_id) && !(await hasCover(db, 'album', track.album_id))) {
-        await linkImage(db, stored, 'album', track.album_id, 'embedded');
-      }
-      if (track.album_id !== null) albums.add(track.album_id);
-      done.push(track.id);
-    } catch (err) {
-      result.failed++;
-      const reason = err instanceof CorruptImageError ? `embedded picture: ${err.message}` : `embedded picture could not be read: ${err instanceof Error ? err.message : String(err)}`;
-      // a corrupt picture will not get better by retrying: failed at once, with the reason
-      if (err instanceof CorruptImageError || err instanceof OutsideRootsError) await markWork(db, 'track', track.id, 'covers', 'failed', { error: reason });
-      else await failWork(db, 'track', track.id, 'covers', reason);
-      ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
     }
+  } finally {
+    await flushWrites(db, links, marks);
   }
-  await markWorkDone(db, 'track', done, 'covers');
   await queueRenders(ctx.db, ctx.enqueue);
   return result;
 }

@@ -64,8 +64,15 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   const seenFolders: number[] = [];
   const skipped: Record<string, number> = {};
 
+  // folder rows of changed folders, written together (one commit per 200 instead of one each),
+  // always before the extract batch that holds their files is queued
+  const folderRows: FolderRow[] = [];
+  const writeFolders = async () => {
+    if (folderRows.length > 0) await upsertFolders(db, folderRows.splice(0));
+  };
   const flush = async () => {
     if (batch.length === 0) return;
+    await writeFolders();
     const paths = batch;
     batch = [];
     batchNo++;
@@ -91,7 +98,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
       await recordFolderError(db, root.id, scanId, listing);
       continue;
     }
-    const toRead = await compareFolder(db, root.id, scanId, listing, full, seenFolders);
+    const toRead = await compareFolder(db, root.id, scanId, listing, full, seenFolders, folderRows);
     counts.discovered += listing.files.length + listing.unreadable.length;
     counts.unchanged += listing.files.length + listing.unreadable.length - toRead.length;
     for (const file of toRead) {
@@ -99,11 +106,13 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
       if (batch.length >= EXTRACT_BATCH_SIZE) await flush();
     }
     if (seenFolders.length >= 500) await markSeen(db, scanId, seenFolders.splice(0));
+    if (folderRows.length >= FOLDER_ROWS_PER_WRITE) await writeFolders();
     await report();
     // the walk and SQLite calls are synchronous underneath: let queued extract batches start
     if (counts.folders % YIELD_EVERY_FOLDERS === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   await flush();
+  await writeFolders();
   await markSeen(db, scanId, seenFolders.splice(0));
   await forgetVanishedFolders(db, root.id, scanId);
 
@@ -120,7 +129,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
  * each file is compared by size and mtime with its track (or its error row), and tracks whose file
  * is gone are marked: they become missing when the scan completes (unless found moved).
  */
-async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, full: boolean, seen: number[]): Promise<string[]> {
+async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, full: boolean, seen: number[], folderRows: FolderRow[]): Promise<string[]> {
   const fingerprint = folderFingerprint(listing);
   const folder = await db.selectFrom('folders').select(['id', 'fingerprint']).where('path', '=', listing.dir).executeTakeFirst();
   if (!full && folder && folder.fingerprint === fingerprint && listing.unreadable.length === 0) {
@@ -161,12 +170,30 @@ async function compareFolder(db: Db, rootId: number, scanId: string, listing: Fo
   for (let i = 0; i < goneErrors.length; i += 500) {
     await db.deleteFrom('scan_errors').where('path', 'in', goneErrors.slice(i, i + 500)).execute();
   }
-  await db
-    .insertInto('folders')
-    .values({ root_id: rootId, path: listing.dir, fingerprint: null, pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId })
-    .onConflict((oc) => oc.column('path').doUpdateSet({ pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId }))
-    .execute();
+  folderRows.push({ root_id: rootId, path: listing.dir, fingerprint: null, pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId });
   return toRead;
+}
+
+const FOLDER_ROWS_PER_WRITE = 200;
+type FolderRow = { root_id: number; path: string; fingerprint: null; pending_fingerprint: string; pending_scan_id: string; last_seen_scan_id: string };
+
+/** A changed folder's new fingerprint waits as pending until its files are written (sessions.ts). */
+async function upsertFolders(db: Db, rows: FolderRow[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    for (let i = 0; i < rows.length; i += FOLDER_ROWS_PER_WRITE) {
+      await tx
+        .insertInto('folders')
+        .values(rows.slice(i, i + FOLDER_ROWS_PER_WRITE))
+        .onConflict((oc) =>
+          oc.column('path').doUpdateSet((eb) => ({
+            pending_fingerprint: eb.ref('excluded.pending_fingerprint'),
+            pending_scan_id: eb.ref('excluded.pending_scan_id'),
+            last_seen_scan_id: eb.ref('excluded.last_seen_scan_id'),
+          })),
+        )
+        .execute();
+    }
+  });
 }
 
 async function markSeen(db: Db, scanId: string, folderIds: number[]): Promise<void> {
