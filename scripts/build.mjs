@@ -25,12 +25,12 @@ const selectPackages = {
   name: 'select-packages',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') || BUNDLED.has(packageOf(args.path)) ? undefined : { path: args.path, external: true }));
-    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: "export { default as en } from './en.js';", resolveDir: undefined, loader: 'js' }));
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: "export { default as en } from './en.js';", loader: 'js' }));
   },
 };
 
 fs.rmSync('dist', { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: ['src/cli.ts', 'src/workers/scan/parse_thread.ts', 'src/services/analysis/thread.ts'],
   outbase: 'src',
   outdir: 'dist',
@@ -45,5 +45,10 @@ await build({
   // the bundled CommonJS packages (commander) call require() for Node's own modules
   banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);" },
   logLevel: 'warning',
+  metafile: true,
 });
+// src/shipped.ts resolves paths from the root of dist/: its code must not be inlined into a thread entry point
+for (const [output, { entryPoint, inputs }] of Object.entries(result.metafile.outputs)) {
+  if (entryPoint && entryPoint !== 'src/cli.ts' && 'src/shipped.ts' in inputs) throw new Error(`${output}: src/shipped.ts was bundled into a thread entry point (see its header)`);
+}
 fs.cpSync('src/api/dashboard', 'dist/api/dashboard', { recursive: true });

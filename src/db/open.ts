@@ -98,8 +98,9 @@ export class DamagedDatabaseError extends Error {
 
 /**
  * The start-up check: SQLite's quick_check (every page and index entry is read, without comparing
- * indexes to tables), skipped when the file is as a clean close left it (clean_close.ts). A damaged file stops the program with what to do, instead of letting scans run
- * on wrong counts or hang. Measured in docs/reliability.md.
+ * indexes to tables), skipped when the file is as a clean close left it (clean_close.ts). A damaged
+ * file stops the program with what to do, instead of letting scans run on wrong counts or hang.
+ * Measured in docs/reliability.md.
  */
 function checkSqlite(conn: ReturnType<typeof openSqlite>, file: string): void {
   let problems: string[];
