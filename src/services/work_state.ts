@@ -11,22 +11,9 @@ const RETRY_CAP_MS = 60 * 60_000;
 export const MAX_ATTEMPTS = 8;
 
 export async function markWork(db: Db, entity: Entity, id: number, stage: string, status: WorkStateTable['status'], fields: MarkFields = {}): Promise<void> {
-  const now = Date.now();
-  const row = {
-    entity_type: entity,
-    entity_id: id,
-    stage,
-    status,
-    attempts: 0,
-    next_attempt_at: fields.nextAttemptAt ?? (status === 'pending' ? now : null),
-    last_error: fields.error ?? null,
-    updated_at: now,
-  };
-  await db
-    .insertInto('work_state')
-    .values(row)
-    .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status, next_attempt_at: row.next_attempt_at, last_error: row.last_error, updated_at: now }))
-    .execute();
+  const marks = new WorkMarks();
+  marks.mark(entity, id, stage, status, fields);
+  await marks.write(db);
 }
 
 type MarkFields = { error?: string | null; nextAttemptAt?: number | null };
