@@ -21,7 +21,7 @@ export function preferredSpelling(a: string, b: string): string {
  * PostgreSQL (whose default collation depends on the locale).
  */
 export function preferredSpellingSql(db: Kysely<unknown> | { getExecutor(): { adapter: unknown } }, current: string, incoming: string): RawBuilder<string> {
-  const postgres = isPostgres(db as { getExecutor(): { adapter: unknown } });
+  const postgres = isPostgres(db);
   const cur = sql.ref(current);
   const inc = sql.ref(incoming);
   const single = (x: typeof cur) => sql`(${x} = upper(${x}) or ${x} = lower(${x}))`;

@@ -22,7 +22,7 @@ type MarkFields = { error?: string | null; nextAttemptAt?: number | null };
  * markWork calls gathered and written together, in multi-row statements of one transaction: a
  * covers batch marks two or three stages per album or artist, and each mark alone was a commit of
  * its own (~6,000 commits in a 10k-file scan). A covers job writes them in a `finally`
- * (flushWrites in covers/links.ts); what a crash loses before that is redone by the job's retry
+ * (withCoverWrites in covers/links.ts); what a crash loses before that is redone by the job's retry
  * (every stage is idempotent).
  */
 export class WorkMarks {
@@ -43,7 +43,7 @@ export class WorkMarks {
     });
   }
 
-  /** writes the gathered marks; call it inside a transaction (one commit for all, see flushWrites) */
+  /** writes the gathered marks; call it inside a transaction (one commit for all, see withCoverWrites) */
   async write(db: Db): Promise<void> {
     const rows = [...this.rows.values()];
     this.rows.clear();

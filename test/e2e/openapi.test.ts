@@ -12,7 +12,7 @@ import { generateLibrary, type FixtureManifest } from '../../scripts/fixtures.js
 import { buildApi } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
-import { flushWrites, ImageLinks } from '../../src/workers/covers/links.js';
+import { withCoverWrites } from '../../src/workers/covers/links.js';
 import { testLogger } from '../helpers/brokers.js';
 import { drain } from '../helpers/runtimes.js';
 
@@ -176,9 +176,7 @@ describe('OpenAPI response schemas', () => {
     const target = albums[0]!;
     assert.ok(target, 'an album with several tracks and a cover');
     const other = await db.selectFrom('images').selectAll().where('hash', '!=', target.hash).executeTakeFirstOrThrow();
-    const links = new ImageLinks();
-    links.link(other, 'album', target.id, 'coverartarchive');
-    await flushWrites(db, links);
+    await withCoverWrites(db, async ({ links }) => links.link(other, 'album', target.id, 'coverartarchive'));
     const count = Number((await db.selectFrom('albums').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     const recent = (await app.inject('/albums/recent?limit=100')).json() as { items: { id: number; cover: string | null }[] };
     const ids = recent.items.map((a) => a.id);

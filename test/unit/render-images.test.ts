@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { openDatabase } from '../../src/db/open.js';
 import type { TaskContext } from '../../src/tasks/define.js';
-import { flushWrites, ImageLinks } from '../../src/workers/covers/links.js';
+import { withCoverWrites } from '../../src/workers/covers/links.js';
 import { queueRenders, renderImages } from '../../src/workers/deferred/render_images.js';
 import { testLogger, testServices } from '../helpers/brokers.js';
 
@@ -38,9 +38,7 @@ describe('deferred.render_images', () => {
     const stored = [];
     for (const [i, colour] of ['#a00', '#0a0', '#00a'].entries()) {
       const image = await services.images.put(await picture(colour));
-      const links = new ImageLinks();
-      links.link(image, 'album', i + 1, 'folder');
-      await flushWrites(db, links);
+      await withCoverWrites(db, async ({ links }) => links.link(image, 'album', i + 1, 'folder'));
       stored.push(image);
     }
     // the oldest picture's original is damaged on disk after it was stored

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { deezerArtistPicture, fanartArtistThumb, lastfmArtistImage } from '../../services/providers/images.js';
-import { failWork, WorkMarks } from '../../services/work_state.js';
+import { failWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { nameKey, UNKNOWN_ARTIST, VARIOUS_ARTISTS } from '../scan/names.js';
-import { findImageFile, flushWrites, hasCover, ImageLinks, outsideAsNone } from './links.js';
+import { findImageFile, hasCover, outsideAsNone, withCoverWrites, type CoverWrites } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface ArtistImagesPayload {
@@ -26,22 +26,18 @@ const NOT_A_PERSON = new Set([nameKey(UNKNOWN_ARTIST), nameKey(VARIOUS_ARTISTS)]
 export async function extractArtistImages(payload: ArtistImagesPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { folder: 0, deezer: 0, fanarttv: 0, lastfm: 0, had: 0, later: 0, none: 0, failed: 0 };
   const roots = await realRoots(ctx.db);
-  const links = new ImageLinks();
-  const marks = new WorkMarks();
-  try {
+  await withCoverWrites(ctx.db, async (writes) => {
     for (const id of payload.artistIds) {
       ctx.signal.throwIfAborted();
-      counts[await artistImage(id, payload.outside === true, ctx, roots, links, marks)]++;
+      counts[await artistImage(id, payload.outside === true, ctx, roots, writes)]++;
     }
-  } finally {
-    await flushWrites(ctx.db, links, marks);
-  }
+  });
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
 /** `roots`: the library roots' real paths (realRoots), the only places files are read from */
-async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[], links: ImageLinks, marks: WorkMarks): Promise<Outcome> {
+async function artistImage(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[], { links, marks }: CoverWrites): Promise<Outcome> {
   const { db, services } = ctx;
   const artist = await db.selectFrom('artists').select(['id', 'name', 'mbid']).where('id', '=', id).executeTakeFirst();
   if (!artist) return 'none';

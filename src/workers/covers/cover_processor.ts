@@ -5,10 +5,10 @@ import { readFileInsideRoots, realRoots } from '../../services/library/roots.js'
 import { OutsideLookupsDisabledError, ProviderUnavailableError } from '../../services/http/client.js';
 import { CorruptImageError } from '../../services/images/store.js';
 import { coverArtArchiveFront } from '../../services/providers/images.js';
-import { failWork, WorkMarks } from '../../services/work_state.js';
+import { failWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { findImageFile, flushWrites, hasCover, ImageLinks, outsideAsNone } from './links.js';
+import { findImageFile, hasCover, outsideAsNone, withCoverWrites, type CoverWrites, type ImageLinks } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface AlbumCoversPayload {
@@ -17,26 +17,17 @@ export interface AlbumCoversPayload {
   outside?: boolean;
 }
 
-/** what a covers job writes at its end (flushWrites) */
-interface CoverWrites {
-  links: ImageLinks;
-  marks: WorkMarks;
-}
-
 type Outcome = 'embedded' | 'folder' | 'coverartarchive' | 'had' | 'later' | 'none' | 'failed';
 
 export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskContext): Promise<Record<Outcome, number>> {
   const counts: Record<Outcome, number> = { embedded: 0, folder: 0, coverartarchive: 0, had: 0, later: 0, none: 0, failed: 0 };
   const roots = await realRoots(ctx.db);
-  const writes = { links: new ImageLinks(), marks: new WorkMarks() };
-  try {
+  await withCoverWrites(ctx.db, async (writes) => {
     for (const id of payload.albumIds) {
       ctx.signal.throwIfAborted();
       counts[await albumCover(id, payload.outside === true, ctx, roots, writes)]++;
     }
-  } finally {
-    await flushWrites(ctx.db, writes.links, writes.marks);
-  }
+  });
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }

@@ -2,10 +2,10 @@
 // picture), stored once per content hash, linked to the track and, if it has none, its album.
 import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
 import { CorruptImageError, type StoredImage } from '../../services/images/store.js';
-import { failWork, WorkMarks } from '../../services/work_state.js';
+import { failWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { flushWrites, hasCover, ImageLinks } from './links.js';
+import { hasCover, withCoverWrites } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface CoverBatchResult {
@@ -25,9 +25,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
   // hash the scan took of the picture's bytes; the other tracks are linked to it without a read
   const seen = new Map<string, StoredImage>();
   // links and work marks written together at the end (the job runs again after a crash)
-  const links = new ImageLinks();
-  const marks = new WorkMarks();
-  try {
+  await withCoverWrites(db, async ({ links, marks }) => {
     for (const track of tracks) {
       ctx.signal.throwIfAborted();
       if (!track.has_picture) {
@@ -66,9 +64,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
         ctx.log.warn({ trackId: track.id, path: track.path, reason }, 'no cover from this track');
       }
     }
-  } finally {
-    await flushWrites(db, links, marks);
-  }
+  });
   await queueRenders(ctx.db, ctx.enqueue);
   return result;
 }

@@ -4,7 +4,7 @@ import type { Insertable } from 'kysely';
 import { OutsideRootsError } from '../../services/library/roots.js';
 import path from 'node:path';
 import type { CoverTable, Db, ImageTable } from '../../db/types.js';
-import type { WorkMarks } from '../../services/work_state.js';
+import { WorkMarks } from '../../services/work_state.js';
 import type { ImageFormat, ImageStore, StoredImage } from '../../services/images/store.js';
 
 export type CoverEntity = CoverTable['entity_type'];
@@ -20,7 +20,7 @@ export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
 
 /**
  * The `images` and `covers` rows a covers job writes, gathered and written at its end in one
- * transaction with its work marks (flushWrites): one row at a time, each was a commit of its own
+ * transaction with its work marks (withCoverWrites): one row at a time, each was a commit of its own
  * (~5,000 in a 10k-file scan). A crash before the write loses nothing the job's retry does not redo.
  */
 export class ImageLinks {
@@ -42,7 +42,7 @@ export class ImageLinks {
     this.covers.set(`${entity}\0${id}\0${source}`, { entity_type: entity, entity_id: id, source, hash: stored.hash, mime: stored.mime, width: stored.width, height: stored.height, created_at: now });
   }
 
-  /** writes the gathered rows; call it inside a transaction (flushWrites) */
+  /** writes the gathered rows; call it inside a transaction (withCoverWrites) */
   async write(db: Db): Promise<void> {
     const images = [...this.images.values()];
     const covers = [...this.covers.values()];
@@ -69,12 +69,26 @@ export class ImageLinks {
   }
 }
 
-/** A covers job's gathered rows and work marks, in one transaction. */
-export async function flushWrites(db: Db, links: ImageLinks, marks?: WorkMarks): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await links.write(tx);
-    await marks?.write(tx);
-  });
+/** What a covers job writes at its end: its `images`/`covers` rows and its work marks. */
+export interface CoverWrites {
+  links: ImageLinks;
+  marks: WorkMarks;
+}
+
+/**
+ * Runs a covers job's work with its writes gathered, then writes them in one transaction, also when
+ * the work throws (what was done is kept; the job's retry redoes the rest).
+ */
+export async function withCoverWrites<T>(db: Db, work: (writes: CoverWrites) => Promise<T>): Promise<T> {
+  const writes: CoverWrites = { links: new ImageLinks(), marks: new WorkMarks() };
+  try {
+    return await work(writes);
+  } finally {
+    await db.transaction().execute(async (tx) => {
+      await writes.links.write(tx);
+      await writes.marks.write(tx);
+    });
+  }
 }
 
 export async function hasCover(db: Db, entity: CoverEntity, id: number): Promise<boolean> {

@@ -48,7 +48,7 @@ export async function extractFiles(
   const items: ExtractedTrack[] = [];
   const errors: FileError[] = [];
   // the parsers load on a thread's first batch: their loading is not the first file's read time
-  await parsers();
+  if (paths.length > 0) await parsers();
   let next = 0;
   const lane = async () => {
     while (next < paths.length) {
