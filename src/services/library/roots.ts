@@ -58,6 +58,15 @@ async function realPathOfOpen(handle: fs.promises.FileHandle, file: string): Pro
   }
 }
 
+/** realPathOfOpen for a file opened with fs.openSync (the parse threads' blocking reads) */
+function realPathOfOpenSync(fd: number, file: string): string {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return fs.realpathSync(file);
+  }
+}
+
 /**
  * Non-blocking (a named pipe called cover.jpg must not hold a thread for ever) and never becoming a
  * controlling terminal: opening is done before the check, so it must be harmless for any target.
@@ -76,6 +85,22 @@ export async function openInsideRoots(file: string, roots: readonly string[], fl
     return handle;
   } catch (err) {
     await handle.close();
+    throw err;
+  }
+}
+
+/**
+ * openInsideRoots with blocking calls, for a thread that does nothing but read files (a parse
+ * thread): one syscall each instead of a thread-pool round trip, ~9x less CPU for a small file.
+ * Returns the file descriptor.
+ */
+export function openInsideRootsSync(file: string, roots: readonly string[], flags: number = READ_FLAGS): number {
+  const fd = fs.openSync(file, flags);
+  try {
+    if (!roots.some((root) => isInside(root, realPathOfOpenSync(fd, file)))) throw new OutsideRootsError(file);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
     throw err;
   }
 }

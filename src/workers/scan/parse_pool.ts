@@ -4,7 +4,8 @@
 // take the reads, the parsing and their garbage (half of the main thread's time in a scan).
 //
 // Threads start on first use and are unref'd while idle (an idle pool never keeps a process
-// alive). A thread that stops answering for `stallMs` (a parser looping on a hostile file) or that
+// alive). A thread reads with blocking calls (metadata_extractor.ts, ReadMode). A thread that stops
+// answering for `stallMs` (a read hung on a dead mount, a parser looping on a hostile file) or that
 // dies is replaced; the files of its batch that were not answered yet are then read again one at a
 // time, so only the file that hangs or kills the parser becomes an error row, never its neighbours.
 // Size 0: no threads, the files are read in the calling thread (extractFiles).
@@ -140,7 +141,7 @@ export class ParsePool {
   private watch(slot: Slot): void {
     clearTimeout(slot.timer);
     if (!slot.ready) return;
-    slot.timer = setTimeout(() => this.lost(slot, `the tag parser stopped answering for ${Math.round(this.stallMs / 1000)} s on this file`), this.stallMs);
+    slot.timer = setTimeout(() => this.lost(slot, `the thread reading this file stopped answering for ${Math.round(this.stallMs / 1000)} s (a hung disk or network mount, or a parser loop)`), this.stallMs);
     slot.timer.unref();
   }
 

@@ -1,5 +1,6 @@
 // Entry point of a tag-parsing thread (see parse_pool.ts): reads the files of one request with the
-// scan's own extractor, answers each file as soon as it is read, then says the request is done.
+// scan's own extractor, with blocking reads (this thread has nothing else to do while it waits),
+// answers each file as soon as it is read, then says the request is done.
 import { parentPort } from 'node:worker_threads';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { extractFiles, readInsideRoots } from './metadata_extractor.js';
@@ -10,7 +11,7 @@ if (!port) throw new Error('parse_thread runs as a worker thread of the parse po
 
 port.on('message', (request: ParseRequest) => {
   const answered = new Set<string>();
-  const readOne = readInsideRoots(request.roots);
+  const readOne = readInsideRoots(request.roots, 'blocking');
   const read = async (file: string): Promise<ExtractedTrack | FileError> => {
     const result = await readOne(file);
     answered.add(file);
