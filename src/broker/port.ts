@@ -54,6 +54,8 @@ export interface Broker {
   getJob(id: string): Promise<JobInfo | null>;
   listJobs(query: { queue?: string; state: JobState; limit?: number }): Promise<JobInfo[]>;
   counts(): Promise<QueueCounts>;
+  /** jobs of one queue waiting or running (cheaper than counts) */
+  pending(queue: string): Promise<number>;
   /** failed → waiting with a fresh set of attempts; returns how many were retried */
   retry(ids: readonly string[]): Promise<number>;
   retryAllFailed(queue?: string): Promise<number>;

@@ -172,6 +172,21 @@ for (const kind of brokerKinds()) {
       assert.equal(seen.maxConcurrent, 2);
     });
 
+    it('counts a queue\'s jobs waiting or running as pending, and none once they are done', async () => {
+      const refs = [await h.broker.enqueue('t.sleep', { key: 'p0', ms: 100 }), await h.broker.enqueue('t.sleep', { key: 'p1', ms: 100 }), await h.broker.enqueue('t.sleep', { key: 'p2', ms: 100 })];
+      const queue = refs[0]!.queue;
+      // a delayed job (a retry waiting for its time) is not pending; nor is a job of another queue
+      await h.broker.enqueue('t.sleep', { key: 'later', ms: 1 }, { delayMs: 60_000 });
+      await h.broker.enqueue('t.echo', { key: 'other', value: 'x' });
+      assert.equal(await h.broker.pending(queue), 3);
+      await h.broker.startWorker();
+      await until('a running job', async () => (await h.broker.counts())[queue]?.active);
+      assert.equal(await h.broker.pending(queue), 3);
+      for (const ref of refs) await h.broker.waitForJob(ref.id, 10_000);
+      assert.equal(await h.broker.pending(queue), 0);
+      assert.equal((await h.broker.counts())[queue]?.delayed, 1);
+    });
+
     it('starts no more jobs per window than the queue rate limit', async () => {
       await h.broker.startWorker();
       const refs = [];

@@ -264,7 +264,8 @@ for (const setup of setups) {
       fs.mkdirSync(path.dirname(link), { recursive: true });
       fs.symlinkSync(inside, link);
       // scanned while the link points inside; then re-pointed outside before the covers stage runs
-      const worker = await runtime.broker.startWorker();
+      // (a picture already in the store would be linked by its hash without a read: not this one)
+      const worker = await runtime.broker.startWorker({ queues: ['scan', 'extract', 'batch'] });
       const scanId = randomUUID();
       await runtime.broker.enqueue('scan.discovery', { root, scanId });
       await until(async () => (await getScan(db, scanId))?.status === 'completed', 'the scan');

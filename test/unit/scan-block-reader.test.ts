@@ -6,10 +6,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseFile } from 'music-metadata';
-import { parseLargeFile } from '../../src/workers/scan/block_reader.js';
+import { parseOpenFile } from '../../src/workers/scan/block_reader.js';
+import { openLibraryFile, type ReadMode } from '../../src/workers/scan/open_file.js';
 import { isAudioFile } from '../../src/workers/scan/walk.js';
 
 const CORPUS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpora', 'music-metadata-samples');
+
+/** parseOpenFile on a file opened as the scan opens a large one (never read whole) */
+async function parseLargeFile(file: string, mode: ReadMode, stats?: { reads: number }) {
+  const opened = await openLibraryFile(file, undefined, mode, 0);
+  try {
+    return await parseOpenFile(opened, {}, stats);
+  } finally {
+    await opened.close();
+  }
+}
 
 /** the parse result as comparable text (picture bytes by length) */
 function shape(value: unknown): string {
@@ -33,7 +44,7 @@ describe('large files parsed through 64 KiB blocks', () => {
       const file = path.join(dir, name);
       assert.ok(fs.statSync(file).size > 1024 * 1024, `${name} is large`);
       const stats = { reads: 0 };
-      const cached = await parseLargeFile(file, {}, stats);
+      const cached = await parseLargeFile(file, 'async', stats);
       assert.equal(shape(cached), shape(await parseFile(file)), name);
       assert.equal(cached.common.title, 'Long Song');
       assert.ok(Math.abs((cached.format.duration ?? 0) - 180) < 1, `${name}: duration ${cached.format.duration}`);
@@ -41,7 +52,7 @@ describe('large files parsed through 64 KiB blocks', () => {
     }
   });
 
-  it('parses every file of the real-world corpus exactly as parseFile does', async () => {
+  it('parses every file of the real-world corpus exactly as parseFile does, with asynchronous and with blocking reads', async () => {
     const files = fs
       .readdirSync(CORPUS, { withFileTypes: true, recursive: true })
       .filter((e) => e.isFile() && isAudioFile(e.name))
@@ -55,7 +66,9 @@ describe('large files parsed through 64 KiB blocks', () => {
           return `error: ${(err as Error).message}`;
         }
       };
-      assert.equal(await outcome(() => parseLargeFile(file)), await outcome(() => parseFile(file)), path.relative(CORPUS, file));
+      const expected = await outcome(() => parseFile(file));
+      assert.equal(await outcome(() => parseLargeFile(file, 'async')), expected, path.relative(CORPUS, file));
+      assert.equal(await outcome(() => parseLargeFile(file, 'blocking')), expected, `${path.relative(CORPUS, file)} (blocking)`);
     }
   });
 });

@@ -67,7 +67,7 @@ describe('metadata extraction', () => {
     assert.deepEqual(track.genres, ['Rock', 'Pop']);
     assert.deepEqual([track.trackNo, track.trackTotal, track.discNo, track.discTotal, track.year], [3, 12, 1, 2, 1999]);
     assert.equal(track.compilation, true);
-    assert.match(track.pictureHash ?? '', /^[0-9a-f]{40}$/);
+    assert.match(track.pictureHash ?? '', /^[0-9a-f]{64}$/);
     assert.deepEqual(track.abTags, { 'ab:lo:rhythm:bpm': '128' });
     assert.ok((track.duration ?? 0) > 0.9);
     assert.deepEqual(track.fallbacks, []);

@@ -183,6 +183,11 @@ export class BullmqBroker implements Broker {
       .slice(0, limit);
   }
 
+  async pending(queue: string): Promise<number> {
+    const c = await this.queue(queue).getJobCounts('waiting', 'prioritized', 'active');
+    return (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0);
+  }
+
   async counts(): Promise<QueueCounts> {
     const names = Object.keys(this.registry.queues);
     const counts = emptyCounts(names);

@@ -107,6 +107,10 @@ export class EmbeddedBroker implements Broker {
     return rows.map(toInfo);
   }
 
+  async pending(queue: string): Promise<number> {
+    return retryBusy(() => this.store.pending(queue));
+  }
+
   async counts(): Promise<QueueCounts> {
     const counts = emptyCounts(Object.keys(this.registry.queues));
     for (const { queue, state, n } of await retryBusy(() => this.store.counts())) {

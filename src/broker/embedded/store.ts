@@ -102,6 +102,9 @@ export class JobStore {
       listQueue: p('SELECT * FROM queue_jobs WHERE queue = ? AND state = ? ORDER BY id DESC LIMIT ?'),
       listAll: p('SELECT * FROM queue_jobs WHERE state = ? ORDER BY id DESC LIMIT ?'),
       counts: p('SELECT queue, state, COUNT(*) AS n FROM queue_jobs GROUP BY queue, state'),
+      // each part on its state's partial index: no walk over the finished jobs
+      pending: p(`SELECT (SELECT COUNT(*) FROM queue_jobs WHERE state = 'waiting' AND queue = ?)
+                        + (SELECT COUNT(*) FROM queue_jobs WHERE state = 'active' AND queue = ?) AS n`),
       retryOne: p(`UPDATE queue_jobs SET state = 'waiting', attempts_made = 0, stalled_count = 0, error = NULL, result = NULL,
                    queued_at = ?, run_at = ?, finished_at = NULL, started_at = NULL WHERE id = ? AND state = 'failed'`),
       failedIds: p(`SELECT id FROM queue_jobs WHERE state = 'failed' AND (? IS NULL OR queue = ?)`),
@@ -216,6 +219,10 @@ export class JobStore {
 
   counts(): { queue: string; state: JobState; n: number }[] {
     return this.s.counts!.all() as { queue: string; state: JobState; n: number }[];
+  }
+
+  pending(queue: string): number {
+    return (this.s.pending!.get(queue, queue) as { n: number }).n;
   }
 
   failedIds(queue: string | undefined): number[] {

@@ -89,6 +89,16 @@ export class ImageStore {
   }
 
   /**
+   * The stored picture whose content hash (sha256, hex) this is, or null: a caller that knows a
+   * picture's hash (the scan takes it: tracks.picture_hash) links it without reading it again.
+   */
+  stored(hash: string): StoredImage | null {
+    if (!/^[0-9a-f]{64}$/.test(hash)) return null;
+    const meta = this.readMeta(hash);
+    return meta ? { hash: meta.hash, mime: meta.mime, width: meta.width, height: meta.height, bytes: meta.bytes, created: false } : null;
+  }
+
+  /**
    * Stores a picture once per content, checked readable (header and size) but not rendered: the
    * display sizes cost a decode and eight encodes, which a scan must not wait for. Throws
    * CorruptImageError for bad bytes.
@@ -96,8 +106,8 @@ export class ImageStore {
   async put(bytes: Buffer): Promise<StoredImage> {
     const hash = sha256(bytes);
     const folder = this.folderOf(hash);
-    const known = this.readMeta(hash);
-    if (known) return { hash: known.hash, mime: known.mime, width: known.width, height: known.height, bytes: known.bytes, created: false };
+    const known = this.stored(hash);
+    if (known) return known;
 
     const sharp = await loadSharp();
     let meta: Metadata;

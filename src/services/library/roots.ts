@@ -47,8 +47,7 @@ export async function resolveInsideRoots(file: string, roots: readonly string[])
 /**
  * Where an open file really is, as the kernel resolved it when it was opened (Linux: its
  * /proc/self/fd link, one syscall; elsewhere realpath). What is read through that handle has no
- * window between the check and the read; a large file that a parser opens again by its path has the
- * window realpath-then-open always had.
+ * window between the check and the read (the scan parses through that handle only: open_file.ts).
  */
 async function realPathOfOpen(handle: fs.promises.FileHandle, file: string): Promise<string> {
   try {

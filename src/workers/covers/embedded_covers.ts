@@ -21,9 +21,16 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
   const result: CoverBatchResult = { stored: 0, reused: 0, none: 0, failed: 0 };
   const albums = new Set<number>();
   const roots = await realRoots(db);
-  // the tracks of an album mostly carry the same picture: read and stored once per batch, by the
-  // hash the scan took of the picture's bytes; the other tracks are linked to it without a read
+  // the tracks of an album mostly carry the same picture: read and stored once, by the hash the
+  // scan took of the picture's bytes (the store's own content address); the other tracks, in this
+  // batch or a later one, are linked to it without a read
   const seen = new Map<string, StoredImage>();
+  const known = (hash: string | null): StoredImage | undefined => {
+    if (!hash) return undefined;
+    const stored = seen.get(hash) ?? services.images.stored(hash) ?? undefined;
+    if (stored) seen.set(hash, stored);
+    return stored;
+  };
   // links and work marks written together at the end (the job runs again after a crash)
   await withCoverWrites(db, async ({ links, marks }) => {
     for (const track of tracks) {
@@ -34,7 +41,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
         continue;
       }
       try {
-        let stored = track.picture_hash ? seen.get(track.picture_hash) : undefined;
+        let stored = known(track.picture_hash);
         if (stored) {
           links.link(stored, 'track', track.id, 'embedded');
           result.reused++;

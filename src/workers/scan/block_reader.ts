@@ -3,9 +3,10 @@
 // turns every ask into a read of the file: 71 reads for a 4-minute M4A, 27 for an MP3. Here the
 // tokenizer reads through a small cache of 64 KiB blocks instead, so neighbouring asks share one
 // read; asks of a block or more (a picture, a seek far away) go straight to the file.
-import fs from 'node:fs/promises';
+import type fs from 'node:fs/promises';
 import { parseFromTokenizer, type IAudioMetadata, type IOptions } from 'music-metadata';
 import { FileTokenizer } from 'strtok3';
+import type { OpenFile, PositionalRead } from './open_file.js';
 
 export const BLOCK_BYTES = 64 * 1024;
 /** blocks kept per file: the header region and the current read position, with room to spare */
@@ -18,15 +19,14 @@ class BlockCache {
   reads = 0;
 
   constructor(
-    private readonly handle: fs.FileHandle,
+    private readonly readAt: PositionalRead,
     private readonly size: number,
   ) {}
 
   async read<T extends NodeJS.ArrayBufferView>(buffer: T, offset: number, length: number, position: number): Promise<{ bytesRead: number; buffer: T }> {
     if (length >= BLOCK_BYTES) {
       this.reads++;
-      const { bytesRead } = await this.handle.read(buffer, offset, length, position);
-      return { bytesRead, buffer };
+      return { bytesRead: await this.readAt(buffer, offset, length, position), buffer };
     }
     const target = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     let done = 0;
@@ -51,8 +51,7 @@ class BlockCache {
     const start = index * BLOCK_BYTES;
     const data = Buffer.allocUnsafe(Math.max(0, Math.min(BLOCK_BYTES, this.size - start)));
     this.reads++;
-    const { bytesRead } = data.length > 0 ? await this.handle.read(data, 0, data.length, start) : { bytesRead: 0 };
-    const block = data.subarray(0, bytesRead);
+    const block = data.subarray(0, data.length > 0 ? await this.readAt(data, 0, data.length, start) : 0);
     if (this.blocks.size >= BLOCKS_KEPT) this.blocks.delete(this.blocks.keys().next().value!);
     this.blocks.set(index, block);
     return block;
@@ -67,22 +66,15 @@ class CachedFileTokenizer extends FileTokenizer {
 }
 
 /**
- * music-metadata's `parseFile`, reading through the block cache. The parser is chosen by the
- * file's extension first, as `parseFile` does. `stats.reads` tells how many reads the file took.
+ * music-metadata's `parseFile` on a file already open, reading through the block cache. The parser
+ * is chosen by the file's extension first, as `parseFile` does. `stats.reads` tells how many reads
+ * the file took.
  */
-export async function parseLargeFile(file: string, options: IOptions = {}, stats?: { reads: number }): Promise<IAudioMetadata> {
-  // non-blocking: a named pipe called "x.mp3" must not hold the read forever
-  const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  let cache: BlockCache;
+export async function parseOpenFile(file: OpenFile, options: IOptions = {}, stats?: { reads: number }): Promise<IAudioMetadata> {
+  const cache = new BlockCache(file.read, file.size);
   try {
-    const { size } = await handle.stat();
-    cache = new BlockCache(handle, size);
-    try {
-      return await parseFromTokenizer(new CachedFileTokenizer(cache, file, size), options);
-    } finally {
-      if (stats) stats.reads = cache.reads;
-    }
+    return await parseFromTokenizer(new CachedFileTokenizer(cache, file.path, file.size), options);
   } finally {
-    await handle.close();
+    if (stats) stats.reads = cache.reads;
   }
 }

@@ -1,9 +1,7 @@
 // metadata.extract_batch: tags and audio properties of each file, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
-import { openInsideRoots, openInsideRootsSync, OutsideRootsError, realRoots } from '../../services/library/roots.js';
+import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
-import fsSync from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { IAudioMetadata, IOptions, IPicture } from 'music-metadata';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
@@ -13,6 +11,7 @@ import { frameSyncConfirmed, isFrameStream } from './frame_sync.js';
 import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
+import { openLibraryFile, type OpenedFile, type ReadMode } from './open_file.js';
 import { parsers } from './parsers.js';
 import { isCancelled } from './sessions.js';
 import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
@@ -79,62 +78,6 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
   }
 }
 
-/** What the first read of a file gives: its identity, and its bytes when it is small enough to hold. */
-interface FileHead {
-  size: number;
-  mtimeMs: number;
-  regular: boolean;
-  /** the whole file, when regular and at most READ_WHOLE_MAX_BYTES */
-  whole: Buffer | null;
-}
-
-/**
- * How a file is opened and first read. `blocking` is for a parse thread, which has nothing else
- * to do while it waits: one syscall per step instead of a thread-pool round trip (10,000 small
- * files: 0.17 s instead of 1.5 s of CPU). A read that hangs there holds the thread, and the parse
- * pool's stall timer replaces it (parse_pool.ts). `async` is for a thread with other work.
- */
-export type ReadMode = 'async' | 'blocking';
-
-// non-blocking: a named pipe called "x.mp3" must not hold the read forever (regular files ignore
-// it); never becoming a controlling terminal, whatever the name points at
-const OPEN_FLAGS = fsSync.constants.O_RDONLY | fsSync.constants.O_NONBLOCK | fsSync.constants.O_NOCTTY;
-
-function headOf(size: number, mtimeMs: number, regular: boolean): FileHead {
-  return { size, mtimeMs: Math.trunc(mtimeMs), regular, whole: null };
-}
-
-function readHeadBlocking(file: string, roots: readonly string[] | undefined): FileHead {
-  const fd = roots ? openInsideRootsSync(file, roots, OPEN_FLAGS) : fsSync.openSync(file, OPEN_FLAGS);
-  try {
-    const stat = fsSync.fstatSync(fd);
-    const head = headOf(stat.size, stat.mtimeMs, stat.isFile());
-    if (head.regular && head.size > 0 && head.size <= READ_WHOLE_MAX_BYTES) {
-      const whole = Buffer.allocUnsafe(head.size);
-      head.whole = whole.subarray(0, fsSync.readSync(fd, whole, 0, head.size, 0));
-    }
-    return head;
-  } finally {
-    fsSync.closeSync(fd);
-  }
-}
-
-async function readHeadAsync(file: string, roots: readonly string[] | undefined): Promise<FileHead> {
-  const handle = roots ? await openInsideRoots(file, roots, OPEN_FLAGS) : await fs.open(file, OPEN_FLAGS);
-  try {
-    const stat = await handle.stat();
-    const head = headOf(stat.size, stat.mtimeMs, stat.isFile());
-    if (head.regular && head.size > 0 && head.size <= READ_WHOLE_MAX_BYTES) {
-      const whole = Buffer.allocUnsafe(head.size);
-      const { bytesRead } = await handle.read(whole, 0, head.size, 0);
-      head.whole = whole.subarray(0, bytesRead);
-    }
-    return head;
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * One file's tags and audio properties, or the reason it is not a track. With `roots` (real paths,
  * from realRoots) the open file must lie inside one of them: a link re-pointed outside the roots
@@ -144,56 +87,18 @@ export async function extractFile(file: string, roots?: readonly string[], mode:
   let size: number | null = null;
   let mtimeMs: number | null = null;
   try {
-    // one open + fstat + read + close for a small file: the fewest reads
     readFault?.(file);
-    const head = mode === 'blocking' ? readHeadBlocking(file, roots) : await readHeadAsync(file, roots);
-    size = head.size;
-    mtimeMs = head.mtimeMs;
-    if (!head.regular) return { path: file, size, mtimeMs, stage: 'extract', message: 'not a regular file' };
-    if (size === 0) return { path: file, size, mtimeMs, stage: 'extract', message: 'empty file (0 bytes)' };
-    const data = head.whole;
-    const { parseBuffer, parseLargeFile } = await parsers();
-    const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseLargeFile(file, options));
-    const readAt: ReadAt = data ? async (position, length) => data.subarray(position, position + length) : (position, length) => readRange(file, position, length);
-
-    let metadata: IAudioMetadata | undefined;
-    let problem: string | undefined;
+    // opened once and checked inside the roots; a small file is read whole (open, fstat, read)
+    const opened = await openLibraryFile(file, roots, mode, READ_WHOLE_MAX_BYTES);
     try {
-      metadata = await parse();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code) throw err;
-      problem = `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
+      size = opened.size;
+      mtimeMs = opened.mtimeMs;
+      if (!opened.regular) return { path: file, size, mtimeMs, stage: 'extract', message: 'not a regular file' };
+      if (size === 0) return { path: file, size, mtimeMs, stage: 'extract', message: 'empty file (0 bytes)' };
+      return await extractOpened(opened, size, mtimeMs);
+    } finally {
+      await opened.close();
     }
-    let props: AudioProps | undefined;
-    if (metadata) {
-      props = await audioProps(metadata, size, readAt, data !== null, parse);
-      problem = impossibleHeader(props) ?? (!metadata.format.container || !props.sampleRate ? 'no audio stream recognised' : undefined);
-      if (!problem && !plausibleDuration(props.duration)) problem = 'no audio frames found (no duration)';
-      if (!problem && isFrameStream(metadata.format.container) && !(await frameSyncConfirmed(readAt))) problem = 'no audio frames found (no frame sync confirmed by a next frame)';
-    }
-    let view = metadata ? await tagView(metadata, readAt) : undefined;
-    if (!problem && metadata && metadata.format.tagTypes.length === 0 && /^ogg/i.test(metadata.format.container ?? '') && /flac/i.test(metadata.format.codec ?? '')) {
-      // music-metadata reads no Vorbis comments in Ogg FLAC (upstream bug, docs/scan.md): ffprobe does
-      const probed = await probeAudio(file);
-      if (probed) view = tagViewOfProbe(probed.tags);
-    }
-    if (problem) {
-      // music-metadata could not place it: ffprobe decides whether there is an audio stream
-      const probed = await probeAudio(file);
-      if (probed && !impossibleHeader(probed)) {
-        props = fromProbe(probed, props);
-        // music-metadata skips some tag blocks it does not parse (Ogg FLAC comments): ffprobe's then
-        if (!metadata || metadata.format.tagTypes.length === 0) view = tagViewOfProbe(probed.tags);
-        problem = undefined;
-      } else if (metadata && props && view && !(await ffprobeAvailable()) && !impossibleHeader(props) && props.sampleRate && metadata.format.tagTypes.length > 0) {
-        // no second opinion here: a recognised header with tags is believed, without a duration
-        problem = undefined;
-      } else if (problem.startsWith('no audio frames')) {
-        problem = 'no audio stream recognised (no audio frames, tags only?)';
-      }
-    }
-    if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
-    return toTrack(file, size, mtimeMs, view, props, metadata);
   } catch (err) {
     if (err instanceof OutsideRootsError) return { path: file, size: null, mtimeMs: null, stage: 'extract', message: err.message };
     const code = (err as NodeJS.ErrnoException).code;
@@ -204,15 +109,57 @@ export async function extractFile(file: string, roots?: readonly string[], mode:
   }
 }
 
-async function readRange(file: string, position: number, length: number): Promise<Buffer> {
-  const handle = await fs.open(file, 'r');
+/** extractFile once the file is open: parsed from memory when read whole, else by position through the open file. */
+async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number): Promise<ExtractedTrack | FileError> {
+  const file = opened.path;
+  const data = opened.whole;
+  const { parseBuffer, parseOpenFile } = await parsers();
+  const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseOpenFile(opened, options));
+  const readAt: ReadAt = data
+    ? async (position, length) => data.subarray(position, position + length)
+    : async (position, length) => {
+        const buffer = Buffer.allocUnsafe(length);
+        return buffer.subarray(0, await opened.read(buffer, 0, length, position));
+      };
+
+  let metadata: IAudioMetadata | undefined;
+  let problem: string | undefined;
   try {
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, position);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
+    metadata = await parse();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code) throw err;
+    problem = `unreadable or corrupt: ${err instanceof Error ? err.message : String(err)}`;
   }
+  let props: AudioProps | undefined;
+  if (metadata) {
+    props = await audioProps(metadata, size, readAt, data !== null, parse);
+    problem = impossibleHeader(props) ?? (!metadata.format.container || !props.sampleRate ? 'no audio stream recognised' : undefined);
+    if (!problem && !plausibleDuration(props.duration)) problem = 'no audio frames found (no duration)';
+    if (!problem && isFrameStream(metadata.format.container) && !(await frameSyncConfirmed(readAt))) problem = 'no audio frames found (no frame sync confirmed by a next frame)';
+  }
+  let view = metadata ? await tagView(metadata, readAt) : undefined;
+  if (!problem && metadata && metadata.format.tagTypes.length === 0 && /^ogg/i.test(metadata.format.container ?? '') && /flac/i.test(metadata.format.codec ?? '')) {
+    // music-metadata reads no Vorbis comments in Ogg FLAC (upstream bug, docs/scan.md): ffprobe does
+    const probed = await probeAudio(file);
+    if (probed) view = tagViewOfProbe(probed.tags);
+  }
+  if (problem) {
+    // music-metadata could not place it: ffprobe decides whether there is an audio stream
+    const probed = await probeAudio(file);
+    if (probed && !impossibleHeader(probed)) {
+      props = fromProbe(probed, props);
+      // music-metadata skips some tag blocks it does not parse (Ogg FLAC comments): ffprobe's then
+      if (!metadata || metadata.format.tagTypes.length === 0) view = tagViewOfProbe(probed.tags);
+      problem = undefined;
+    } else if (metadata && props && view && !(await ffprobeAvailable()) && !impossibleHeader(props) && props.sampleRate && metadata.format.tagTypes.length > 0) {
+      // no second opinion here: a recognised header with tags is believed, without a duration
+      problem = undefined;
+    } else if (problem.startsWith('no audio frames')) {
+      problem = 'no audio stream recognised (no audio frames, tags only?)';
+    }
+  }
+  if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
+  return toTrack(file, size, mtimeMs, view, props, metadata);
 }
 
 interface AudioProps extends Properties {
@@ -491,9 +438,10 @@ export function frontPicture(pictures: readonly IPicture[] | undefined): IPictur
   return pictures.find((p) => p.type?.toLowerCase().includes('front')) ?? pictures[0]!;
 }
 
+/** the front picture's content address in the image store (sha256): the covers job links a stored one without reading the file */
 function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
   const front = frontPicture(pictures);
-  return front ? createHash('sha1').update(front.data).digest('hex') : null;
+  return front ? createHash('sha256').update(front.data).digest('hex') : null;
 }
 
 /**
@@ -501,11 +449,15 @@ function pictureHash(pictures: readonly IPicture[] | undefined): string | null {
  * inside one of `roots` (real paths, from realRoots), else OutsideRootsError.
  */
 export async function readEmbeddedPicture(file: string, roots: readonly string[]): Promise<IPicture | null> {
-  const head = await readHeadAsync(file, roots);
-  if (!head.regular) throw new Error(`${file} is not a regular file`);
-  const { parseBuffer, parseFile } = await parsers();
-  const metadata = head.whole ? await parseBuffer(head.whole, { path: file, size: head.whole.length }, { duration: false }) : await parseFile(file, { duration: false });
-  return frontPicture(metadata.common.picture);
+  const opened = await openLibraryFile(file, roots, 'async', READ_WHOLE_MAX_BYTES);
+  try {
+    if (!opened.regular) throw new Error(`${file} is not a regular file`);
+    const { parseBuffer, parseOpenFile } = await parsers();
+    const metadata = opened.whole ? await parseBuffer(opened.whole, { path: file, size: opened.whole.length }, { duration: false }) : await parseOpenFile(opened, { duration: false });
+    return frontPicture(metadata.common.picture);
+  } finally {
+    await opened.close();
+  }
 }
 
 /** AcousticBrainz-style tags (`ab:lo:rhythm:bpm` …) from any tag format, keys lower-cased. */

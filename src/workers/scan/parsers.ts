@@ -2,13 +2,13 @@
 // (shared_tag_mappers.ts): a command or thread that never parses a file does not load its ~80
 // modules at start-up (an unchanged rescan parses nothing).
 import type { parseBuffer, parseFile } from 'music-metadata';
-import type { parseLargeFile } from './block_reader.js';
+import type { parseOpenFile } from './block_reader.js';
 
 export interface Parsers {
   parseBuffer: typeof parseBuffer;
   parseFile: typeof parseFile;
   /** files above the size read whole: through the block cache (block_reader.ts) */
-  parseLargeFile: typeof parseLargeFile;
+  parseOpenFile: typeof parseOpenFile;
 }
 
 let loading: Promise<Parsers> | undefined;
@@ -17,7 +17,7 @@ export function parsers(): Promise<Parsers> {
   loading ??= (async () => {
     await import('./shared_tag_mappers.js');
     const [library, blocks] = await Promise.all([import('music-metadata'), import('./block_reader.js')]);
-    return { parseBuffer: library.parseBuffer, parseFile: library.parseFile, parseLargeFile: blocks.parseLargeFile };
+    return { parseBuffer: library.parseBuffer, parseFile: library.parseFile, parseOpenFile: blocks.parseOpenFile };
   })();
   return loading;
 }

@@ -12,6 +12,17 @@ import { walkFolders, type FolderListing } from './walk.js';
 import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export const EXTRACT_BATCH_SIZE = 200;
+/**
+ * A scan's first batches are smaller (25, 50, 100, then 200 files): the writer starts on the first
+ * 25 files while the parse threads read the next ones, instead of waiting idle for 200 (on 309
+ * full-length tracks it waited 0.7 s of a 1.8 s scan). Later batches are full: fewer jobs and
+ * transactions per file.
+ */
+const FIRST_BATCH_SIZE = 25;
+
+function batchSize(queuedBefore: number): number {
+  return Math.min(EXTRACT_BATCH_SIZE, FIRST_BATCH_SIZE * 2 ** queuedBefore);
+}
 const PROGRESS_EVERY_MS = 250;
 const CANCEL_CHECK_EVERY = 200;
 const YIELD_EVERY_FOLDERS = 8;
@@ -60,6 +71,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   const counts = { discovered: 0, unchanged: 0, queued: 0, folders: 0 };
   let batch: string[] = [];
   let batchNo = start.scan.batches_total;
+  const firstBatchNo = batchNo;
   let lastProgress = 0;
   const seenFolders: number[] = [];
   const skipped: Record<string, number> = {};
@@ -107,7 +119,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
       counts.unchanged += listing.files.length + listing.unreadable.length - toRead.length;
       for (const file of toRead) {
         batch.push(file);
-        if (batch.length >= EXTRACT_BATCH_SIZE) await flush();
+        if (batch.length >= batchSize(batchNo - firstBatchNo)) await flush();
       }
       if (seenFolders.length >= 500) await markSeen(db, scanId, seenFolders.splice(0));
       if (folderRows.length >= FOLDER_ROWS_PER_WRITE) await writeFolders();
