@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { seededRandom } from '../../scripts/random.js';
 import { mp3WithTags } from '../../scripts/tag-writers.js';
-import { frameSyncConfirmed } from '../../src/workers/scan/frame_sync.js';
+import { frameSyncConfirmed, worthProbing } from '../../src/workers/scan/frame_sync.js';
 import { extractFile } from '../../src/workers/scan/metadata_extractor.js';
 
 const readerOf = (data: Buffer) => async (position: number, length: number) => data.subarray(position, position + length);
@@ -54,6 +54,25 @@ describe('frame sync confirmation', () => {
       if (await frameSyncConfirmed(readerOf(noise))) confirmed++;
     }
     assert.equal(confirmed, 0);
+  });
+
+  it('asks ffprobe about a file music-metadata cannot read only when something in it looks like audio', async () => {
+    const random = seededRandom(11);
+    const noise = () => Buffer.from(Array.from({ length: 4096 }, () => Math.floor(random() * 256)));
+    const mp3 = fs.readFileSync(path.join(dir, 'mpeg1-l3.mp3'));
+    const adts = fs.readFileSync(path.join(dir, 'adts.aac'));
+    const m4a = Buffer.concat([Buffer.from([0, 0, 0, 0x20]), Buffer.from('ftypM4A ', 'latin1'), noise()]);
+    // random bytes named .flac (the bench library's broken files): no second opinion
+    for (let i = 0; i < 50; i++) assert.equal(await worthProbing(readerOf(noise()), '.flac'), false, `noise ${i}`);
+    // mislabelled audio keeps its second opinion: an MP3, an ADTS stream, an MP4 or Ogg named .flac
+    assert.equal(await worthProbing(readerOf(mp3), '.flac'), true, 'an MP3 named .flac');
+    assert.equal(await worthProbing(readerOf(mp3WithTags(mp3, { title: 'T', artists: ['A'] })), '.flac'), true, 'a tagged MP3 named .flac');
+    assert.equal(await worthProbing(readerOf(adts), '.m4a'), true, 'ADTS named .m4a');
+    assert.equal(await worthProbing(readerOf(m4a), '.flac'), true, 'an ftyp box named .flac');
+    assert.equal(await worthProbing(readerOf(Buffer.concat([Buffer.from('OggS', 'latin1'), noise()])), '.flac'), true, 'Ogg named .flac');
+    // a damaged FLAC keeps its signature, and a frame-stream name is always worth a look
+    assert.equal(await worthProbing(readerOf(Buffer.concat([Buffer.from('fLaC', 'latin1'), noise()])), '.flac'), true, 'damaged FLAC');
+    assert.equal(await worthProbing(readerOf(noise()), '.mp3'), true, 'noise named .mp3');
   });
 
   it('makes noise named .mp3 an error row, and keeps a real MP3 a track of the right length', async () => {

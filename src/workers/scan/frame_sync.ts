@@ -1,4 +1,4 @@
-// Is there really an MPEG audio or ADTS AAC stream here? music-metadata believes the first 11- or
+// Is there really an MPEG audio or ADTS AAC stream here (and, for ffprobe, anything audio at all)? music-metadata believes the first 11- or
 // 12-bit frame sync it meets, so 4 KiB of random bytes named .mp3 became a 0.14 s "track". ffmpeg and
 // mutagen only believe a sync that the next frame header confirms; so do we (docs/scan.md).
 import type { ReadAt } from './audio_properties.js';
@@ -85,4 +85,27 @@ export async function frameSyncConfirmed(read: ReadAt): Promise<boolean> {
 /** Containers that are bare frame streams, found by a frame sync and nothing else. */
 export function isFrameStream(container: string | undefined): boolean {
   return container !== undefined && /^(MPEG|ADTS)/i.test(container);
+}
+
+/** Signatures at the start of the containers the scan reads (past any ID3v2 tag). */
+const SIGNATURES = ['fLaC', 'OggS', 'RIFF', 'RF64', 'BW64', 'FORM', 'MAC ', 'wvpk', 'TTA1', 'MPCK', 'MP+', 'DSD ', 'FRM8'].map((s) => Buffer.from(s, 'latin1'));
+const EBML = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
+const ASF = Buffer.from([0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11]);
+/** bare frame streams: no signature, only a frame sync that a junk prefix or a free format can hide */
+const FRAME_STREAM_EXTENSIONS = new Set(['.mp3', '.mp2', '.mp1', '.aac']);
+
+/**
+ * Whether a file music-metadata could not read is worth ffprobe's second opinion (a process of
+ * 60-70 ms of CPU): a frame-stream file (.mp3, .aac…) always is, as frameSyncConfirmed says; any
+ * other is only when something in it looks like audio of any kind (a container signature at its
+ * start, an MP4 `ftyp` box, a confirmed MPEG/ADTS frame sync), so that a mislabelled file is still
+ * read and 4 KiB of random bytes named .flac fails at once.
+ */
+export async function worthProbing(read: ReadAt, extension: string): Promise<boolean> {
+  if (FRAME_STREAM_EXTENSIONS.has(extension)) return true;
+  const start = await id3v2End(read);
+  const head = await read(start, 12);
+  const at = (signature: Buffer, offset = 0) => head.length >= offset + signature.length && head.subarray(offset, offset + signature.length).equals(signature);
+  if (SIGNATURES.some((s) => at(s)) || at(EBML) || at(ASF) || at(Buffer.from('ftyp', 'latin1'), 4)) return true;
+  return frameSyncConfirmed(read);
 }

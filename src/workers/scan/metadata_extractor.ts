@@ -7,7 +7,7 @@ import type { IAudioMetadata, IOptions, IPicture } from 'music-metadata';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import { asfAudio, impossibleHeader, mp4AacConfig, oggAudio, plausibleBitrate, plausibleDuration, type Properties, type ReadAt } from './audio_properties.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
-import { frameSyncConfirmed, isFrameStream } from './frame_sync.js';
+import { frameSyncConfirmed, isFrameStream, worthProbing } from './frame_sync.js';
 import { ffprobeAvailable, probeAudio, type ProbedAudio } from './ffprobe_fallback.js';
 import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
@@ -15,7 +15,7 @@ import { openLibraryFile, type OpenedFile, type ReadMode } from './open_file.js'
 import { parsers } from './parsers.js';
 import { isCancelled } from './sessions.js';
 import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
-import { unreadableReason } from './walk.js';
+import { extensionOf, unreadableReason } from './walk.js';
 
 /**
  * Files up to this size are read in one go and parsed from memory (2.3x faster than parseFile's
@@ -144,8 +144,9 @@ async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number):
     if (probed) view = tagViewOfProbe(probed.tags);
   }
   if (problem) {
-    // music-metadata could not place it: ffprobe decides whether there is an audio stream
-    const probed = await probeAudio(file);
+    // music-metadata could not place it: ffprobe decides whether there is an audio stream, unless
+    // nothing in the file looks like audio (random bytes named .flac)
+    const probed = (await worthProbing(readAt, extensionOf(file))) ? await probeAudio(file) : undefined;
     if (probed && !impossibleHeader(probed)) {
       props = fromProbe(probed, props);
       // music-metadata skips some tag blocks it does not parse (Ogg FLAC comments): ffprobe's then
