@@ -31,6 +31,8 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
     if (stored) seen.set(hash, stored);
     return stored;
   };
+  // a corrupt picture fails every track that carries it (an album's worth): read and tried once
+  const corrupt = new Map<string, CorruptImageError>();
   // links and work marks written together at the end (the job runs again after a crash)
   await withCoverWrites(db, async ({ links, marks }) => {
     for (const track of tracks) {
@@ -41,6 +43,8 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
         continue;
       }
       try {
+        const bad = track.picture_hash ? corrupt.get(track.picture_hash) : undefined;
+        if (bad) throw bad;
         let stored = known(track.picture_hash);
         if (stored) {
           links.link(stored, 'track', track.id, 'embedded');
@@ -64,6 +68,7 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
         marks.mark('track', track.id, 'covers', 'done');
       } catch (err) {
         result.failed++;
+        if (err instanceof CorruptImageError && track.picture_hash) corrupt.set(track.picture_hash, err);
         const reason = err instanceof CorruptImageError ? `embedded picture: ${err.message}` : `embedded picture could not be read: ${err instanceof Error ? err.message : String(err)}`;
         // a corrupt picture will not get better by retrying: failed at once, with the reason
         if (err instanceof CorruptImageError || err instanceof OutsideRootsError) marks.mark('track', track.id, 'covers', 'failed', { error: reason });
