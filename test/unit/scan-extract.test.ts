@@ -12,6 +12,10 @@ describe('names and multi-value tags', () => {
   it('dedupes names by case, accents and spacing', () => {
     assert.equal(nameKey('  Beyoncé   Knowles '), nameKey('BEYONCE KNOWLES'));
     assert.notEqual(nameKey('AC/DC'), nameKey('ACDC'));
+    // plain ASCII takes a shorter path: the same keys as through the Unicode one
+    assert.equal(nameKey('  The   Beatles '), 'the beatles');
+    assert.equal(nameKey('  The   Beatles '), nameKey('  The   Beatlés '));
+    assert.equal(nameKey('Sigur Ros'), nameKey('Sigur\tRós'));
   });
 
   it('splits artists on ";" and " / " but keeps "&" and "AC/DC" whole', () => {

@@ -80,7 +80,13 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     if (Number(counted.numInsertedOrUpdatedRows ?? 0) === 0) return { inserted: 0, updated: 0, failed: 0, changedTrackIds: [], albumsWithoutArt: [], artistsWithoutArt: [], duplicateBatch: true };
   }
   const roots = await trx.selectFrom('library_roots').select(['id', 'path']).execute();
-  const rootOf = (file: string) => roots.filter((r) => isInside(r.path, file)).sort((a, b) => b.path.length - a.path.length)[0];
+  // the innermost root holding the file; a batch's files share a few folders
+  const rootByFolder = new Map<string, (typeof roots)[number] | undefined>();
+  const rootOf = (file: string) => {
+    const folder = path.dirname(file);
+    if (!rootByFolder.has(folder)) rootByFolder.set(folder, roots.filter((r) => isInside(r.path, file)).sort((a, b) => b.path.length - a.path.length)[0]);
+    return rootByFolder.get(folder);
+  };
 
   const items = payload.items.filter((item) => rootOf(item.path));
   const errors: FileError[] = [

@@ -3,6 +3,9 @@
 
 /** Case-, accent- and space-insensitive key: "Beyoncé " and "beyonce" are one artist. */
 export function nameKey(name: string): string {
+  // printable ASCII has nothing to decompose nor marks to drop: the same key without the Unicode
+  // work (nameKey was 8 % of the batch writer's time on a 10k scan)
+  if (/^[\x20-\x7e]*$/.test(name)) return name.toLowerCase().replace(/ +/g, ' ').trim();
   return name
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
