@@ -1,6 +1,7 @@
-// Is there really an MPEG audio or ADTS AAC stream here (and, for ffprobe, anything audio at all)? music-metadata believes the first 11- or
-// 12-bit frame sync it meets, so 4 KiB of random bytes named .mp3 became a 0.14 s "track". ffmpeg and
-// mutagen only believe a sync that the next frame header confirms; so do we (docs/scan.md).
+// Is there really an MPEG audio or ADTS AAC stream here (and, before asking ffprobe, anything audio
+// at all)? music-metadata believes the first 11- or 12-bit frame sync it meets, so 4 KiB of random
+// bytes named .mp3 became a 0.14 s "track". ffmpeg and mutagen only believe a sync that the next
+// frame header confirms; so do we (docs/scan.md).
 import type { ReadAt } from './audio_properties.js';
 
 /** How far past the ID3v2 tag the first frame is looked for. */
@@ -91,6 +92,8 @@ export function isFrameStream(container: string | undefined): boolean {
 const SIGNATURES = ['fLaC', 'OggS', 'RIFF', 'RF64', 'BW64', 'FORM', 'MAC ', 'wvpk', 'TTA1', 'MPCK', 'MP+', 'DSD ', 'FRM8'].map((s) => Buffer.from(s, 'latin1'));
 const EBML = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
 const ASF = Buffer.from([0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11]);
+/** an MP4 file's first box, at offset 4 */
+const FTYP = Buffer.from('ftyp', 'latin1');
 /** bare frame streams: no signature, only a frame sync that a junk prefix or a free format can hide */
 const FRAME_STREAM_EXTENSIONS = new Set(['.mp3', '.mp2', '.mp1', '.aac']);
 
@@ -106,6 +109,6 @@ export async function worthProbing(read: ReadAt, extension: string): Promise<boo
   const start = await id3v2End(read);
   const head = await read(start, 12);
   const at = (signature: Buffer, offset = 0) => head.length >= offset + signature.length && head.subarray(offset, offset + signature.length).equals(signature);
-  if (SIGNATURES.some((s) => at(s)) || at(EBML) || at(ASF) || at(Buffer.from('ftyp', 'latin1'), 4)) return true;
+  if (SIGNATURES.some((s) => at(s)) || at(EBML) || at(ASF) || at(FTYP, 4)) return true;
   return frameSyncConfirmed(read);
 }
