@@ -36,31 +36,33 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constant
  * when it is regular and at most `wholeMax` bytes. The caller closes it.
  */
 export async function openLibraryFile(file: string, roots: readonly string[] | undefined, mode: ReadMode, wholeMax: number): Promise<OpenedFile> {
-  if (mode === 'blocking') {
-    const fd = roots ? openInsideRootsSync(file, roots, OPEN_FLAGS) : fs.openSync(file, OPEN_FLAGS);
-    try {
-      const stat = fs.fstatSync(fd);
-      const read: PositionalRead = async (buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position);
-      const opened = described(file, stat, read, async () => fs.closeSync(fd));
-      if (wanted(opened, wholeMax)) {
-        const whole = Buffer.allocUnsafe(opened.size);
-        opened.whole = whole.subarray(0, fs.readSync(fd, whole, 0, opened.size, 0));
-      }
-      return opened;
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-  }
-  const handle = roots ? await openInsideRoots(file, roots, OPEN_FLAGS) : await fs.promises.open(file, OPEN_FLAGS);
+  const opened = mode === 'blocking' ? openBlocking(file, roots) : await openAsync(file, roots);
   try {
-    const read: PositionalRead = async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead;
-    const opened = described(file, await handle.stat(), read, () => handle.close());
-    if (wanted(opened, wholeMax)) {
+    if (opened.regular && opened.size > 0 && opened.size <= wholeMax) {
       const whole = Buffer.allocUnsafe(opened.size);
-      opened.whole = whole.subarray(0, await read(whole, 0, opened.size, 0));
+      opened.whole = whole.subarray(0, await opened.read(whole, 0, opened.size, 0));
     }
     return opened;
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+function openBlocking(file: string, roots: readonly string[] | undefined): OpenedFile {
+  const fd = roots ? openInsideRootsSync(file, roots, OPEN_FLAGS) : fs.openSync(file, OPEN_FLAGS);
+  try {
+    return described(file, fs.fstatSync(fd), async (buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position), async () => fs.closeSync(fd));
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+async function openAsync(file: string, roots: readonly string[] | undefined): Promise<OpenedFile> {
+  const handle = roots ? await openInsideRoots(file, roots, OPEN_FLAGS) : await fs.promises.open(file, OPEN_FLAGS);
+  try {
+    return described(file, await handle.stat(), async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead, () => handle.close());
   } catch (err) {
     await handle.close();
     throw err;
@@ -69,8 +71,4 @@ export async function openLibraryFile(file: string, roots: readonly string[] | u
 
 function described(file: string, stat: fs.Stats, read: PositionalRead, close: () => Promise<void>): OpenedFile {
   return { path: file, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs), regular: stat.isFile(), whole: null, read, close };
-}
-
-function wanted(opened: OpenedFile, wholeMax: number): boolean {
-  return opened.regular && opened.size > 0 && opened.size <= wholeMax;
 }
