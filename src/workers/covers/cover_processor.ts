@@ -8,7 +8,7 @@ import { coverArtArchiveFront } from '../../services/providers/images.js';
 import { failWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { findImageFile, hasCover, outsideAsNone, withCoverWrites, type CoverWrites, type ImageLinks } from './links.js';
+import { findImageFile, idsWithCover, LOOKUP_CHUNK, outsideAsNone, withCoverWrites, type CoverWrites, type ImageLinks } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface AlbumCoversPayload {
@@ -23,27 +23,70 @@ export async function processAlbumCovers(payload: AlbumCoversPayload, ctx: TaskC
   const counts: Record<Outcome, number> = { embedded: 0, folder: 0, coverartarchive: 0, had: 0, later: 0, none: 0, failed: 0 };
   const roots = await realRoots(ctx.db);
   await withCoverWrites(ctx.db, async (writes) => {
-    for (const id of payload.albumIds) {
-      ctx.signal.throwIfAborted();
-      counts[await albumCover(id, payload.outside === true, ctx, roots, writes)]++;
+    for (let i = 0; i < payload.albumIds.length; i += LOOKUP_CHUNK) {
+      // looked up a chunk at a time: one query per kind instead of three per album
+      const chunk = await lookUpAlbums(ctx.db, payload.albumIds.slice(i, i + LOOKUP_CHUNK));
+      for (const album of chunk) {
+        ctx.signal.throwIfAborted();
+        counts[await albumCover(album, payload.outside === true, ctx, roots, writes)]++;
+      }
     }
   });
   await queueRenders(ctx.db, ctx.enqueue);
   return counts;
 }
 
+interface AlbumToCover {
+  id: number;
+  /** undefined: the album is gone */
+  row: { title: string; mbid: string | null; release_group_mbid: string | null } | undefined;
+  covered: boolean;
+  /** its tracks in disc and track order (only for an album without art) */
+  tracks: AlbumTrack[];
+}
+
+interface AlbumTrack {
+  path: string;
+  folder: string;
+  has_picture: number;
+  picture_hash: string | null;
+}
+
+async function lookUpAlbums(db: TaskContext['db'], ids: readonly number[]): Promise<AlbumToCover[]> {
+  const rows = new Map((await db.selectFrom('albums').select(['id', 'title', 'mbid', 'release_group_mbid']).where('id', 'in', ids).execute()).map((r) => [r.id, r]));
+  const covered = await idsWithCover(db, 'album', ids);
+  const uncovered = ids.filter((id) => rows.has(id) && !covered.has(id));
+  const tracks = new Map<number, AlbumTrack[]>();
+  if (uncovered.length > 0) {
+    const found = await db
+      .selectFrom('tracks')
+      .select(['album_id', 'path', 'folder', 'has_picture', 'picture_hash'])
+      .where('album_id', 'in', uncovered)
+      .orderBy('album_id')
+      .orderBy('disc_no')
+      .orderBy('track_no')
+      .execute();
+    for (const { album_id: albumId, ...track } of found) {
+      if (albumId === null) continue;
+      const list = tracks.get(albumId) ?? [];
+      list.push(track);
+      tracks.set(albumId, list);
+    }
+  }
+  return ids.map((id) => ({ id, row: rows.get(id), covered: covered.has(id), tracks: tracks.get(id) ?? [] }));
+}
+
 /** `roots`: the library roots' real paths (realRoots), the only places files are read from */
-async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots: readonly string[], writes: CoverWrites): Promise<Outcome> {
+async function albumCover({ id, row: album, covered, tracks }: AlbumToCover, outside: boolean, ctx: TaskContext, roots: readonly string[], writes: CoverWrites): Promise<Outcome> {
   const { db, services } = ctx;
   const { links, marks } = writes;
-  const album = await db.selectFrom('albums').select(['id', 'title', 'mbid', 'release_group_mbid']).where('id', '=', id).executeTakeFirst();
   if (!album) return 'none';
   try {
-    if (await hasCover(db, 'album', id)) {
+    if (covered) {
       marks.mark('album', id, 'cover', 'done');
       return 'had';
     }
-    const local = await localCover(id, ctx, roots, links);
+    const local = await localCover(id, tracks, ctx, roots, links);
     if (local) {
       marks.mark('album', id, 'cover', 'done');
       return local;
@@ -76,16 +119,15 @@ async function albumCover(id: number, outside: boolean, ctx: TaskContext, roots:
 }
 
 /** Embedded art of one of its tracks, else an image file in one of its folders. */
-async function localCover(albumId: number, ctx: TaskContext, roots: readonly string[], links: ImageLinks): Promise<'embedded' | 'folder' | null> {
-  const { db, services } = ctx;
-  const tracks = await db
-    .selectFrom('tracks')
-    .select(['path', 'folder', 'has_picture'])
-    .where('album_id', '=', albumId)
-    .orderBy('disc_no')
-    .orderBy('track_no')
-    .execute();
+async function localCover(albumId: number, tracks: readonly AlbumTrack[], ctx: TaskContext, roots: readonly string[], links: ImageLinks): Promise<'embedded' | 'folder' | null> {
+  const { services } = ctx;
   for (const track of tracks.filter((t) => t.has_picture)) {
+    // the scan took the picture's hash: once the track's own covers job stored it, no read again
+    const stored = track.picture_hash ? services.images.stored(track.picture_hash) : null;
+    if (stored) {
+      links.link(stored, 'album', albumId, 'embedded');
+      return 'embedded';
+    }
     try {
       const picture = await readEmbeddedPicture(track.path, roots);
       if (picture) {

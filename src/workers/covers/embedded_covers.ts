@@ -5,7 +5,7 @@ import { CorruptImageError, type StoredImage } from '../../services/images/store
 import { failWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { readEmbeddedPicture } from '../scan/metadata_extractor.js';
-import { hasCover, withCoverWrites } from './links.js';
+import { idsWithCover, withCoverWrites } from './links.js';
 import { queueRenders } from '../deferred/render_images.js';
 
 export interface CoverBatchResult {
@@ -19,7 +19,8 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
   const { db, services } = ctx;
   const tracks = await db.selectFrom('tracks').select(['id', 'path', 'album_id', 'has_picture', 'picture_hash']).where('id', 'in', payload.trackIds).execute();
   const result: CoverBatchResult = { stored: 0, reused: 0, none: 0, failed: 0 };
-  const albums = new Set<number>();
+  // albums linked already, or by this job: an album's art comes from its first track that has one
+  const albums = await idsWithCover(db, 'album', [...new Set(tracks.flatMap((t) => (t.album_id === null ? [] : [t.album_id])))]);
   const roots = await realRoots(db);
   // the tracks of an album mostly carry the same picture: read and stored once, by the hash the
   // scan took of the picture's bytes (the store's own content address); the other tracks, in this
@@ -61,10 +62,10 @@ export async function extractEmbeddedCovers(payload: { trackIds: number[] }, ctx
           if (stored.created) result.stored++;
           else result.reused++;
         }
-        if (track.album_id !== null && !albums.has(track.album_id) && !(await hasCover(db, 'album', track.album_id))) {
+        if (track.album_id !== null && !albums.has(track.album_id)) {
           links.link(stored, 'album', track.album_id, 'embedded');
+          albums.add(track.album_id);
         }
-        if (track.album_id !== null) albums.add(track.album_id);
         marks.mark('track', track.id, 'covers', 'done');
       } catch (err) {
         result.failed++;

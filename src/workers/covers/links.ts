@@ -91,8 +91,17 @@ export async function withCoverWrites<T>(db: Db, work: (writes: CoverWrites) => 
   }
 }
 
-export async function hasCover(db: Db, entity: CoverEntity, id: number): Promise<boolean> {
-  return (await db.selectFrom('covers').select('id').where('entity_type', '=', entity).where('entity_id', '=', id).executeTakeFirst()) !== undefined;
+/** ids per query in the covers jobs' batched lookups (a job holds up to 10,000) */
+export const LOOKUP_CHUNK = 500;
+
+/** Which of `ids` already have an image linked, from any source: one query per LOOKUP_CHUNK ids. */
+export async function idsWithCover(db: Db, entity: CoverEntity, ids: readonly number[]): Promise<Set<number>> {
+  const covered = new Set<number>();
+  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+    const rows = await db.selectFrom('covers').select('entity_id').distinct().where('entity_type', '=', entity).where('entity_id', 'in', ids.slice(i, i + LOOKUP_CHUNK)).execute();
+    for (const row of rows) covered.add(row.entity_id);
+  }
+  return covered;
 }
 
 export interface BestCover {
