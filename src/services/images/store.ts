@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Metadata } from 'sharp';
+import { isCutShort } from './cut_short.js';
 
 export const DEFAULT_IMAGE_SIZES: readonly number[] = [64, 256, 512, 1024];
 export const IMAGE_FORMATS = ['webp', 'jpeg'] as const;
@@ -116,14 +117,20 @@ export class ImageStore {
     } catch (err) {
       throw new CorruptImageError(err instanceof Error ? err.message : String(err));
     }
-    const kind = meta.format ? MIME[meta.format] : undefined;
-    if (!kind || !meta.width || !meta.height) throw new CorruptImageError(`unsupported format ${meta.format ?? 'unknown'}`);
-    try {
-      // decoded once, small (JPEG shrinks on load): a cut or damaged picture is refused here, where
-      // the caller can still try the next source, not when its sizes are rendered later
-      await sharp(bytes, { limitInputPixels: MAX_PIXELS }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
-    } catch (err) {
-      throw new CorruptImageError(err instanceof Error ? err.message : String(err));
+    const { format } = meta;
+    const kind = format ? MIME[format] : undefined;
+    if (!format || !kind || !meta.width || !meta.height) throw new CorruptImageError(`unsupported format ${format ?? 'unknown'}`);
+    // a cut picture is refused here, where the caller can still try the next source, not when its
+    // sizes are rendered later: JPEG and PNG by their structure (cut_short.ts), the rarer formats by
+    // a small decode
+    const cut = isCutShort(bytes, format);
+    if (cut) throw new CorruptImageError(`the ${format} picture is cut short`);
+    if (cut === null) {
+      try {
+        await sharp(bytes, { limitInputPixels: MAX_PIXELS }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+      } catch (err) {
+        throw new CorruptImageError(err instanceof Error ? err.message : String(err));
+      }
     }
 
     // built in a temporary folder and renamed into place: a crash never leaves half an entry
