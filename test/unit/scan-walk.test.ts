@@ -41,13 +41,29 @@ describe('library walk', () => {
     fs.writeFileSync(path.join(outside, 'stolen.mp3'), 'x');
     fs.symlinkSync(outside, path.join(root, 'escape'));
     fs.symlinkSync(root, path.join(root, 'B', 'loop'));
-    fs.symlinkSync(path.join(root, 'B', 'C'), path.join(root, 'alias-of-C'));
+    fs.symlinkSync(path.join(root, 'B', 'C'), path.join(root, 'Alias-of-C'));
     fs.symlinkSync(path.join(root, 'nowhere'), path.join(root, 'A', 'broken.mp3'));
     const listings = await walk(root);
     const files = listings.flatMap((l) => l.files.map((f) => f.path));
     assert.ok(!files.some((f) => f.includes('stolen')), 'a link must never lead out of the root');
     assert.equal(files.filter((f) => f.endsWith('three.opus')).length, 1, 'a folder reached twice is listed once');
     assert.ok(!files.some((f) => f.endsWith('broken.mp3')));
+    assert.equal(new Set(listings.map((l) => l.dir)).size, listings.length);
+    assert.deepEqual(files.filter((f) => f.endsWith('three.opus')), [path.join(root, 'B', 'C', 'three.opus')], 'a linked folder is listed at its real path, wherever the link sorts');
+  });
+
+  it('enters a hidden folder through a link, once, even when links inside it loop', async () => {
+    const root = tree();
+    fs.mkdirSync(path.join(root, '.stash', 'Deep'), { recursive: true });
+    fs.writeFileSync(path.join(root, '.stash', 'Deep', 'six.mp3'), 'x');
+    fs.symlinkSync(path.join(root, '.stash'), path.join(root, 'stash'));
+    fs.symlinkSync(path.join(root, '.stash', 'Deep'), path.join(root, 'A', 'deep'));
+    fs.symlinkSync(path.join(root, '.stash'), path.join(root, '.stash', 'Deep', 'up'));
+    fs.symlinkSync(path.join(root, 'B'), path.join(root, '.stash', 'b'));
+    const listings = await walk(root);
+    const files = listings.flatMap((l) => l.files.map((f) => path.relative(root, f.path))).sort();
+    // six.mp3 once, by the first link in walk order; the links back up and out of .stash lead nowhere new
+    assert.deepEqual(files, ['A/deep/six.mp3', 'A/one.mp3', 'A/two.FLAC', 'B/C/three.opus']);
     assert.equal(new Set(listings.map((l) => l.dir)).size, listings.length);
   });
 

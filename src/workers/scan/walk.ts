@@ -1,6 +1,6 @@
 // Streams a library tree one folder at a time: memory grows with the number of folders waiting to
-// be visited, never with the number of files. Hidden entries are skipped; symbolic links are
-// followed only when their target lies inside the root, and every real folder is visited once.
+// be visited, never with the number of files or folders. Hidden entries are skipped; symbolic links
+// are followed only when their target lies inside the root, and every real folder is visited once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isInside } from '../../services/library/roots.js';
@@ -46,12 +46,16 @@ export interface FolderListing {
  * `realRoot` is the root with its own links resolved: what "inside the root" means.
  */
 export async function* walkFolders(root: string, realRoot: string): AsyncGenerator<FolderListing> {
-  const visited = new Set<string>();
-  const stack: { dir: string; real: string }[] = [{ dir: root, real: realRoot }];
+  // Only folders under a hidden one, which a link alone leads to, are remembered (to break link
+  // loops there): remembering every folder cost 56 MiB of strings at a million files.
+  const visitedHidden = new Set<string>();
+  const stack: { dir: string; real: string; hidden: boolean }[] = [{ dir: root, real: realRoot, hidden: false }];
   while (stack.length > 0) {
-    const { dir, real } = stack.pop()!;
-    if (visited.has(real)) continue;
-    visited.add(real);
+    const { dir, real, hidden } = stack.pop()!;
+    if (hidden) {
+      if (visitedHidden.has(real)) continue;
+      visitedHidden.add(real);
+    }
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -61,13 +65,14 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const listing: FolderListing = { dir, files: [], subdirs: [], unreadable: [], skipped: {} };
-    const children: { dir: string; real: string }[] = [];
+    const children: { dir: string; real: string; hidden: boolean }[] = [];
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const full = path.join(dir, entry.name);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
       let childReal = path.join(real, entry.name);
+      let childHidden = hidden;
       if (entry.name.includes('\ufffd') && !fs.existsSync(full)) {
         // Linux names are bytes: one that is not UTF-8 reaches us with U+FFFD and cannot be opened
         // by that string; reported so that the user can rename it
@@ -86,6 +91,9 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
           continue;
         }
         if (!isInside(realRoot, childReal)) continue;
+        // a linked folder the walk reaches by itself is visited there, by its real path, once
+        childHidden = underHiddenFolder(realRoot, childReal);
+        if (isDir && !childHidden) continue;
       }
       if (!isDir && !isFile && isAudioFile(entry.name) && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
         // reading a named pipe called "x.mp3" would block forever
@@ -94,7 +102,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
       }
       if (isDir) {
         listing.subdirs.push(entry.name);
-        children.push({ dir: full, real: childReal });
+        children.push({ dir: full, real: childReal, hidden: childHidden });
       } else if (isFile && isAudioFile(entry.name)) {
         try {
           const stat = fs.statSync(full);
@@ -111,6 +119,11 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     yield listing;
   }
+}
+
+/** Whether a folder inside the root lies under a hidden folder, which the walk enters only through a link. */
+function underHiddenFolder(realRoot: string, real: string): boolean {
+  return path.relative(realRoot, real).split(path.sep).some((part) => part.startsWith('.'));
 }
 
 const NOT_UTF8 = 'the file name is not valid UTF-8: rename the file to scan it';
