@@ -39,6 +39,41 @@ describe('analysis pool (worker threads)', () => {
     }
   });
 
+  it('runs the analysis and its decoder below the worker\'s priority, leaving the main thread alone (Linux)', { skip: process.platform !== 'linux' && 'nice is per thread on Linux only' }, async () => {
+    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19
+    const mainNice = os.getPriority(0);
+    const pool = new AnalysisPool(1);
+    const decoders = new Set<number>();
+    let threadNice: number | undefined;
+    try {
+      const running = pool.analyse(long, hint);
+      let done = false;
+      void running.finally(() => (done = true));
+      while (!done) {
+        for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+          try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+            const decodesIt = stat.includes('(ffmpeg)') && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(long);
+            if (decodesIt && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) decoders.add(niceOf(stat));
+          } catch {
+            // gone meanwhile
+          }
+        }
+        for (const tid of fs.readdirSync('/proc/self/task')) {
+          const nice = niceOf(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+          if (nice > mainNice) threadNice = nice;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await running;
+    } finally {
+      await pool.close();
+    }
+    assert.equal(os.getPriority(0), mainNice, 'the main thread keeps its priority');
+    assert.ok(threadNice !== undefined && threadNice >= mainNice + 1, `an analysis thread runs niced (seen: ${threadNice})`);
+    assert.deepEqual([...decoders], [threadNice], 'its ffmpeg runs at the thread\'s nice value');
+  });
+
   it('analyses with the WASM decoders when ffmpeg is not on PATH, to the same results', async () => {
     const expected = await analyseFile(short, hint);
     const saved = process.env.PATH;
