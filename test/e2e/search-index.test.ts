@@ -228,5 +228,48 @@ for (const { name, open } of places) {
         assert.equal(await count('album_search'), await count('albums'));
       }
     });
+
+    it('pages a word found in thousands of tracks as the plain search does, however the page reads the index', async () => {
+      const db = place.db;
+      const now = Date.now();
+      const root = await db.selectFrom('library_roots').select('id').executeTakeFirstOrThrow();
+      const artist = await db.selectFrom('artists').select('id').executeTakeFirstOrThrow();
+      const albums = (await db.selectFrom('albums').select('id').execute()).map((r) => r.id);
+      const rows = Array.from({ length: 9_000 }, (_, i) => ({
+        path: `/tricky/many-${i}.flac`,
+        root_id: root.id,
+        folder: '/tricky',
+        file_size: 1,
+        mtime_ms: now,
+        identity: `many${i}`,
+        title: `${i % 7 < 2 ? 'Plentiful' : 'Sparse'} song ${i}`,
+        artist_display: i % 3 === 0 ? 'Plenty Band' : 'Another Band',
+        artist_id: artist.id,
+        album_id: albums[i % albums.length]!,
+        disc_no: 1,
+        track_no: (i % 12) + 1,
+        compilation: 0,
+        has_lyrics: 0,
+        has_picture: 0,
+        missing_since: i % 50 === 0 ? now : null,
+        created_at: now,
+        updated_at: now,
+      }));
+      for (let i = 0; i < rows.length; i += 500) await db.insertInto('tracks').values(rows.slice(i, i + 500)).execute();
+      const expected = await plainTracks(db, 'plent');
+      assert.ok(expected.length > 4_000, `${expected.length} tracks match`);
+      assert.equal(await countTracks(db, 'plent'), expected.length);
+      assert.equal(await countTracks(db, 'plent', 1_051), 1_051);
+      // a count reads the matches one by one (and stops at its limit), not all of them first
+      if (place.dialect === 'sqlite') assert.match(await place.plan(place.queries.at(-1)!), /SCAN s VIRTUAL TABLE INDEX[^\n]*\n[^\n]*SEARCH tracks USING INTEGER PRIMARY KEY/);
+      // a page near the start comes within a few rows of the listing; one 3,000 rows in does not
+      for (const [offset, reads] of [[0, /^(?!.*track_search)/s], [3_000, /\+tracks\.id in \(select rowid from track_search/], [expected.length - 20, /\+tracks\.id in/]] as const) {
+        assert.deepEqual((await searchTracks(db, 'plent', { limit: 50, offset })).map((r) => r.id), expected.slice(offset, offset + 50), `offset ${offset}`);
+        if (place.dialect === 'sqlite') assert.match(place.queries.at(-1)!.sql, reads, `offset ${offset}`);
+      }
+      const few = (await searchTracks(db, 'song 1234', { limit: 50, offset: 0 })).map((r) => r.id);
+      if (place.dialect === 'sqlite') assert.match(place.queries.at(-1)!.sql, /[^+]tracks\.id in \(select rowid from track_search/, 'few matches are looked up and sorted');
+      assert.deepEqual(few, await plainTracks(db, 'song 1234'));
+    });
   });
 }
