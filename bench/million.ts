@@ -4,7 +4,8 @@
 //   embedded     `soniquebay scan <root> --json` on a fresh data dir: files/s, peak RSS (and RSS at
 //                each tenth of the scan, to see it flat), database size, then the unchanged rescan,
 //                then `soniquebay serve` on the result: p50/p99 of `GET /tracks?search=<word>` and
-//                `GET /albums` (BENCH_API_REQUESTS each, one at a time);
+//                `GET /albums` (BENCH_API_REQUESTS each, one at a time), with the API alone, then
+//                with `serve --embedded` (its worker analysing the new tracks in the same process);
 //   distributed  with REDIS_URL and DATABASE_URL: PostgreSQL (a database of its own, dropped after)
 //                and BullMQ (a key prefix of its own, deleted after); one `soniquebay worker
 //                --queues scan,batch` and 1, then 2, `soniquebay worker --queues extract`; the scan is
@@ -103,8 +104,8 @@ interface Summary {
   failed: number;
 }
 
-async function apiLatencies(dataDir: string, requests: number): Promise<{ tracks: number[]; albums: number[] }> {
-  const server = startLongRunning(['serve', '--port', '0'], baseEnv({ SONIQUEBAY_DATA_DIR: dataDir, SONIQUEBAY_LOG_LEVEL: 'info' }));
+async function apiLatencies(dataDir: string, requests: number, serveArgs: string[]): Promise<{ tracks: number[]; albums: number[] }> {
+  const server = startLongRunning(['serve', '--port', '0', ...serveArgs], baseEnv({ SONIQUEBAY_DATA_DIR: dataDir, SONIQUEBAY_LOG_LEVEL: 'info' }));
   try {
     const deadline = Date.now() + 120_000;
     let address: string | undefined;
@@ -218,10 +219,14 @@ export async function benchMillion(): Promise<void> {
       const r = JSON.parse(rescan.stdout) as Summary;
       if (r.status !== 'completed' || r.extracted !== 0) throw new Error(`rescan: ${rescan.stdout}`);
       console.log(`unchanged rescan: wall ${rescan.wallS.toFixed(2)} s (scan ${r.seconds} s), peak RSS ${(rescan.peakKiB / 1024).toFixed(0)} MiB (load ${load()})`);
-      const api = await apiLatencies(dataDir, requests);
       const line = (name: string, v: number[]) => `${name}: p50 ${percentile(v, 50).toFixed(1)} ms, p99 ${percentile(v, 99).toFixed(1)} ms, max ${Math.max(...v).toFixed(1)} ms (${v.length} requests, median ${median(v).toFixed(1)})`;
-      console.log(line('GET /tracks?search=<word>', api.tracks));
-      console.log(line('GET /albums?offset=…', api.albums));
+      // the API alone first, on what the scan left: --embedded then analyses tracks as it answers
+      for (const [what, args] of [['serve (the API alone)', []], ['serve --embedded (its worker analysing)', ['--embedded']]] as const) {
+        const api = await apiLatencies(dataDir, requests, [...args]);
+        console.log(`${what} (load ${load()}):`);
+        console.log(line('  GET /tracks?search=<word>', api.tracks));
+        console.log(line('  GET /albums?offset=…', api.albums));
+      }
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

@@ -47,9 +47,14 @@ export function eligibleTracks(db: Db, analysisEnabled: boolean) {
   return query;
 }
 
-/** a page of eligible track ids after `afterId`, in id order */
+/**
+ * A page of eligible track ids after `afterId`, in id order. With analysis on, the page walks the
+ * analysed tracks (the same ids): walking every track for the few analysed ones of a library
+ * whose analysis has just begun took 0.5 s per page at a million tracks, on the event loop.
+ */
 export async function eligibleTrackIds(db: Db, analysisEnabled: boolean, afterId: number, limit: number): Promise<number[]> {
-  const rows = await eligibleTracks(db, analysisEnabled).where('tracks.id', '>', afterId).orderBy('tracks.id').limit(limit).execute();
+  const id = sql.ref<number>(analysisEnabled ? 'track_analysis.track_id' : 'tracks.id');
+  const rows = await eligibleTracks(db, analysisEnabled).where(id, '>', afterId).orderBy(id).limit(limit).execute();
   return rows.map((r) => r.id);
 }
 
