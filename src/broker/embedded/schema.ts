@@ -31,7 +31,13 @@ CREATE TABLE IF NOT EXISTS queue_jobs (
 CREATE INDEX IF NOT EXISTS queue_jobs_claim ON queue_jobs (queue, priority, queued_at, id) WHERE state = 'waiting';
 CREATE INDEX IF NOT EXISTS queue_jobs_delayed ON queue_jobs (run_at) WHERE state = 'delayed';
 CREATE INDEX IF NOT EXISTS queue_jobs_active ON queue_jobs (locked_by) WHERE state = 'active';
-CREATE INDEX IF NOT EXISTS queue_jobs_finished ON queue_jobs (queue, state, finished_at) WHERE state IN ('completed','failed');
+-- A job's columns after its payload are read by walking the payload's overflow pages: a statement
+-- that scans the table reads every payload (310 MB for a million-file scan's 26,000 jobs, 0.2-0.5 s
+-- on the event loop), so the counts and the pruning read these indexes instead.
+DROP INDEX IF EXISTS queue_jobs_finished;
+CREATE INDEX IF NOT EXISTS queue_jobs_queue_state ON queue_jobs (queue, state);
+CREATE INDEX IF NOT EXISTS queue_jobs_completed ON queue_jobs (queue, finished_at, id) WHERE state = 'completed';
+CREATE INDEX IF NOT EXISTS queue_jobs_failed ON queue_jobs (finished_at) WHERE state = 'failed';
 CREATE TABLE IF NOT EXISTS queue_workers (
   id TEXT PRIMARY KEY,
   pid INTEGER NOT NULL,

@@ -108,7 +108,9 @@ export class JobStore {
       retryOne: p(`UPDATE queue_jobs SET state = 'waiting', attempts_made = 0, stalled_count = 0, error = NULL, result = NULL,
                    queued_at = ?, run_at = ?, finished_at = NULL, started_at = NULL WHERE id = ? AND state = 'failed'`),
       failedIds: p(`SELECT id FROM queue_jobs WHERE state = 'failed' AND (? IS NULL OR queue = ?)`),
-      pruneAge: p(`DELETE FROM queue_jobs WHERE state = ? AND finished_at < ?`),
+      // the states written out: a partial index serves only a query that names its state
+      pruneCompletedAge: p(`DELETE FROM queue_jobs WHERE state = 'completed' AND queue = ? AND finished_at < ?`),
+      pruneFailedAge: p(`DELETE FROM queue_jobs WHERE state = 'failed' AND finished_at < ?`),
       pruneCount: p(`DELETE FROM queue_jobs WHERE queue = ? AND state = 'completed' AND id NOT IN
                      (SELECT id FROM queue_jobs WHERE queue = ? AND state = 'completed' ORDER BY finished_at DESC, id DESC LIMIT ?)`),
       queuesWithCompleted: p(`SELECT DISTINCT queue FROM queue_jobs WHERE state = 'completed'`),
@@ -230,9 +232,9 @@ export class JobStore {
   }
 
   prune(policy: RetentionPolicy, now: number): number {
-    let removed = this.s.pruneAge!.run('completed', now - policy.completedMaxAgeMs).changes;
-    removed += this.s.pruneAge!.run('failed', now - policy.failedMaxAgeMs).changes;
+    let removed = this.s.pruneFailedAge!.run(now - policy.failedMaxAgeMs).changes;
     for (const { queue } of this.s.queuesWithCompleted!.all() as { queue: string }[]) {
+      removed += this.s.pruneCompletedAge!.run(queue, now - policy.completedMaxAgeMs).changes;
       removed += this.s.pruneCount!.run(queue, queue, policy.completedMaxCount).changes;
     }
     this.s.pruneTicks!.run(now - 7 * 24 * 3_600_000);
