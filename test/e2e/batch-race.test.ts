@@ -1,5 +1,6 @@
 // Two batches naming the same artists, albums and genres, written at the same time: no unique
-// violation surfaces and nothing is duplicated, on SQLite and on PostgreSQL.
+// violation surfaces and nothing is duplicated, on SQLite and on PostgreSQL. A batch whose worker
+// died after its commit runs again and queues the follow-ups the first run could not.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import type { TaskContext } from '../../src/tasks/define.js';
 import { processEntities } from '../../src/workers/scan/batch_processor.js';
 import type { ExtractedTrack } from '../../src/workers/scan/extracted.js';
-import { ensureRoot } from '../../src/workers/scan/sessions.js';
+import { ensureRoot, startScan } from '../../src/workers/scan/sessions.js';
 import { databaseUrl, testLogger, testServices } from '../helpers/brokers.js';
 
 function item(root: string, n: number, artist: string, album: string, genre: string): ExtractedTrack {
@@ -71,6 +72,44 @@ describe('concurrent batches', () => {
       await handle.close();
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
       await admin.end();
+    }
+  });
+});
+
+describe('a batch run again after its commit', () => {
+  it('queues the covers, analysis, enrichment, album and artist work its first run died before queueing', async () => {
+    const handle = openDatabase({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'sb-replay-')) });
+    try {
+      await migrateToLatest(handle.db, handle.dialect);
+      const root = await ensureRoot(handle.db, '/music/replay');
+      const scanId = randomUUID();
+      await startScan(handle.db, { rootId: root.id, rootPath: root.path, scanId, full: false });
+      const payload = { scanId, batchNo: 0, items: [item(root.path, 1, 'Nina Simone', 'Pastel Blues', 'Jazz'), item(root.path, 2, 'Nina Simone', 'Pastel Blues', 'Jazz')], errors: [] };
+      // the first run commits, then its worker dies while queueing: nothing reaches the queue
+      await processEntities(payload, { ...context(handle), enqueue: () => Promise.reject(new Error('the worker died')) });
+      const queued: { name: string; payload: Record<string, number[]> }[] = [];
+      const ctx: TaskContext = { ...context(handle), enqueue: async (name, body) => (queued.push({ name, payload: body as Record<string, number[]> }), { id: 'x:1', name, queue: 'x' }) };
+      const again = await processEntities(payload, ctx);
+      assert.equal(again.duplicateBatch, true, 'the batch is counted once');
+      const tracks = (await handle.db.selectFrom('tracks').select('id').orderBy('id').execute()).map((t) => t.id);
+      const album = await handle.db.selectFrom('albums').select(['id', 'album_artist_id']).executeTakeFirstOrThrow();
+      assert.deepEqual(
+        queued.map((q) => [q.name, Object.values(q.payload)[0]]),
+        [
+          ['covers.extract_embedded_covers_batch', tracks],
+          ['metadata.analyze_audio_batch', tracks],
+          ['metadata.enrich_tracks_batch', tracks],
+          ['covers.process_album_covers', [album.id]],
+          ['covers.extract_artist_images_batch', [album.album_artist_id]],
+        ],
+      );
+      // once the work has started, a third run queues nothing again
+      await handle.db.updateTable('work_state').set({ status: 'done' }).execute();
+      queued.length = 0;
+      await processEntities(payload, ctx);
+      assert.deepEqual(queued, []);
+    } finally {
+      await handle.close();
     }
   });
 });

@@ -7,7 +7,7 @@ import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
 import { isInside } from '../../services/library/roots.js';
-import type { Database, TrackTable } from '../../db/types.js';
+import type { Database, Db, TrackTable } from '../../db/types.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { nameKey, VARIOUS_ARTISTS } from './names.js';
@@ -48,11 +48,13 @@ export async function processEntities(payload: ProcessPayload, ctx: TaskContext)
   if (outcome.duplicateBatch) {
     // the job ran before and committed, then died before finishing the scan (a crash between the two):
     // the scan is finished here, or it would stay "running" for ever
+    // and the follow-ups it may not have queued: the crash can fall between the commit and the enqueue
+    await queueFollowUps(ctx, await followUpsStillPending(ctx.db, payload));
     const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
     return { inserted: 0, updated: 0, failed: 0, duplicateBatch: true, ...(scanCompleted ? { scanCompleted: true as const } : {}) };
   }
   // after commit: the database already says this work is pending, so a failed enqueue loses nothing
-  await queueFollowUps(ctx, outcome);
+  await queueFollowUps(ctx, { tracks: () => outcome.changedTrackIds, albums: outcome.albumsWithoutArt, artists: outcome.artistsWithoutArt });
   const scanCompleted = payload.scanId ? await finalizeIfDone(ctx.db, payload.scanId) : false;
   // the SoniqueBay sink mirrors it soon (a no-op without SONIQUEBAY_SINK_URL)
   await requestSync(ctx);
@@ -382,11 +384,61 @@ async function insertIgnoring<T extends 'track_artists' | 'track_genres' | 'albu
 }
 
 /** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
-async function queueFollowUps(ctx: TaskContext, outcome: WriteOutcome): Promise<void> {
+/**
+ * The follow-up work a committed batch recorded and that has not started yet (pending, never
+ * attempted): what its first run would have queued. Queued twice at worst, and every stage is
+ * idempotent; work that failed and waits for its backoff is left to its schedule.
+ */
+async function followUpsStillPending(db: Db, payload: ProcessPayload): Promise<FollowUps> {
+  const paths = payload.items.map((item) => item.path);
+  const tracks: { id: number; album_id: number | null }[] = [];
+  for (let i = 0; i < paths.length; i += CHUNK) tracks.push(...(await db.selectFrom('tracks').select(['id', 'album_id']).where('path', 'in', paths.slice(i, i + CHUNK)).execute()));
+  const trackIds = tracks.map((t) => t.id);
+  const albumIds = [...new Set(tracks.flatMap((t) => (t.album_id === null ? [] : [t.album_id])))];
+  const artistIds = new Set<number>();
+  for (let i = 0; i < trackIds.length; i += CHUNK) {
+    for (const r of await db.selectFrom('track_artists').select('artist_id').where('track_id', 'in', trackIds.slice(i, i + CHUNK)).execute()) artistIds.add(r.artist_id);
+  }
+  for (let i = 0; i < albumIds.length; i += CHUNK) {
+    for (const r of await db.selectFrom('albums').select('album_artist_id').where('id', 'in', albumIds.slice(i, i + CHUNK)).execute()) if (r.album_artist_id !== null) artistIds.add(r.album_artist_id);
+  }
+  const pending = async (entity: 'track' | 'album' | 'artist', stages: string[], ids: number[]) => {
+    const found: { entity_id: number; stage: string }[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      found.push(
+        ...(await db
+          .selectFrom('work_state')
+          .select(['entity_id', 'stage'])
+          .where('entity_type', '=', entity)
+          .where('stage', 'in', stages)
+          .where('status', '=', 'pending')
+          .where('attempts', '=', 0)
+          .where('entity_id', 'in', ids.slice(i, i + CHUNK))
+          .execute()),
+      );
+    }
+    return found;
+  };
+  const tracksPending = await pending('track', FOLLOW_UP_STAGES.map((s) => s.stage), trackIds);
+  return {
+    tracks: (stage) => tracksPending.filter((r) => r.stage === stage).map((r) => r.entity_id),
+    albums: (await pending('album', ['cover'], albumIds)).map((r) => r.entity_id),
+    artists: (await pending('artist', ['image'], [...artistIds])).map((r) => r.entity_id),
+  };
+}
+
+/** What a batch queues after its commit: each stage's tracks, the albums and artists without art. */
+interface FollowUps {
+  tracks(stage: (typeof FOLLOW_UP_STAGES)[number]['stage']): number[];
+  albums: number[];
+  artists: number[];
+}
+
+async function queueFollowUps(ctx: TaskContext, followUps: FollowUps): Promise<void> {
   const jobs: { task: string; payload: (ids: number[]) => unknown; ids: number[] }[] = [
-    ...FOLLOW_UP_STAGES.map(({ task, payload }) => ({ task, payload, ids: outcome.changedTrackIds })),
-    { task: 'covers.process_album_covers', payload: (ids: number[]) => ({ albumIds: ids }), ids: outcome.albumsWithoutArt },
-    { task: 'covers.extract_artist_images_batch', payload: (ids: number[]) => ({ artistIds: ids }), ids: outcome.artistsWithoutArt },
+    ...FOLLOW_UP_STAGES.map(({ stage, task, payload }) => ({ task, payload, ids: followUps.tracks(stage) })),
+    { task: 'covers.process_album_covers', payload: (ids: number[]) => ({ albumIds: ids }), ids: followUps.albums },
+    { task: 'covers.extract_artist_images_batch', payload: (ids: number[]) => ({ artistIds: ids }), ids: followUps.artists },
   ];
   for (const { task, payload, ids } of jobs) {
     for (let i = 0; i < ids.length; i += CHUNK) {
