@@ -89,8 +89,13 @@ export async function createHarness(kind: BrokerKind, registry: TaskRegistry, op
         const database = openDatabase({ dataDir: dir });
         const now = Date.now();
         const { sql } = await import('kysely');
-        const row = await sql<{ id: number }>`INSERT INTO queue_jobs (queue, name, payload, state, priority, queued_at, run_at, max_attempts, created_at)
-          VALUES (${queue}, ${name}, ${JSON.stringify(payload)}, 'waiting', 0, ${now}, ${now}, 3, ${now}) RETURNING id`.execute(database.db);
+        // the queue's own layout (src/broker/embedded/schema.ts): the job, then its payload beside it
+        const row = await database.db.transaction().execute(async (trx) => {
+          const job = await sql<{ id: number }>`INSERT INTO queue_jobs (queue, name, payload, state, priority, queued_at, run_at, max_attempts, created_at)
+            VALUES (${queue}, ${name}, '', 'waiting', 0, ${now}, ${now}, 3, ${now}) RETURNING id`.execute(trx);
+          await sql`INSERT INTO queue_payloads (job_id, payload) VALUES (${job.rows[0]!.id}, ${JSON.stringify(payload)})`.execute(trx);
+          return job;
+        });
         await database.close();
         return `${queue}:${row.rows[0]!.id}`;
       }

@@ -53,6 +53,11 @@ export interface StalledJob {
   host: string | null;
 }
 
+/** a job's columns with its payload, read from queue_jobs j joined to queue_payloads p */
+const JOB = `j.id, j.job_key, j.queue, j.name, p.payload, j.state, j.priority, j.queued_at, j.run_at, j.attempts_made, j.max_attempts,
+             j.stalled_count, j.locked_by, j.lock_until, j.progress, j.result, j.error, j.created_at, j.started_at, j.finished_at
+             FROM queue_jobs j JOIN queue_payloads p ON p.job_id = j.id`;
+
 export class JobStore {
   private readonly s: Record<string, Statement>;
   readonly insertMany: (jobs: readonly NewJob[], now: number) => { id: number; existed: boolean }[];
@@ -63,14 +68,17 @@ export class JobStore {
     const p = (sql: string) => conn.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO queue_jobs (job_key, queue, name, payload, state, priority, queued_at, run_at, max_attempts, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key) DO NOTHING RETURNING id`),
+                 VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?) ON CONFLICT (job_key) DO NOTHING RETURNING id`),
+      insertPayload: p('INSERT INTO queue_payloads (job_id, payload) VALUES (?, ?)'),
+      payload: p('SELECT payload FROM queue_payloads WHERE job_id = ?'),
       byKey: p('SELECT id FROM queue_jobs WHERE job_key = ?'),
       promote: p(`UPDATE queue_jobs SET state = 'waiting', queued_at = run_at WHERE state = 'delayed' AND run_at <= ?`),
       nextDelayed: p(`SELECT MIN(run_at) AS at FROM queue_jobs WHERE state = 'delayed'`),
       claim: p(`UPDATE queue_jobs SET state = 'active', locked_by = ?, lock_until = ?, started_at = ?
                 WHERE id IN (SELECT id FROM queue_jobs WHERE state = 'waiting' AND queue = ?
                              ORDER BY priority, queued_at, id LIMIT ?)
-                RETURNING *`),
+                RETURNING id, job_key, queue, name, state, priority, queued_at, run_at, attempts_made, max_attempts, stalled_count,
+                          locked_by, lock_until, progress, result, error, created_at, started_at, finished_at`),
       window: p('SELECT window_start, used FROM queue_rate_windows WHERE queue = ?'),
       setWindow: p(`INSERT INTO queue_rate_windows (queue, window_start, used) VALUES (?, ?, ?)
                     ON CONFLICT (queue) DO UPDATE SET window_start = excluded.window_start, used = excluded.used`),
@@ -97,10 +105,10 @@ export class JobStore {
                       error = 'the job stalled too many times (its worker died or froze while running it)',
                       locked_by = NULL, lock_until = NULL WHERE id = ? AND state = 'active' AND locked_by = ?`),
       deadWorkers: p('SELECT id, pid, host, heartbeat_at FROM queue_workers WHERE id <> ?'),
-      getById: p('SELECT * FROM queue_jobs WHERE id = ?'),
-      getByKey: p('SELECT * FROM queue_jobs WHERE job_key = ?'),
-      listQueue: p('SELECT * FROM queue_jobs WHERE queue = ? AND state = ? ORDER BY id DESC LIMIT ?'),
-      listAll: p('SELECT * FROM queue_jobs WHERE state = ? ORDER BY id DESC LIMIT ?'),
+      getById: p(`SELECT ${JOB} WHERE j.id = ?`),
+      getByKey: p(`SELECT ${JOB} WHERE j.job_key = ?`),
+      listQueue: p(`SELECT ${JOB} WHERE j.queue = ? AND j.state = ? ORDER BY j.id DESC LIMIT ?`),
+      listAll: p(`SELECT ${JOB} WHERE j.state = ? ORDER BY j.id DESC LIMIT ?`),
       counts: p('SELECT queue, state, COUNT(*) AS n FROM queue_jobs GROUP BY queue, state'),
       // each part on its state's partial index: no walk over the finished jobs
       pending: p(`SELECT (SELECT COUNT(*) FROM queue_jobs WHERE state = 'waiting' AND queue = ?)
@@ -121,10 +129,13 @@ export class JobStore {
     this.insertMany = conn.transaction((jobs: readonly NewJob[], now: number) =>
       jobs.map((job) => {
         const state = job.runAt > now ? 'delayed' : 'waiting';
-        const row = this.s.insert!.get(job.jobKey, job.queue, job.name, job.payload, state, job.priority, now, job.runAt, job.maxAttempts, now) as
+        const row = this.s.insert!.get(job.jobKey, job.queue, job.name, state, job.priority, now, job.runAt, job.maxAttempts, now) as
           | { id: number }
           | undefined;
-        if (row) return { id: row.id, existed: false };
+        if (row) {
+          this.s.insertPayload!.run(row.id, job.payload);
+          return { id: row.id, existed: false };
+        }
         return { id: (this.s.byKey!.get(job.jobKey) as { id: number }).id, existed: true };
       }),
     ).immediate;
@@ -138,7 +149,9 @@ export class JobStore {
         allowed = Math.min(max, limit.max - window.used);
         if (allowed <= 0) return { rows: [], limitedUntil: window.window_start + limit.durationMs };
       }
-      const rows = this.s.claim!.all(workerId, now + lockMs, now, queue, allowed) as JobRow[];
+      const rows = (this.s.claim!.all(workerId, now + lockMs, now, queue, allowed) as Omit<JobRow, 'payload'>[]).map(
+        (row) => ({ ...row, payload: (this.s.payload!.get(row.id) as { payload: string }).payload }) as JobRow,
+      );
       if (limit && window && rows.length > 0) {
         // the window opens with its first job, as BullMQ's limiter does
         const start = window.used === 0 ? now : window.window_start;
