@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FileAnalysis, FileHint } from './analyse_file.js';
 import { DecodeError, probeDecoder, type DecoderName } from './decode.js';
-import { runningFromSources, shippedUrl } from '../../shipped.js';
+import { startShippedThread } from '../../shipped.js';
 
 export type ThreadRequest =
   | { type: 'analyse'; id: number; file: string; hint: FileHint; decoder: DecoderName | 'auto' }
@@ -29,16 +29,8 @@ interface Slot {
   job: Pending | null;
 }
 
-/**
- * Run from the TypeScript sources (tests, benches, `npm run soniquebay`), the thread must first
- * register tsx itself: a worker thread does not inherit the parent's `--import tsx` loader hooks on Node 20.
- */
 function newThread(): Worker {
-  const entry = shippedUrl('services/analysis/thread.ts');
-  if (!runningFromSources()) return new Worker(entry, { resourceLimits: THREAD_HEAP });
-  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`;
-  // tsx compiles the analysis modules inside the thread: room for the compiler too
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...THREAD_HEAP, maxOldGenerationSizeMb: 2 * THREAD_HEAP.maxOldGenerationSizeMb } });
+  return startShippedThread('services/analysis/thread.ts', THREAD_HEAP);
 }
 
 /**

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { extractFiles, FILE_TIMEOUT_MS, readInsideRoots, type ExtractOutcome } from './metadata_extractor.js';
-import { runningFromSources, shippedUrl } from '../../shipped.js';
+import { startShippedThread } from '../../shipped.js';
 
 export interface ParseRequest {
   id: number;
@@ -65,12 +65,8 @@ export function defaultParseThreads(): number {
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 256 };
 const TERMINATE_WAIT_MS = 2_000;
 
-/** From the TypeScript sources the thread registers tsx itself (Node 20 threads do not inherit `--import tsx`). */
 function newThread(): Worker {
-  const entry = shippedUrl('workers/scan/parse_thread.ts');
-  if (!runningFromSources()) return new Worker(entry, { resourceLimits: THREAD_HEAP });
-  const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...THREAD_HEAP, maxOldGenerationSizeMb: 2 * THREAD_HEAP.maxOldGenerationSizeMb } });
+  return startShippedThread('workers/scan/parse_thread.ts', THREAD_HEAP);
 }
 
 export class ParsePool {
