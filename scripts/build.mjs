@@ -12,7 +12,7 @@
 // - zod's error-message translations (40 locales, half of zod's size) are left out; its English
 //   messages, the only ones the project shows, are kept.
 // - Output layout: entry points at their path under src/ (dist/cli.js,
-//   dist/workers/scan/parse_thread.js, dist/services/analysis/thread.js, dist/db/checkpoint_thread.js), shared and lazily loaded
+//   dist/workers/scan/parse_thread.js, dist/services/analysis/thread.js), shared and lazily loaded
 //   code in chunks at the root of dist/, and the dashboard's files in dist/api/dashboard/; see
 //   src/shipped.ts, which finds the threads and the dashboard from the root of dist/.
 import { build } from 'esbuild';
@@ -31,7 +31,7 @@ const selectPackages = {
 
 fs.rmSync('dist', { recursive: true, force: true });
 const result = await build({
-  entryPoints: ['src/cli.ts', 'src/workers/scan/parse_thread.ts', 'src/services/analysis/thread.ts', 'src/db/checkpoint_thread.ts'],
+  entryPoints: ['src/cli.ts', 'src/workers/scan/parse_thread.ts', 'src/services/analysis/thread.ts'],
   outbase: 'src',
   outdir: 'dist',
   entryNames: '[dir]/[name]',

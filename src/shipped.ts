@@ -16,11 +16,10 @@ export function shippedUrl(pathUnderSrc: string): URL {
  * TypeScript sources, the thread first registers tsx itself (Node 20 threads do not inherit the
  * parent's `--import tsx`), and gets twice the old-generation room, for the compiler.
  */
-export function startShippedThread(pathUnderSrc: string, limits: ResourceLimits, workerData?: unknown): Worker {
+export function startShippedThread(pathUnderSrc: string, limits: ResourceLimits): Worker {
   const entry = shippedUrl(pathUnderSrc);
-  const options = workerData === undefined ? {} : { workerData };
-  if (!FROM_SOURCES) return new Worker(entry, { resourceLimits: limits, ...options });
+  if (!FROM_SOURCES) return new Worker(entry, { resourceLimits: limits });
   const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`;
   const old = limits.maxOldGenerationSizeMb;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...limits, ...(old ? { maxOldGenerationSizeMb: 2 * old } : {}) }, ...options });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...limits, ...(old ? { maxOldGenerationSizeMb: 2 * old } : {}) } });
 }

@@ -5,7 +5,6 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type pgModule from 'pg';
 import type { Db, DbDialect } from './types.js';
 import { ImmediateSqliteDialect, openSqlite, StatementCache } from './sqlite.js';
-import { Checkpointer, leaveCheckpointsToThread } from './checkpointer.js';
 import { cleanCloseFile, recordCleanClose, takeCleanClose } from './clean_close.js';
 
 export interface DatabaseHandle {
@@ -70,20 +69,16 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
     discard();
     throw err;
   }
-  leaveCheckpointsToThread(conn);
-  const checkpointer = new Checkpointer(file);
   const db: Db = new Kysely({ dialect: new ImmediateSqliteDialect({ database: new StatementCache(conn) }) });
   return {
     db,
     dialect: 'sqlite',
     sqliteFile: file,
     close: async () => {
-      await checkpointer.stop();
       await db.destroy();
       recordCleanClose(file, checkedAt);
     },
     abandon: async () => {
-      await checkpointer.stop();
       await db.destroy();
       discard();
     },

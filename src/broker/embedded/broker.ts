@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/types.js';
 import type { Services } from '../../services/index.js';
-import { leaveCheckpointsToThread } from '../../db/checkpointer.js';
 import { openSqlite, type SqliteConnection } from '../../db/sqlite.js';
 import type { Schedule } from '../../schedules.js';
 import type { EnqueueOptions, JobRef, TaskRegistry } from '../../tasks/define.js';
@@ -65,8 +64,6 @@ export class EmbeddedBroker implements Broker {
     // Its own connection, never waiting synchronously: the library's transactions hold the write
     // lock across awaits in this same process, so the queue waits for it asynchronously instead.
     const conn = openSqlite(options.file, { busyTimeoutMs: 0 });
-    // the library's checkpoint thread copies the queue's writes too (db/checkpointer.ts)
-    leaveCheckpointsToThread(conn);
     await retryBusy(() => ensureQueueSchema(conn));
     return new EmbeddedBroker(conn, new JobStore(conn), options);
   }
