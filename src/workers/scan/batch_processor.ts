@@ -383,7 +383,6 @@ async function insertIgnoring<T extends 'track_artists' | 'track_genres' | 'albu
   }
 }
 
-/** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
 /**
  * The follow-up work a committed batch recorded and that has not started yet (pending, never
  * attempted): what its first run would have queued. Queued twice at worst, and every stage is
@@ -434,6 +433,7 @@ interface FollowUps {
   artists: number[];
 }
 
+/** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
 async function queueFollowUps(ctx: TaskContext, followUps: FollowUps): Promise<void> {
   const jobs: { task: string; payload: (ids: number[]) => unknown; ids: number[] }[] = [
     ...FOLLOW_UP_STAGES.map(({ stage, task, payload }) => ({ task, payload, ids: followUps.tracks(stage) })),
