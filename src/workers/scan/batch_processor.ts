@@ -11,7 +11,7 @@ import type { Database, Db, TrackTable } from '../../db/types.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { nameKey, VARIOUS_ARTISTS } from './names.js';
-import { addCounts, finalizeIfDone } from './sessions.js';
+import { addCounts, deleteTracks, finalizeIfDone } from './sessions.js';
 import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export interface ProcessPayload {
@@ -244,7 +244,10 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   // a file that became unreadable for good (corrupt, unsupported) no longer has a track; a transient
   // failure keeps it, and leaves its folder to be compared again (its fingerprint is not promoted)
   const erroredPaths = errors.filter((e) => !e.transient).map((e) => e.path);
-  for (let i = 0; i < erroredPaths.length; i += CHUNK) await trx.deleteFrom('tracks').where('path', 'in', erroredPaths.slice(i, i + CHUNK)).execute();
+  for (let i = 0; i < erroredPaths.length; i += CHUNK) {
+    const ids = await trx.selectFrom('tracks').select('id').where('path', 'in', erroredPaths.slice(i, i + CHUNK)).execute();
+    await deleteTracks(trx, ids.map((t) => t.id));
+  }
   const dirtyFolders = [...new Set(errors.filter((e) => e.transient).map((e) => path.dirname(e.path)))];
   for (let i = 0; i < dirtyFolders.length; i += CHUNK) {
     await trx.updateTable('folders').set({ fingerprint: null, pending_fingerprint: null, pending_scan_id: null }).where('path', 'in', dirtyFolders.slice(i, i + CHUNK)).execute();
