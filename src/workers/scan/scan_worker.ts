@@ -44,10 +44,11 @@ export interface DiscoveryResult {
 
 /** Fingerprint of a folder: its audio files' names, sizes and mtimes, and its sub-folder names. */
 export function folderFingerprint(listing: FolderListing): string {
-  const hash = createHash('sha1');
-  for (const file of listing.files) hash.update(`f\0${file.name}\0${file.size}\0${file.mtimeMs}\n`);
-  for (const dir of listing.subdirs) hash.update(`d\0${dir}\n`);
-  return hash.digest('hex');
+  // one string, one update: the same bytes as an update per entry, for a fraction of the calls
+  let text = '';
+  for (const file of listing.files) text += `f\0${file.name}\0${file.size}\0${file.mtimeMs}\n`;
+  for (const dir of listing.subdirs) text += `d\0${dir}\n`;
+  return createHash('sha1').update(text).digest('hex');
 }
 
 export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Promise<DiscoveryResult> {
@@ -73,7 +74,8 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   let batchNo = start.scan.batches_total;
   const firstBatchNo = batchNo;
   let lastProgress = 0;
-  const seenFolders: number[] = [];
+  // the unchanged folders the walk reached, by id: known in memory, not written (see forgetVanishedFolders)
+  const seenFolders = new Set<number>();
   const skipped: Record<string, number> = {};
 
   // folder rows of changed folders, written together (one commit per 200 instead of one each),
@@ -121,7 +123,6 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
         batch.push(file);
         if (batch.length >= batchSize(batchNo - firstBatchNo)) await flush();
       }
-      if (seenFolders.length >= 500) await markSeen(db, scanId, seenFolders.splice(0));
       if (folderRows.length >= FOLDER_ROWS_PER_WRITE) await writeFolders();
       await report();
       // the walk and SQLite calls are synchronous underneath: let queued extract batches start
@@ -130,8 +131,7 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
   }
   await flush();
   await writeFolders();
-  await markSeen(db, scanId, seenFolders.splice(0));
-  await forgetVanishedFolders(db, root.id, scanId);
+  await forgetVanishedFolders(db, root.id, scanId, seenFolders);
 
   // set, not added: a discovery re-run after a crash walks the whole root again
   await db.updateTable('scans').set({ discovered: counts.discovered, unchanged: counts.unchanged, walk_done: 1, skipped: JSON.stringify(skipped), updated_at: Date.now() }).where('id', '=', scanId).execute();
@@ -146,10 +146,10 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
  * each file is compared by size and mtime with its track (or its error row), and tracks whose file
  * is gone are marked: they become missing when the scan completes (unless found moved).
  */
-async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, folder: KnownFolder | undefined, full: boolean, seen: number[], folderRows: FolderRow[]): Promise<string[]> {
+async function compareFolder(db: Db, rootId: number, scanId: string, listing: FolderListing, folder: KnownFolder | undefined, full: boolean, seen: Set<number>, folderRows: FolderRow[]): Promise<string[]> {
   const fingerprint = folderFingerprint(listing);
   if (!full && folder && folder.fingerprint === fingerprint && listing.unreadable.length === 0) {
-    seen.push(folder.id);
+    seen.add(folder.id);
     return [];
   }
   const [tracks, errors] = await Promise.all([
@@ -237,27 +237,30 @@ async function upsertFolders(db: Db, rows: FolderRow[]): Promise<void> {
   });
 }
 
-async function markSeen(db: Db, scanId: string, folderIds: number[]): Promise<void> {
-  if (folderIds.length > 0) await db.updateTable('folders').set({ last_seen_scan_id: scanId }).where('id', 'in', folderIds).execute();
-}
-
-/** Folders of this root the walk did not reach are gone: their tracks become missing at the end of the scan. */
-async function forgetVanishedFolders(db: Db, rootId: number, scanId: string): Promise<void> {
-  for (;;) {
-    const gone = await db
-      .selectFrom('folders')
-      .select(['id', 'path'])
-      .where('root_id', '=', rootId)
-      .where((eb) => eb.or([eb('last_seen_scan_id', 'is', null), eb('last_seen_scan_id', '!=', scanId)]))
-      .limit(500)
-      .execute();
-    if (gone.length === 0) return;
-    const paths = gone.map((f) => f.path);
+/**
+ * Folders of this root the walk did not reach are gone: their tracks become missing at the end of the
+ * scan. Reached are the unchanged folders in `seen` and the others, whose rows carry this scan's id
+ * (changed, unlistable). Writing this scan's id into every unchanged folder's row instead was a write
+ * per folder at every rescan.
+ */
+async function forgetVanishedFolders(db: Db, rootId: number, scanId: string, seen: ReadonlySet<number>): Promise<void> {
+  const gone: { id: number; path: string }[] = [];
+  for (let after = 0; ; ) {
+    const page = await db.selectFrom('folders').select(['id', 'path', 'last_seen_scan_id']).where('root_id', '=', rootId).where('id', '>', after).orderBy('id').limit(FOLDERS_PER_PAGE).execute();
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.id;
+    for (const folder of page) if (!seen.has(folder.id) && folder.last_seen_scan_id !== scanId) gone.push(folder);
+  }
+  for (let i = 0; i < gone.length; i += 500) {
+    const chunk = gone.slice(i, i + 500);
+    const paths = chunk.map((f) => f.path);
     await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('folder', 'in', paths).where('missing_since', 'is', null).execute();
     await db.deleteFrom('scan_errors').where('folder', 'in', paths).execute();
-    await db.deleteFrom('folders').where('id', 'in', gone.map((f) => f.id)).execute();
+    await db.deleteFrom('folders').where('id', 'in', chunk.map((f) => f.id)).execute();
   }
 }
+
+const FOLDERS_PER_PAGE = 5_000;
 
 /** An unlistable folder keeps what the library knew of it (and of its sub-folders) until it can be read again. */
 async function recordFolderError(db: Db, rootId: number, scanId: string, listing: FolderListing): Promise<void> {

@@ -66,17 +66,21 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const listing: FolderListing = { dir, files: [], subdirs: [], unreadable: [], skipped: {} };
     const children: { dir: string; real: string; hidden: boolean }[] = [];
+    // paths by concatenation (an entry's name holds no separator): path.join normalises each one anew
+    const prefix = withSeparator(dir);
     for (const entry of entries) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(dir, entry.name);
+      const name = entry.name;
+      if (name.startsWith('.')) continue;
+      const full = prefix + name;
+      const audio = isAudioFile(name);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
-      let childReal = path.join(real, entry.name);
+      let childReal: string | undefined;
       let childHidden = hidden;
-      if (entry.name.includes('\ufffd') && !fs.existsSync(full)) {
+      if (name.includes('\ufffd') && !fs.existsSync(full)) {
         // Linux names are bytes: one that is not UTF-8 reaches us with U+FFFD and cannot be opened
         // by that string; reported so that the user can rename it
-        if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: NOT_UTF8 });
+        if (audio) listing.unreadable.push({ path: full, message: NOT_UTF8 });
         continue;
       }
       if (entry.isSymbolicLink()) {
@@ -87,7 +91,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
           isFile = target.isFile();
         } catch (err) {
           // a link to a track on an unplugged disk is worth telling about; other dead links are not
-          if (isAudioFile(entry.name)) listing.unreadable.push({ path: full, message: unreadableReason(full, err) });
+          if (audio) listing.unreadable.push({ path: full, message: unreadableReason(full, err) });
           continue;
         }
         if (!isInside(realRoot, childReal)) continue;
@@ -95,23 +99,23 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
         childHidden = underHiddenFolder(realRoot, childReal);
         if (isDir && !childHidden) continue;
       }
-      if (!isDir && !isFile && isAudioFile(entry.name) && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
+      if (!isDir && !isFile && audio && (entry.isFIFO() || entry.isSocket() || entry.isCharacterDevice() || entry.isBlockDevice() || entry.isSymbolicLink())) {
         // reading a named pipe called "x.mp3" would block forever
         listing.unreadable.push({ path: full, message: 'not a regular file (pipe, socket or device)' });
         continue;
       }
       if (isDir) {
-        listing.subdirs.push(entry.name);
-        children.push({ dir: full, real: childReal, hidden: childHidden });
-      } else if (isFile && isAudioFile(entry.name)) {
+        listing.subdirs.push(name);
+        children.push({ dir: full, real: childReal ?? withSeparator(real) + name, hidden: childHidden });
+      } else if (isFile && audio) {
         try {
           const stat = fs.statSync(full);
-          listing.files.push({ path: full, name: entry.name, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) });
+          listing.files.push({ path: full, name, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) });
         } catch (err) {
           listing.unreadable.push({ path: full, message: describe(err) });
         }
       } else if (isFile) {
-        const ext = extensionOf(entry.name);
+        const ext = extensionOf(name);
         listing.skipped[ext] = (listing.skipped[ext] ?? 0) + 1;
       }
     }
@@ -119,6 +123,10 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     yield listing;
   }
+}
+
+function withSeparator(dir: string): string {
+  return dir.endsWith(path.sep) ? dir : dir + path.sep;
 }
 
 /** Whether a folder inside the root lies under a hidden folder, which the walk enters only through a link. */
