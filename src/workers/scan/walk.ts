@@ -68,6 +68,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
     const children: { dir: string; real: string; hidden: boolean }[] = [];
     // paths by concatenation (an entry's name holds no separator): path.join normalises each one anew
     const prefix = withSeparator(dir);
+    const realPrefix = withSeparator(real);
     for (const entry of entries) {
       const name = entry.name;
       if (name.startsWith('.')) continue;
@@ -106,7 +107,7 @@ export async function* walkFolders(root: string, realRoot: string): AsyncGenerat
       }
       if (isDir) {
         listing.subdirs.push(name);
-        children.push({ dir: full, real: childReal ?? withSeparator(real) + name, hidden: childHidden });
+        children.push({ dir: full, real: childReal ?? realPrefix + name, hidden: childHidden });
       } else if (isFile && audio) {
         try {
           const stat = fs.statSync(full);
