@@ -11,6 +11,9 @@
 //   loaded lazily (fastify, pg, ioredis, chokidar, the audio decoders).
 // - zod's error-message translations (40 locales, half of zod's size) are left out; its English
 //   messages, the only ones the project shows, are kept.
+// - string-width builds an Intl.Segmenter while its module loads: ICU's break rules, 8-15 ms of
+//   every command's start, for tables and a terminal's status line most commands never print. The
+//   bundled copy builds it on its first use (same segmenter, same widths); docs/development.md.
 // - Output layout: entry points at their path under src/ (dist/cli.js,
 //   dist/workers/scan/parse_thread.js, dist/services/analysis/thread.js), shared and lazily loaded
 //   code in chunks at the root of dist/, and the dashboard's files in dist/api/dashboard/; see
@@ -26,6 +29,12 @@ const selectPackages = {
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:') || BUNDLED.has(packageOf(args.path)) ? undefined : { path: args.path, external: true }));
     b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: "export { default as en } from './en.js';", loader: 'js' }));
+    b.onLoad({ filter: /[\\/]string-width[\\/]index\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      const eager = 'const segmenter = new Intl.Segmenter();';
+      if (!source.includes(eager)) throw new Error(`${args.path}: no "${eager}" to make lazy (string-width changed: check scripts/build.mjs)`);
+      return { contents: source.replace(eager, 'let graphemes; const segmenter = { segment: (text) => (graphemes ??= new Intl.Segmenter()).segment(text) };'), loader: 'js' };
+    });
   },
 };
 

@@ -36,7 +36,14 @@ class StaticProvider implements MigrationProvider {
 
 /** Brings the schema to the latest version; safe to call at every start. */
 export async function migrateToLatest(db: Db, dialect: DbDialect): Promise<string[]> {
-  const migrator = new Migrator({ db: db as unknown as Kysely<unknown>, provider: new StaticProvider(dialect) });
+  const migrator = new Migrator({
+    db: db as unknown as Kysely<unknown>,
+    provider: new StaticProvider(dialect),
+    // Kysely's default, localeCompare, builds ICU's collator at every start (~10 ms of a command
+    // that runs for 0.3 s); migration names are ASCII, and code-unit order is the order Kysely
+    // resolves them in
+    nameComparator: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;

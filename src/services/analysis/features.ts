@@ -3,7 +3,7 @@
 // 2048 samples (Hann window) side by side: a summary over hundreds of frames is the same with
 // overlapping ones, for half the work. A signal shorter than a frame is zero-padded to one frame.
 // The beat's regularity and strength come from tempo.ts's onset envelope (finer in time).
-import FFT from 'fft.js';
+import { createFft, type FFT } from './fft.js';
 import { analyseRhythm, type Pulse } from './tempo.js';
 
 const FRAME = 2048;
@@ -145,7 +145,7 @@ function planFor(sampleRate: number): Plan {
   const dct = new Float64Array(MFCC_COUNT * MEL_BANDS);
   dctMatrix().forEach((row, k) => dct.set(row, k * MEL_BANDS));
   plan = {
-    fft: new FFT(FRAME),
+    fft: createFft(FRAME),
     window: Float64Array.from({ length: FRAME }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / FRAME)),
     binHz,
     melStart,

@@ -23,7 +23,7 @@
 //     the bass register's (55–156 Hz) share on each tonic plus the chroma of the major tonic
 //     triad's fifth against the minor tonic (the one note their tonic triads do not share). The
 //     confidence is the smaller of the two decisions' margins.
-import FFT from 'fft.js';
+import { createFft, type FFT } from './fft.js';
 
 /** pitch-class names used for keys (sharps for C#, F#; flats for Eb, Ab, Bb) */
 export const KEY_NAMES = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'] as const;
@@ -235,7 +235,7 @@ function stft(signal: Float32Array, sampleRate: number): Spectra {
     gain[k] = g;
   }
 
-  const fft = new FFT(size);
+  const fft = createFft(size);
   const frame = new Float64Array(size);
   const spectrum = new Float64Array(2 * size);
   const power = new Float32Array(frames * width);

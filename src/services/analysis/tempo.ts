@@ -3,7 +3,7 @@
 // Pipeline: decimate to ~11 kHz → STFT → log-compressed band energies → spectral flux
 // (onset-strength envelope) → autocorrelation → prior-weighted comb search over 60–200 BPM →
 // metrical-level (octave) check → sub-frame refinement from several autocorrelation peaks.
-import FFT from 'fft.js';
+import { createFft, type FFT } from './fft.js';
 
 export interface TempoEstimate {
   bpm: number;
@@ -199,7 +199,7 @@ function bandEnergies(
   const edges = bandEdges(frameSize, workRate);
   const window = new Float64Array(frameSize);
   for (let i = 0; i < frameSize; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / frameSize);
-  const scratch: PairScratch = { fft: new FFT(frameSize), window, edges, input: new Float64Array(2 * frameSize), spectrum: new Float64Array(2 * frameSize) };
+  const scratch: PairScratch = { fft: createFft(frameSize), window, edges, input: new Float64Array(2 * frameSize), spectrum: new Float64Array(2 * frameSize) };
   // one call per pair of frames: V8 optimises a function called often, where a long loop in a
   // once-a-track function keeps dropping back to the interpreter (see features.ts)
   for (let f = 0; f < frames; f += 2) pairEnergies(work, f * hop, hop, f + 1 < frames, scratch, energies, f * BAND_COUNT);

@@ -1,6 +1,7 @@
 // Genre normalisation: tag values (ID3, Vorbis, MP4, providers, AcousticBrainz) become canonical
 // genre names from taxonomy.json, with their parent chain. Unknown genres are kept, tidied.
 
+import { lazy } from '../../utils/lazy.js';
 import { cleanName, nameKey } from '../../workers/scan/names.js';
 import taxonomyData from './taxonomy.json' with { type: 'json' };
 
@@ -31,17 +32,21 @@ export function genreKey(value: string): string {
   return nameKey(value).replace(/&/g, 'and').replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
-const byKey = new Map<string, TaxonomyGenre>();
-for (const genre of TAXONOMY) {
-  for (const spelling of [genre.name, ...genre.aliases]) {
-    const key = genreKey(spelling);
-    if (!byKey.has(key)) byKey.set(key, genre);
+/** every spelling's match key → its genre; built on first use (a rescan that reads no tags never needs it) */
+const byKey = lazy(() => {
+  const map = new Map<string, TaxonomyGenre>();
+  for (const genre of TAXONOMY) {
+    for (const spelling of [genre.name, ...genre.aliases]) {
+      const key = genreKey(spelling);
+      if (!map.has(key)) map.set(key, genre);
+    }
   }
-}
+  return map;
+});
 
 /** The taxonomy entry for a name or alias in any casing/spelling, if known. */
 export function lookupGenre(value: string): TaxonomyGenre | undefined {
-  return byKey.get(genreKey(value));
+  return byKey().get(genreKey(value));
 }
 
 /** ID3v1 genre numbers 0–191 (0–79 standard, 80–191 Winamp extensions), as ID3v2 "(n)" references use them. */

@@ -1,6 +1,7 @@
 // Outside image sources, each a client of its provider's documented API through the shared,
 // rate-limited HTTP client. Each returns the image bytes, or null when the provider has none.
 import { z } from 'zod';
+import { lazy } from '../../utils/lazy.js';
 import { nameKey } from '../../workers/scan/names.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp, type Provider } from '../http/client.js';
 
@@ -26,16 +27,18 @@ export async function coverArtArchiveFront(http: OutsideHttp, base: string, rele
   return null;
 }
 
-const deezerSearch = z.object({
-  data: z.array(z.object({ name: z.string(), picture_xl: z.string().nullish(), picture_big: z.string().nullish() })).default([]),
-  error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
-});
+const deezerSearch = lazy(() =>
+  z.object({
+    data: z.array(z.object({ name: z.string(), picture_xl: z.string().nullish(), picture_big: z.string().nullish() })).default([]),
+    error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+  }),
+);
 
 /** Deezer: the picture of the artist whose name matches exactly (case and accents aside). */
 export async function deezerArtistPicture(http: OutsideHttp, base: string, name: string, signal?: AbortSignal): Promise<Buffer | null> {
   const raw = await http.getJson('deezer', `${base}/search/artist?q=${encodeURIComponent(name)}&limit=10`, signal);
   if (raw === null) return null;
-  const parsed = deezerSearch.safeParse(raw);
+  const parsed = deezerSearch().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('deezer', 200, 'unexpected search answer');
   if (parsed.data.error) {
     // Deezer answers 200 with an error body; code 4 is its quota
@@ -52,16 +55,18 @@ export async function deezerArtistPicture(http: OutsideHttp, base: string, name:
 /** Last.fm serves this grey star for every artist image since 2019: it is no artist's picture. */
 export const LASTFM_PLACEHOLDER = '2a96cbd8b46e442fc41c2b86b821562f';
 
-const lastfmInfo = z.object({
-  artist: z.object({ image: z.array(z.object({ '#text': z.string(), size: z.string() })).default([]) }).optional(),
-  error: z.number().optional(),
-  message: z.string().optional(),
-});
+const lastfmInfo = lazy(() =>
+  z.object({
+    artist: z.object({ image: z.array(z.object({ '#text': z.string(), size: z.string() })).default([]) }).optional(),
+    error: z.number().optional(),
+    message: z.string().optional(),
+  }),
+);
 
 export async function lastfmArtistImage(http: OutsideHttp, base: string, apiKey: string, name: string, signal?: AbortSignal): Promise<Buffer | null> {
   const raw = await http.getJson('lastfm', `${base}/2.0/?method=artist.getinfo&artist=${encodeURIComponent(name)}&api_key=${encodeURIComponent(apiKey)}&format=json`, signal);
   if (raw === null) return null;
-  const parsed = lastfmInfo.safeParse(raw);
+  const parsed = lastfmInfo().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('lastfm', 200, 'unexpected artist.getinfo answer');
   if (parsed.data.error === 6) return null; // artist not found
   if (parsed.data.error === 29) throw new ProviderUnavailableError('lastfm', Date.now() + 60_000, 'rate limit exceeded');
@@ -72,14 +77,16 @@ export async function lastfmArtistImage(http: OutsideHttp, base: string, apiKey:
   return download(http, 'lastfm', url, signal);
 }
 
-const fanartMusic = z.object({ artistthumb: z.array(z.object({ url: z.string(), likes: z.coerce.number().default(0) })).default([]) });
+const fanartMusic = lazy(() =>
+  z.object({ artistthumb: z.array(z.object({ url: z.string(), likes: z.coerce.number().default(0) })).default([]) }),
+);
 
 /** fanart.tv: the most liked artist thumbnail of a MusicBrainz artist. */
 export async function fanartArtistThumb(http: OutsideHttp, base: string, apiKey: string, mbid: string | null, signal?: AbortSignal): Promise<Buffer | null> {
   if (!mbid || !MBID.test(mbid)) return null;
   const raw = await http.getJson('fanarttv', `${base}/v3/music/${mbid.toLowerCase()}?api_key=${encodeURIComponent(apiKey)}`, signal);
   if (raw === null) return null;
-  const parsed = fanartMusic.safeParse(raw);
+  const parsed = fanartMusic().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('fanarttv', 200, 'unexpected answer');
   const best = [...parsed.data.artistthumb].sort((a, b) => b.likes - a.likes)[0];
   return best ? download(http, 'fanarttv', best.url, signal) : null;

@@ -3,6 +3,7 @@
 // come as strings, a single item sometimes not wrapped in an array, and errors as HTTP 200 (or 4xx)
 // bodies {error, message}: 6 = not found, 29 = rate limit, 10/26 = bad or suspended API key.
 import { z } from 'zod';
+import { lazy } from '../../utils/lazy.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp } from '../http/client.js';
 
 export interface LastfmArtistQuery {
@@ -33,24 +34,28 @@ const oneOrMany = <T extends z.ZodType>(item: T) => z.union([z.array(item), item
 const count = z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Math.trunc(Number(v))));
 const errorBody = { error: z.number().optional(), message: z.string().optional() };
 
-const info = z.object({
-  artist: z
-    .object({
-      name: z.string(),
-      mbid: z.string().optional(),
-      url: z.string().optional(),
-      stats: z.object({ listeners: count, playcount: count }).optional(),
-      tags: z.union([z.object({ tag: oneOrMany(z.object({ name: z.string() })) }), z.string()]).optional(),
-      bio: z.object({ summary: z.string().optional() }).optional(),
-    })
-    .optional(),
-  ...errorBody,
-});
+const info = lazy(() =>
+  z.object({
+    artist: z
+      .object({
+        name: z.string(),
+        mbid: z.string().optional(),
+        url: z.string().optional(),
+        stats: z.object({ listeners: count, playcount: count }).optional(),
+        tags: z.union([z.object({ tag: oneOrMany(z.object({ name: z.string() })) }), z.string()]).optional(),
+        bio: z.object({ summary: z.string().optional() }).optional(),
+      })
+      .optional(),
+    ...errorBody,
+  }),
+);
 
-const similar = z.object({
-  similarartists: z.object({ artist: oneOrMany(z.object({ name: z.string(), mbid: z.string().optional(), match: z.union([z.string(), z.number()]).optional() })) }).optional(),
-  ...errorBody,
-});
+const similar = lazy(() =>
+  z.object({
+    similarartists: z.object({ artist: oneOrMany(z.object({ name: z.string(), mbid: z.string().optional(), match: z.union([z.string(), z.number()]).optional() })) }).optional(),
+    ...errorBody,
+  }),
+);
 
 const MBID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -79,7 +84,7 @@ function stripReadMore(summary: string | undefined): string | null {
 export async function lastfmArtistInfo(http: OutsideHttp, base: string, apiKey: string, query: LastfmArtistQuery, signal?: AbortSignal): Promise<LastfmArtistInfo | null> {
   const raw = await call(http, base, apiKey, 'artist.getinfo', query, {}, signal);
   if (raw === null) return null;
-  const parsed = info.safeParse(raw);
+  const parsed = info().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('lastfm', 200, 'unexpected artist.getinfo answer');
   if (checkError(parsed.data, 'artist.getinfo') === 'not-found' || !parsed.data.artist) return null;
   const a = parsed.data.artist;
@@ -99,7 +104,7 @@ export async function lastfmArtistInfo(http: OutsideHttp, base: string, apiKey: 
 export async function lastfmSimilarArtists(http: OutsideHttp, base: string, apiKey: string, query: LastfmArtistQuery, limit: number, signal?: AbortSignal): Promise<LastfmSimilarArtist[]> {
   const raw = await call(http, base, apiKey, 'artist.getsimilar', query, { limit: String(limit) }, signal);
   if (raw === null) return [];
-  const parsed = similar.safeParse(raw);
+  const parsed = similar().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('lastfm', 200, 'unexpected artist.getsimilar answer');
   if (checkError(parsed.data, 'artist.getsimilar') === 'not-found') return [];
   return (parsed.data.similarartists?.artist ?? [])

@@ -1,12 +1,15 @@
 // Last.fm top tags (artist.getTopTags / track.getTopTags): folksonomy tags with a 0–100 weight.
 import { z } from 'zod';
+import { lazy } from '../../utils/lazy.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp } from '../http/client.js';
 
-const topTags = z.object({
-  toptags: z.object({ tag: z.union([z.array(z.object({ name: z.string(), count: z.coerce.number() })), z.object({ name: z.string(), count: z.coerce.number() })]).optional() }).optional(),
-  error: z.number().optional(),
-  message: z.string().optional(),
-});
+const topTags = lazy(() =>
+  z.object({
+    toptags: z.object({ tag: z.union([z.array(z.object({ name: z.string(), count: z.coerce.number() })), z.object({ name: z.string(), count: z.coerce.number() })]).optional() }).optional(),
+    error: z.number().optional(),
+    message: z.string().optional(),
+  }),
+);
 
 export interface WeightedTag {
   name: string;
@@ -21,7 +24,7 @@ export async function lastfmTopTags(http: OutsideHttp, base: string, apiKey: str
   if (track) params.set('track', track);
   const raw = await http.getJson('lastfm', `${base}/2.0/?${params.toString()}`, signal);
   if (raw === null) return [];
-  const parsed = topTags.safeParse(raw);
+  const parsed = topTags().safeParse(raw);
   if (!parsed.success) throw new ProviderRequestError('lastfm', 200, `unexpected ${method} answer`);
   if (parsed.data.error === 6) return [];
   if (parsed.data.error === 29) throw new ProviderUnavailableError('lastfm', Date.now() + 60_000, 'rate limit exceeded');

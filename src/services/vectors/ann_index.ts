@@ -2,7 +2,10 @@
 // vectors). Below EXACT_BELOW vectors the search is exact (a scan of a packed Float32Array: a few
 // milliseconds at that size, and always right); above, an HNSW graph (usearch) answers in well
 // under a millisecond with recall ≥ 0.95 (docs/benchmarks.md, bench:vectors). Keys are track ids.
-import { Index, MetricKind, ScalarKind } from 'usearch';
+import type { Index } from 'usearch';
+import { lazyRequire } from '../../utils/lazy.js';
+
+const usearch = lazyRequire<typeof import('usearch')>('usearch');
 
 export const EXACT_BELOW = 20_000;
 /** HNSW parameters (see bench:vectors): graph degree, and the candidate lists when adding and searching */
@@ -113,7 +116,8 @@ export class HnswIndex implements VectorIndex {
   private readonly index: Index;
 
   constructor(dimension: number, file?: string) {
-    this.index = new Index({
+    const { Index: UsearchIndex, MetricKind, ScalarKind } = usearch();
+    this.index = new UsearchIndex({
       metric: MetricKind.Cos,
       quantization: ScalarKind.F32,
       multi: false,
