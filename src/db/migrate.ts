@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as library from './migrations/0001_library.js';
 import * as images from './migrations/0002_images.js';
 import * as analysis from './migrations/0003_analysis.js';
@@ -36,6 +36,7 @@ class StaticProvider implements MigrationProvider {
 
 /** Brings the schema to the latest version; safe to call at every start. */
 export async function migrateToLatest(db: Db, dialect: DbDialect): Promise<string[]> {
+  if (await allApplied(db, Object.keys(migrationsFor(dialect)))) return [];
   const migrator = new Migrator({
     db: db as unknown as Kysely<unknown>,
     provider: new StaticProvider(dialect),
@@ -50,4 +51,19 @@ export async function migrateToLatest(db: Db, dialect: DbDialect): Promise<strin
     throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Whether exactly these migrations are recorded: the answer at almost every start, in one query.
+ * Kysely's migrator would first read the schema (a query per table) to find its own tables.
+ */
+async function allApplied(db: Db, names: readonly string[]): Promise<boolean> {
+  let rows: { name: string }[];
+  try {
+    rows = (await sql<{ name: string }>`select name from kysely_migration`.execute(db)).rows;
+  } catch {
+    return false; // a new database: no migration table yet
+  }
+  const applied = new Set(rows.map((r) => r.name));
+  return applied.size === names.length && names.every((n) => applied.has(n));
 }

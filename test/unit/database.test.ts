@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import pg from 'pg';
-import { migrateToLatest } from '../../src/db/migrate.js';
+import { migrateToLatest, migrationsFor } from '../../src/db/migrate.js';
 import { DamagedDatabaseError, openDatabase } from '../../src/db/open.js';
 import { cleanCloseFile, takeCleanClose } from '../../src/db/clean_close.js';
 import { databaseUrl } from '../helpers/brokers.js';
@@ -63,6 +63,25 @@ describe('database handle', () => {
     const handle = openDatabase({ dataDir: dir });
     assert.ok(!fs.existsSync(cleanCloseFile(file)), 'an open file has no clean-close record (a crash leaves none)');
     await handle.close();
+  });
+
+  it('a library one migration behind gets it at the next start (the start-up check reads the applied ones in one query)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-db-'));
+    try {
+      const handle = openDatabase({ dataDir: dir });
+      const all = migrationsFor('sqlite');
+      const names = Object.keys(all);
+      const older = Object.fromEntries(names.slice(0, -1).map((n) => [n, all[n]!]));
+      const upTo = new Migrator({ db: handle.db as unknown as Kysely<unknown>, provider: { getMigrations: async () => older } });
+      assert.equal((await upTo.migrateToLatest()).error, undefined);
+      assert.deepEqual(await migrateToLatest(handle.db, handle.dialect), [names.at(-1)]);
+      assert.deepEqual(await migrateToLatest(handle.db, handle.dialect), [], 'nothing left at the next start');
+      const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(handle.db);
+      assert.deepEqual(applied.rows.map((r) => r.name), names);
+      await handle.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a first start that fails leaves no empty database that a later start would take for a new library', async () => {
