@@ -75,8 +75,9 @@ function progressLine(scan: ScanTable): string {
 export const SCAN_ONLY_QUEUES = ['scan', 'extract', 'batch', 'covers'] as const;
 /**
  * How often the command looks at its scan: a cheap read by primary key, so often enough that the
- * command returns within a few milliseconds of the scan's end (an unchanged rescan takes ~0.4 s;
- * at 100 ms it waited 50 ms on average for nothing). The live line is redrawn at most every 100 ms.
+ * command returns within a few milliseconds of the scan's end (an unchanged rescan takes ~0.3 s;
+ * at 100 ms it waited 50 ms on average for nothing). With its own worker it also looks as soon as
+ * one of that worker's jobs ends (see `jobEnds`). The live line is redrawn at most every 100 ms.
  */
 const FOLLOW_POLL_MS = 20;
 const REDRAW_MS = 100;
@@ -91,6 +92,41 @@ async function followUpLine(runtime: Runtime): Promise<string | null> {
     .filter((p) => p.n > 0)
     .map((p) => `${p.what} ${p.n} job(s)`);
   return parts.length > 0 ? `follow-up work queued for \`soniquebay run\` (or \`serve --embedded\`): ${parts.join(', ')}` : null;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The follow loop's pause with the embedded runtime: FOLLOW_POLL_MS, cut short when a job of this
+ * process's worker completes or fails (the discovery job's end is the scan's end when nothing was
+ * read: an unchanged rescan returned on the next poll, 10 ms later on average).
+ */
+async function jobEnds(runtime: Runtime): Promise<{ wait: () => Promise<void>; close: () => Promise<void> }> {
+  let wake: (() => void) | undefined;
+  let ended = false; // a job ended while the loop was reading its scan: the next pause is none
+  const unsubscribe = await runtime.broker.subscribe((event) => {
+    if (event.type !== 'completed' && event.type !== 'failed') return;
+    if (wake) wake();
+    else ended = true;
+  });
+  return {
+    wait: () =>
+      new Promise<void>((resolve) => {
+        if (ended) {
+          ended = false;
+          resolve();
+          return;
+        }
+        const timer = setTimeout(done, FOLLOW_POLL_MS);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      }),
+    close: unsubscribe,
+  };
 }
 
 export function scanCommand(): Command {
@@ -113,6 +149,7 @@ export function scanCommand(): Command {
       const { db } = runtime.database;
       try {
         const worker = opts.worker ? await runtime.broker.startWorker({ queues: SCAN_ONLY_QUEUES }) : undefined;
+        const pause = worker && runtime.broker.kind === 'embedded' ? await jobEnds(runtime) : { wait: () => sleep(FOLLOW_POLL_MS), close: async () => undefined };
         let jobId: string | undefined;
         const { scanId, started } = await beginScan(db, root, opts.full === true, async (payload) => {
           const ref = await runtime.broker.enqueue('scan.discovery', payload, { jobId: `scan-${payload.scanId}` });
@@ -152,16 +189,17 @@ export function scanCommand(): Command {
             lastPrinted = Date.now();
             process.stderr.write(`${progressLine(current)}\n`);
           }
-          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+          await pause.wait();
         }
         draw(progressLine(current), true);
         // local art of the new albums is linked by the covers jobs the last batches queued
         while (worker && current.status === 'completed' && (await runtime.broker.pending('covers')) > 0) {
           draw(`${progressLine(current)}  linking local art…`);
-          await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+          await pause.wait();
         }
         draw(progressLine(current), true);
         status.done();
+        await pause.close();
         // nothing of the later stages runs here, so nothing is left to wait for
         // on a full disk the worker cannot even record its own exit: the summary is what matters
         await worker?.close(runtime.config.shutdownGraceMs).catch((err: unknown) => {

@@ -89,7 +89,7 @@ function escapeRegExp(value: string): string {
 const DISCOGS_GENRES = ['Folk, World, & Country', 'Funk / Soul'];
 
 /** Known spellings that contain a separator ("Singer/Songwriter", "R&B/Soul", "N/A"): never split inside them. */
-const PROTECTED = (() => {
+const protectedSpellings = lazy(() => {
   const spellings = [...TAXONOMY.flatMap((g) => [g.name, ...g.aliases]), ...DISCOGS_GENRES, 'N/A'].filter((s) => SEPARATORS.test(s));
   if (spellings.length === 0) return null;
   const pattern = (spelling: string) =>
@@ -99,15 +99,16 @@ const PROTECTED = (() => {
       .join('');
   const alternatives = spellings.sort((a, b) => b.length - a.length).map(pattern);
   return new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives.join('|')})(?![\\p{L}\\p{N}])`, 'giu');
-})();
+});
 
 /** Splits one tag value into genre strings, keeping protected spellings whole. */
 function splitValue(value: string): string[] {
   const pieces: string[] = [];
   let rest = 0;
-  if (PROTECTED) {
-    PROTECTED.lastIndex = 0;
-    for (const match of value.matchAll(PROTECTED)) {
+  const spellings = protectedSpellings();
+  if (spellings) {
+    spellings.lastIndex = 0;
+    for (const match of value.matchAll(spellings)) {
       pieces.push(...value.slice(rest, match.index).split(SEPARATORS));
       pieces.push(match[0]);
       rest = match.index + match[0].length;

@@ -31,8 +31,8 @@ export interface LastfmSimilarArtist {
 }
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([z.array(item), item]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
-const count = z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Math.trunc(Number(v))));
-const errorBody = { error: z.number().optional(), message: z.string().optional() };
+const count = () => z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Math.trunc(Number(v))));
+const errorBody = () => ({ error: z.number().optional(), message: z.string().optional() });
 
 const info = lazy(() =>
   z.object({
@@ -41,19 +41,19 @@ const info = lazy(() =>
         name: z.string(),
         mbid: z.string().optional(),
         url: z.string().optional(),
-        stats: z.object({ listeners: count, playcount: count }).optional(),
+        stats: z.object({ listeners: count(), playcount: count() }).optional(),
         tags: z.union([z.object({ tag: oneOrMany(z.object({ name: z.string() })) }), z.string()]).optional(),
         bio: z.object({ summary: z.string().optional() }).optional(),
       })
       .optional(),
-    ...errorBody,
+    ...errorBody(),
   }),
 );
 
 const similar = lazy(() =>
   z.object({
     similarartists: z.object({ artist: oneOrMany(z.object({ name: z.string(), mbid: z.string().optional(), match: z.union([z.string(), z.number()]).optional() })) }).optional(),
-    ...errorBody,
+    ...errorBody(),
   }),
 );
 

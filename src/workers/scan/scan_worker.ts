@@ -244,19 +244,20 @@ async function upsertFolders(db: Db, rows: FolderRow[]): Promise<void> {
  * per folder at every rescan.
  */
 async function forgetVanishedFolders(db: Db, rootId: number, scanId: string, seen: ReadonlySet<number>): Promise<void> {
-  const gone: { id: number; path: string }[] = [];
+  // ids only: the paths of the few vanished folders are read afterwards
+  const gone: number[] = [];
   for (let after = 0; ; ) {
-    const page = await db.selectFrom('folders').select(['id', 'path', 'last_seen_scan_id']).where('root_id', '=', rootId).where('id', '>', after).orderBy('id').limit(FOLDERS_PER_PAGE).execute();
+    const page = await db.selectFrom('folders').select('id').where('root_id', '=', rootId).where('last_seen_scan_id', 'is distinct from', scanId).where('id', '>', after).orderBy('id').limit(FOLDERS_PER_PAGE).execute();
     if (page.length === 0) break;
     after = page[page.length - 1]!.id;
-    for (const folder of page) if (!seen.has(folder.id) && folder.last_seen_scan_id !== scanId) gone.push(folder);
+    for (const { id } of page) if (!seen.has(id)) gone.push(id);
   }
   for (let i = 0; i < gone.length; i += 500) {
-    const chunk = gone.slice(i, i + 500);
-    const paths = chunk.map((f) => f.path);
+    const ids = gone.slice(i, i + 500);
+    const paths = (await db.selectFrom('folders').select('path').where('id', 'in', ids).execute()).map((f) => f.path);
     await db.updateTable('tracks').set({ missing_scan_id: scanId }).where('folder', 'in', paths).where('missing_since', 'is', null).execute();
     await db.deleteFrom('scan_errors').where('folder', 'in', paths).execute();
-    await db.deleteFrom('folders').where('id', 'in', chunk.map((f) => f.id)).execute();
+    await db.deleteFrom('folders').where('id', 'in', ids).execute();
   }
 }
 
