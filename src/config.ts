@@ -2,121 +2,109 @@
 // Validated by zod; an error names the key the user wrote (file key or environment variable).
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from './utils/schema.js';
 import { DEFAULT_CELERY_QUEUES } from './broker/celery/queues.js';
 import { QUEUE_NAMES, type QueueName } from './tasks.js';
 
-const positiveInt = z.number().int().positive();
+const positiveInt = z.int().check(z.positive());
+const nonEmpty = z.string().check(z.minLength(1));
 
-const queueSchema = z
-  .object({
-    concurrency: positiveInt.max(256).optional(),
-    rateLimit: z.object({ max: positiveInt, durationMs: positiveInt }).strict().optional(),
-  })
-  .strict();
+const queueSchema = z.strictObject({
+  concurrency: z.optional(positiveInt.check(z.lte(256))),
+  rateLimit: z.optional(z.strictObject({ max: positiveInt, durationMs: positiveInt })),
+});
 
-export const configSchema = z
-  .object({
-    /** database, images, indexes */
-    dataDir: z.string().min(1).default('./data'),
-    libraryRoots: z.array(z.string().min(1)).default([]),
-    /** redis://… selects the BullMQ broker; absent = embedded */
-    brokerUrl: z
-      .string()
-      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL (absent = embedded queue)')
-      .optional(),
-    /** postgres://… ; absent = SQLite in the data folder */
-    databaseUrl: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL (absent = SQLite in the data folder)')
-      .optional(),
-    redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('soniquebay'),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    timezone: z
-      .string()
-      .refine(validTimezone, 'is not a known IANA timezone (e.g. UTC, Europe/Paris)')
-      .default('UTC'),
-    queues: z.partialRecord(z.enum(QUEUE_NAMES), queueSchema).default({}),
-    schedules: z.record(z.string(), z.object({ cron: z.string().min(1).optional(), enabled: z.boolean().optional(), payload: z.record(z.string(), z.unknown()).optional() }).strict()).default({}),
-    /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
-    lockMs: positiveInt.min(1_000).default(30_000),
-    /**
-     * a job whose worker dies (crash, OOM kill, power cut) while running it goes back to its queue;
-     * after this many such losses it is failed, so a file that kills the worker cannot wedge a queue
-     */
-    maxStalled: positiveInt.max(100).default(5),
-    /** on SIGTERM, running jobs get this long to finish before they are put back in their queue */
-    shutdownGraceMs: z.number().int().min(0).default(30_000),
-    /** audio analysis (decoding every track); when off, BPM/key/ReplayGain come from the file tags only */
-    analysis: z.boolean().default(true),
-    /** the HTTP API: where it listens, and the bearer token its mutating routes need off localhost */
-    api: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(8080),
-        token: z.string().min(16, 'must be at least 16 characters').optional(),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
-    /** analysis threads (each decodes and analyses one track at a time); default: one per core */
-    analysisThreads: positiveInt.max(256).optional(),
-    /** tag-parsing threads of the scan's extract stage (0: parse in the worker's own thread); default: cores - 1, at least 1 */
-    scanThreads: z.number().int().min(0).max(256).optional(),
-    /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
-    outsideLookups: z.boolean().default(true),
-    /** how the outside services can reach whoever runs this server (sent in the User-Agent) */
-    contact: z.string().max(200).optional(),
-    lastfmApiKey: z.string().min(1).optional(),
-    fanartApiKey: z.string().min(1).optional(),
-    /** base URLs of the outside services (a mirror, or a local replay server in tests) */
-    providerUrls: z
-      .object({
-        coverartarchive: z.url().default('https://coverartarchive.org'),
-        deezer: z.url().default('https://api.deezer.com'),
-        lastfm: z.url().default('https://ws.audioscrobbler.com'),
-        fanarttv: z.url().default('https://webservice.fanart.tv'),
-        musicbrainz: z.url().default('https://musicbrainz.org'),
-      })
-      .strict()
-      .prefault({}),
-    covers: z
-      .object({
-        /** album art files looked for in an album's folders (any case, jpg/jpeg/png/webp), in this order */
-        fileNames: z.array(z.string().min(1)).default(['cover', 'folder', 'front', 'album']),
-        /** artist image files looked for in an artist's folder */
-        artistFileNames: z.array(z.string().min(1)).default(['artist', 'folder']),
-        /** rendered sizes in pixels (longest side), each in WebP and JPEG */
-        sizes: z.array(z.number().int().min(16).max(4096)).min(1).default([64, 256, 512, 1024]),
-      })
-      .strict()
-      .prefault({}),
-    /** the Celery bridge (`worker --celery`); its Redis URLs come from CELERY_BROKER_URL / CELERY_RESULT_BACKEND */
-    celery: z
-      .object({
-        /** run the bridge in `soniquebay worker` without --celery */
-        enabled: z.boolean().default(false),
-        /** Celery queues (Redis lists) to take messages from */
-        queues: z
-          .array(z.string().regex(/^[^\n\x06]+$/, 'must be a queue name (no newline or \\x06)'))
-          .min(1)
-          .default([...DEFAULT_CELERY_QUEUES]),
-        /** Celery messages held at once (taken, task not finished yet) */
-        prefetch: positiveInt.max(10_000).default(64),
-        /** how long Celery results stay in Redis (Celery's result_expires) */
-        resultExpiresSeconds: positiveInt.default(86_400),
-      })
-      .strict()
-      .prefault({}),
-    retention: z
-      .object({
-        completedMaxAgeHours: z.number().positive().default(24),
-        completedMaxCount: z.number().int().min(0).default(1_000),
-        failedMaxAgeHours: z.number().positive().default(7 * 24),
-      })
-      .strict()
-      .default({ completedMaxAgeHours: 24, completedMaxCount: 1_000, failedMaxAgeHours: 7 * 24 }),
-  })
-  .strict();
+export const configSchema = z.strictObject({
+  /** database, images, indexes */
+  dataDir: z._default(nonEmpty, './data'),
+  libraryRoots: z._default(z.array(nonEmpty), []),
+  /** redis://… selects the BullMQ broker; absent = embedded */
+  brokerUrl: z.optional(z.string().check(z.regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL (absent = embedded queue)'))),
+  /** postgres://… ; absent = SQLite in the data folder */
+  databaseUrl: z.optional(z.string().check(z.regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL (absent = SQLite in the data folder)'))),
+  redisPrefix: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/)), 'soniquebay'),
+  logLevel: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  timezone: z._default(z.string().check(z.refine(validTimezone, 'is not a known IANA timezone (e.g. UTC, Europe/Paris)')), 'UTC'),
+  queues: z._default(z.partialRecord(z.enum(QUEUE_NAMES), queueSchema), {}),
+  schedules: z._default(
+    z.record(z.string(), z.strictObject({ cron: z.optional(nonEmpty), enabled: z.optional(z.boolean()), payload: z.optional(z.record(z.string(), z.unknown())) })),
+    {},
+  ),
+  /** a running job's lock lasts this long without a heartbeat before another worker may take it over */
+  lockMs: z._default(positiveInt.check(z.gte(1_000)), 30_000),
+  /**
+   * a job whose worker dies (crash, OOM kill, power cut) while running it goes back to its queue;
+   * after this many such losses it is failed, so a file that kills the worker cannot wedge a queue
+   */
+  maxStalled: z._default(positiveInt.check(z.lte(100)), 5),
+  /** on SIGTERM, running jobs get this long to finish before they are put back in their queue */
+  shutdownGraceMs: z._default(z.int().check(z.gte(0)), 30_000),
+  /** audio analysis (decoding every track); when off, BPM/key/ReplayGain come from the file tags only */
+  analysis: z._default(z.boolean(), true),
+  /** the HTTP API: where it listens, and the bearer token its mutating routes need off localhost */
+  api: z._default(
+    z.strictObject({
+      host: z._default(nonEmpty, '127.0.0.1'),
+      port: z._default(z.int().check(z.gte(0), z.lte(65_535)), 8080),
+      token: z.optional(z.string().check(z.minLength(16, 'must be at least 16 characters'))),
+    }),
+    { host: '127.0.0.1', port: 8080 },
+  ),
+  /** analysis threads (each decodes and analyses one track at a time); default: one per core */
+  analysisThreads: z.optional(positiveInt.check(z.lte(256))),
+  /** tag-parsing threads of the scan's extract stage (0: parse in the worker's own thread); default: cores - 1, at least 1 */
+  scanThreads: z.optional(z.int().check(z.gte(0), z.lte(256))),
+  /** the one switch for every outside lookup (Cover Art Archive, Deezer, Last.fm, fanart.tv, MusicBrainz) */
+  outsideLookups: z._default(z.boolean(), true),
+  /** how the outside services can reach whoever runs this server (sent in the User-Agent) */
+  contact: z.optional(z.string().check(z.maxLength(200))),
+  lastfmApiKey: z.optional(nonEmpty),
+  fanartApiKey: z.optional(nonEmpty),
+  /** base URLs of the outside services (a mirror, or a local replay server in tests) */
+  providerUrls: z.prefault(
+    z.strictObject({
+      coverartarchive: z._default(z.url(), 'https://coverartarchive.org'),
+      deezer: z._default(z.url(), 'https://api.deezer.com'),
+      lastfm: z._default(z.url(), 'https://ws.audioscrobbler.com'),
+      fanarttv: z._default(z.url(), 'https://webservice.fanart.tv'),
+      musicbrainz: z._default(z.url(), 'https://musicbrainz.org'),
+    }),
+    {},
+  ),
+  covers: z.prefault(
+    z.strictObject({
+      /** album art files looked for in an album's folders (any case, jpg/jpeg/png/webp), in this order */
+      fileNames: z._default(z.array(nonEmpty), ['cover', 'folder', 'front', 'album']),
+      /** artist image files looked for in an artist's folder */
+      artistFileNames: z._default(z.array(nonEmpty), ['artist', 'folder']),
+      /** rendered sizes in pixels (longest side), each in WebP and JPEG */
+      sizes: z._default(z.array(z.int().check(z.gte(16), z.lte(4096))).check(z.minLength(1)), [64, 256, 512, 1024]),
+    }),
+    {},
+  ),
+  /** the Celery bridge (`worker --celery`); its Redis URLs come from CELERY_BROKER_URL / CELERY_RESULT_BACKEND */
+  celery: z.prefault(
+    z.strictObject({
+      /** run the bridge in `soniquebay worker` without --celery */
+      enabled: z._default(z.boolean(), false),
+      /** Celery queues (Redis lists) to take messages from */
+      queues: z._default(z.array(z.string().check(z.regex(/^[^\n\x06]+$/, 'must be a queue name (no newline or \\x06)'))).check(z.minLength(1)), [...DEFAULT_CELERY_QUEUES]),
+      /** Celery messages held at once (taken, task not finished yet) */
+      prefetch: z._default(positiveInt.check(z.lte(10_000)), 64),
+      /** how long Celery results stay in Redis (Celery's result_expires) */
+      resultExpiresSeconds: z._default(positiveInt, 86_400),
+    }),
+    {},
+  ),
+  retention: z._default(
+    z.strictObject({
+      completedMaxAgeHours: z._default(z.number().check(z.positive()), 24),
+      completedMaxCount: z._default(z.int().check(z.gte(0)), 1_000),
+      failedMaxAgeHours: z._default(z.number().check(z.positive()), 7 * 24),
+    }),
+    { completedMaxAgeHours: 24, completedMaxCount: 1_000, failedMaxAgeHours: 7 * 24 },
+  ),
+});
 
 export type Config = z.infer<typeof configSchema>;
 export type QueueConfig = z.infer<typeof queueSchema>;

@@ -2,7 +2,7 @@
 // The queue of each task here is the one routing table: producers name a task, never a queue.
 // Names follow `worker_type.function_name` (../shared/design/tasks.md); old names live in tasks/legacy.ts.
 import os from 'node:os';
-import { z } from 'zod';
+import { z } from './utils/schema.js';
 import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
 import { LEGACY_ALIASES } from './tasks/legacy.js';
 import { extractArtistImages } from './workers/covers/artist_images.js';
@@ -54,11 +54,11 @@ export function defaultQueueSettings(cores = os.availableParallelism()): Record<
   };
 }
 
-const id = z.number().int().positive();
-const ids = z.array(id).min(1).max(10_000);
-const limit = z.number().int().positive().max(10_000);
-const scanId = z.string().min(1).max(100);
-const batchNo = z.number().int().min(1);
+const id = z.int().check(z.positive());
+const ids = z.array(id).check(z.minLength(1), z.maxLength(10_000));
+const limit = z.int().check(z.positive(), z.lte(10_000));
+const scanId = z.string().check(z.minLength(1), z.maxLength(100));
+const batchNo = z.int().check(z.gte(1));
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
@@ -71,7 +71,7 @@ export const TASKS = [
     name: 'scan.discovery',
     queue: 'scan',
     description: 'walks a library root, skips unchanged folders and files, emits batches of paths',
-    schema: z.object({ root: z.string().min(1), scanId: scanId.optional(), full: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ root: z.string().check(z.minLength(1)), scanId: z.optional(scanId), full: z.optional(z.boolean()) }),
     retry: { attempts: 3, backoff: { baseMs: 30_000, factor: 2, capMs: 10 * MIN } },
     timeoutMs: 12 * HOUR,
     positional: ['root'],
@@ -84,7 +84,7 @@ export const TASKS = [
     name: 'metadata.extract_batch',
     queue: 'extract',
     description: 'reads tags and audio properties of a batch of files; a bad file is an error row',
-    schema: z.object({ scanId: scanId.optional(), batchNo: batchNo.optional(), paths: z.array(z.string().min(1)).min(1).max(5_000) }).strict(),
+    schema: z.strictObject({ scanId: z.optional(scanId), batchNo: z.optional(batchNo), paths: z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(5_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['paths'],
     handler: extractBatch,
@@ -94,14 +94,12 @@ export const TASKS = [
     name: 'batch.process_entities',
     queue: 'batch',
     description: 'upserts artists, albums, genres, tracks and links of a batch in one transaction',
-    schema: z
-      .object({
-        scanId: scanId.optional(),
-        batchNo: batchNo.optional(),
-        items: z.array(extractedTrackSchema).max(5_000),
-        errors: z.array(fileErrorSchema).max(5_000).default([]),
-      })
-      .strict(),
+    schema: z.strictObject({
+      scanId: z.optional(scanId),
+      batchNo: z.optional(batchNo),
+      items: z.array(extractedTrackSchema).check(z.maxLength(5_000)),
+      errors: z._default(z.array(fileErrorSchema).check(z.maxLength(5_000)), []),
+    }),
     retry: { attempts: 5, backoff: { baseMs: 2_000, factor: 2, capMs: 5 * MIN } },
     timeoutMs: 10 * MIN,
     positional: ['items'],
@@ -112,7 +110,7 @@ export const TASKS = [
     name: 'covers.extract_embedded_covers_batch',
     queue: 'covers',
     description: 'stores the embedded picture of each track once per content hash, with rendered sizes',
-    schema: z.object({ trackIds: ids }).strict(),
+    schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
     handler: extractEmbeddedCovers,
@@ -121,7 +119,7 @@ export const TASKS = [
     name: 'covers.process_album_covers',
     queue: 'covers',
     description: 'album art: embedded, then folder files, then (deferred) Cover Art Archive by MBID',
-    schema: z.object({ albumIds: ids, outside: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ albumIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
     handler: processAlbumCovers,
@@ -130,7 +128,7 @@ export const TASKS = [
     name: 'covers.extract_artist_images_batch',
     queue: 'covers',
     description: 'artist images: artist folder files, then (deferred) outside providers',
-    schema: z.object({ artistIds: ids, outside: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ artistIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
     handler: extractArtistImages,
@@ -139,7 +137,7 @@ export const TASKS = [
     name: 'metadata.analyze_audio_batch',
     queue: 'metadata',
     description: 'decodes each track once: BPM, key, loudness/ReplayGain, energy, spectral/MFCC/chroma summary',
-    schema: z.object({ trackIds: ids }).strict(),
+    schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 2 * HOUR,
     positional: ['trackIds'],
     handler: analyzeAudioBatch,
@@ -148,7 +146,7 @@ export const TASKS = [
     name: 'metadata.enrich_tracks_batch',
     queue: 'metadata',
     description: 'moods and genre tags from ab:* tags; Last.fm top tags on the deferred path (outside: true)',
-    schema: z.object({ trackIds: ids, outside: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ trackIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
     handler: enrichTracksBatch,
@@ -157,7 +155,7 @@ export const TASKS = [
     name: 'vectorization.calculate_vector',
     queue: 'vectorization',
     description: 'vector of one track with the current model',
-    schema: z.object({ trackId: id }).strict(),
+    schema: z.strictObject({ trackId: id }),
     timeoutMs: 5 * MIN,
     positional: ['trackId'],
     handler: calculateVector,
@@ -166,7 +164,7 @@ export const TASKS = [
     name: 'vectorization.calculate_vectors_batch',
     queue: 'vectorization',
     description: 'vectors of a batch of tracks with the live models (or the one model `version`)',
-    schema: z.object({ trackIds: ids, version: z.number().int().positive().optional() }).strict(),
+    schema: z.strictObject({ trackIds: ids, version: z.optional(z.int().check(z.positive())) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
     handler: calculateVectorsBatch,
@@ -175,7 +173,7 @@ export const TASKS = [
     name: 'vectorization.train_model',
     queue: 'vectorization',
     description: 'fits a new feature model version on the library and re-vectorises in batches',
-    schema: z.object({ reason: z.string().min(1).max(500), force: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ reason: z.string().check(z.minLength(1), z.maxLength(500)), force: z.optional(z.boolean()) }),
     retry: { attempts: 2, backoff: { baseMs: 10 * MIN, factor: 2, capMs: HOUR } },
     timeoutMs: 6 * HOUR,
     positional: ['reason', 'force'],
@@ -185,7 +183,7 @@ export const TASKS = [
     name: 'vectorization.monitor_tag_changes',
     queue: 'vectorization',
     description: "compares the library's tag/genre signature with the model's; retrains when due",
-    schema: z.object({}).strict(),
+    schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
     handler: monitorTagChanges,
   }),
@@ -193,7 +191,7 @@ export const TASKS = [
     name: 'vectorization.check_model_health',
     queue: 'vectorization',
     description: 'model age, coverage, version mismatch',
-    schema: z.object({}).strict(),
+    schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
     handler: checkModelHealth,
   }),
@@ -201,7 +199,7 @@ export const TASKS = [
     name: 'deferred.process_enrichment_batch',
     queue: 'deferred',
     description: 'queues due analysis and enrichment work and the Last.fm lookups (low priority)',
-    schema: z.object({ limit: limit.default(10) }).strict(),
+    schema: z.strictObject({ limit: z._default(limit, 10) }),
     retry: NO_RETRY,
     timeoutMs: 15 * MIN,
     priority: 10,
@@ -212,7 +210,7 @@ export const TASKS = [
     name: 'deferred.process_covers_batch',
     queue: 'deferred',
     description: 'queues the due outside lookups of album covers and artist images (low priority)',
-    schema: z.object({ limit: limit.default(5) }).strict(),
+    schema: z.strictObject({ limit: z._default(limit, 5) }),
     retry: NO_RETRY,
     timeoutMs: 15 * MIN,
     priority: 10,
@@ -223,7 +221,7 @@ export const TASKS = [
     name: 'deferred.process_vectors_batch',
     queue: 'deferred',
     description: 'queues ready tracks that lack a vector of a live model (a lost job, no model yet)',
-    schema: z.object({ limit: limit.default(50) }).strict(),
+    schema: z.strictObject({ limit: z._default(limit, 50) }),
     retry: NO_RETRY,
     timeoutMs: 15 * MIN,
     priority: 10,
@@ -234,7 +232,7 @@ export const TASKS = [
     name: 'deferred.render_images',
     queue: 'deferred',
     description: 'renders the display sizes of stored covers and artist images (after the scan, low priority)',
-    schema: z.object({ limit: limit.default(200) }).strict(),
+    schema: z.strictObject({ limit: z._default(limit, 200) }),
     retry: NO_RETRY,
     timeoutMs: 30 * MIN,
     priority: 10,
@@ -245,7 +243,7 @@ export const TASKS = [
     name: 'deferred.retry_failed',
     queue: 'deferred',
     description: 'makes failed work (failed for a day at least) due again, a few items per tick',
-    schema: z.object({ stage: z.string().min(1).optional(), limit: limit.default(5) }).strict(),
+    schema: z.strictObject({ stage: z.optional(z.string().check(z.minLength(1))), limit: z._default(limit, 5) }),
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
@@ -256,7 +254,7 @@ export const TASKS = [
     name: 'deferred.cleanup_expired',
     queue: 'maintenance',
     description: 'prunes finished job records, orphan images, tracks of deleted files',
-    schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(7) }).strict(),
+    schema: z.strictObject({ olderThanDays: z._default(z.int().check(z.gte(0), z.lte(3650)), 7) }),
     retry: NO_RETRY,
     timeoutMs: HOUR,
     priority: 10,
@@ -267,7 +265,7 @@ export const TASKS = [
     name: 'maintenance.health_report',
     queue: 'maintenance',
     description: 'queue depths, failures, oldest due work, model state',
-    schema: z.object({}).strict(),
+    schema: z.strictObject({}),
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
@@ -278,7 +276,7 @@ export const TASKS = [
     name: 'soniquebay.sync',
     queue: 'batch',
     description: "mirrors what changed in the library into SoniqueBay's database (SONIQUEBAY_SINK_URL)",
-    schema: z.object({ full: z.boolean().optional(), deep: z.boolean().optional() }).strict(),
+    schema: z.strictObject({ full: z.optional(z.boolean()), deep: z.optional(z.boolean()) }),
     retry: { attempts: 6, backoff: { baseMs: 5_000, factor: 2, capMs: 10 * MIN } },
     timeoutMs: 2 * HOUR,
     priority: 5,
@@ -289,7 +287,7 @@ export const TASKS = [
     name: 'soniquebay.process_artist_images',
     queue: 'covers',
     description: "artist images for SoniqueBay's artist ids (its id map), then mirrored",
-    schema: z.object({ artistIds: z.array(id).max(100_000) }).strict(),
+    schema: z.strictObject({ artistIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
     handler: artistImagesCall,
@@ -298,7 +296,7 @@ export const TASKS = [
     name: 'soniquebay.process_album_covers',
     queue: 'covers',
     description: "album covers for SoniqueBay's album ids (its id map), then mirrored",
-    schema: z.object({ albumIds: z.array(id).max(100_000) }).strict(),
+    schema: z.strictObject({ albumIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
     handler: albumCoversCall,
@@ -307,7 +305,7 @@ export const TASKS = [
     name: 'soniquebay.extract_embedded',
     queue: 'covers',
     description: 'embedded covers of the tracks with these file paths (or track ids), then mirrored',
-    schema: z.object({ items: z.array(z.union([z.string().min(1), id])).max(100_000) }).strict(),
+    schema: z.strictObject({ items: z.array(z.union([z.string().check(z.minLength(1)), id])).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['items'],
     handler: embeddedCoversCall,
@@ -316,7 +314,7 @@ export const TASKS = [
     name: 'soniquebay.analyze_track',
     queue: 'metadata',
     description: 'queues the audio analysis of the track with this path (a Python batch stage asking)',
-    schema: z.object({ trackId: id.optional(), filePath: z.string().min(1), tags: z.record(z.string(), z.unknown()).optional() }).strict(),
+    schema: z.strictObject({ trackId: z.optional(id), filePath: z.string().check(z.minLength(1)), tags: z.optional(z.record(z.string(), z.unknown())) }),
     timeoutMs: 5 * MIN,
     positional: ['trackId', 'filePath', 'tags'],
     handler: analyzeTrackCall,
@@ -325,7 +323,7 @@ export const TASKS = [
     name: 'lastfm.fetch_artist_info',
     queue: 'deferred',
     description: "an artist's Last.fm URL, listeners, play count, tags and biography",
-    schema: z.object({ artistId: id }).strict(),
+    schema: z.strictObject({ artistId: id }),
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId'],
@@ -335,7 +333,7 @@ export const TASKS = [
     name: 'lastfm.fetch_similar_artists',
     queue: 'deferred',
     description: "an artist's similar artists on Last.fm, with their match as weight",
-    schema: z.object({ artistId: id, limit: z.number().int().min(1).max(250).default(10) }).strict(),
+    schema: z.strictObject({ artistId: id, limit: z._default(z.int().check(z.gte(1), z.lte(250)), 10) }),
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId', 'limit'],
@@ -345,7 +343,7 @@ export const TASKS = [
     name: 'maintenance.purge_missing_tracks',
     queue: 'maintenance',
     description: 'deletes tracks whose file has been missing for longer than the grace period',
-    schema: z.object({ olderThanDays: z.number().int().min(0).max(3650).default(MISSING_GRACE_DAYS) }).strict(),
+    schema: z.strictObject({ olderThanDays: z._default(z.int().check(z.gte(0), z.lte(3650)), MISSING_GRACE_DAYS) }),
     retry: NO_RETRY,
     timeoutMs: HOUR,
     priority: 10,

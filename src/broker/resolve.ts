@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import { z } from '../utils/schema.js';
 import type { EnqueueOptions, TaskDefinition, TaskRegistry } from '../tasks/define.js';
 import { PayloadValidationError, TaskNotAvailableError, UnknownTaskError } from './errors.js';
 
@@ -39,7 +39,7 @@ export function resolveRunnable(registry: TaskRegistry, name: string, payload: u
 }
 
 export function validatePayload(def: TaskDefinition, payload: unknown): unknown {
-  const result = (def.schema as z.ZodType).safeParse(payload);
+  const result = z.safeParse(def.schema, payload);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(payload)';

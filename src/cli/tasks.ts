@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { z } from 'zod';
+import { z } from '../utils/schema.js';
 import { buildRegistry } from '../tasks.js';
 import { printJson, printLine, printTable } from './output.js';
 

@@ -1,7 +1,7 @@
 // Shapes shared by every task declaration: the registry in src/tasks.ts and the test registries
 // used by the broker contract suite are both built from these.
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { z } from '../utils/schema.js';
 import type { Db } from '../db/types.js';
 import type { Services } from '../services/index.js';
 
@@ -83,7 +83,7 @@ export type TaskHandler<P> = (payload: P, ctx: TaskContext) => Promise<unknown>;
 /** What a failure hook gets: the job is over, so no progress and no abort signal. */
 export type FailureContext = Pick<TaskContext, 'db' | 'services' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
 
-export interface TaskDefinition<S extends z.ZodType = z.ZodType> {
+export interface TaskDefinition<S extends z.core.$ZodType = z.core.$ZodType> {
   name: string;
   queue: string;
   description: string;
@@ -127,11 +127,11 @@ export const DEFAULT_RETRY: RetryPolicy = {
   backoff: { baseMs: 10_000, factor: 2, capMs: 3_600_000 },
 };
 
-type TaskInput<S extends z.ZodType> = Omit<TaskDefinition<S>, 'retry' | 'priority' | 'positional'> &
+type TaskInput<S extends z.core.$ZodType> = Omit<TaskDefinition<S>, 'retry' | 'priority' | 'positional'> &
   Partial<Pick<TaskDefinition<S>, 'retry' | 'priority' | 'positional'>>;
 
 /** Fills the defaults of a task declaration; keeps the payload type for the handler. */
-export function defineTask<S extends z.ZodType>(input: TaskInput<S>): TaskDefinition<S> {
+export function defineTask<S extends z.core.$ZodType>(input: TaskInput<S>): TaskDefinition<S> {
   return { retry: DEFAULT_RETRY, priority: 0, positional: [], ...input };
 }
 

@@ -76,6 +76,21 @@ describe('configuration', () => {
     assert.ok(found.some((p) => /dataDri/.test(p)), found.join('\n'));
   });
 
+  it('says in words what is wrong with a value (zod\'s English messages, not "Invalid input")', () => {
+    const file = tempFile(JSON.stringify({ api: { port: 99_999 }, covers: { sizes: [] }, logLevel: 'loud', providerUrls: { deezer: 'not a url' }, retention: { completedMaxAgeHours: -1 } }));
+    const found = problems(() => loadConfig({ SONIQUEBAY_LOCK_MS: '5', SONIQUEBAY_SCAN_THREADS: '1.5' }, file));
+    const expected = [
+      `${file}: key "api.port": Too big: expected number to be <=65535`,
+      `${file}: key "covers.sizes": Too small: expected array to have >=1 items`,
+      `${file}: key "logLevel": Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"`,
+      `${file}: key "providerUrls.deezer": Invalid URL`,
+      `${file}: key "retention.completedMaxAgeHours": Too small: expected number to be >0`,
+      'SONIQUEBAY_LOCK_MS="5": Too small: expected number to be >=1000',
+      'SONIQUEBAY_SCAN_THREADS="1.5": Invalid input: expected int, received number',
+    ];
+    assert.deepEqual([...found].sort(), [...expected].sort());
+  });
+
   it('explains an unreadable or malformed config file', () => {
     assert.match(problems(() => loadConfig({}, '/nonexistent/sb.json'))[0]!, /cannot be read \(ENOENT\)/);
     assert.match(problems(() => loadConfig({}, tempFile('{ nope')))[0]!, /not valid JSON/);

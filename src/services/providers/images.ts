@@ -1,6 +1,6 @@
 // Outside image sources, each a client of its provider's documented API through the shared,
 // rate-limited HTTP client. Each returns the image bytes, or null when the provider has none.
-import { z } from 'zod';
+import { z } from '../../utils/schema.js';
 import { lazy } from '../../utils/lazy.js';
 import { nameKey } from '../../workers/scan/names.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp, type Provider } from '../http/client.js';
@@ -29,8 +29,8 @@ export async function coverArtArchiveFront(http: OutsideHttp, base: string, rele
 
 const deezerSearch = lazy(() =>
   z.object({
-    data: z.array(z.object({ name: z.string(), picture_xl: z.string().nullish(), picture_big: z.string().nullish() })).default([]),
-    error: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+    data: z._default(z.array(z.object({ name: z.string(), picture_xl: z.nullish(z.string()), picture_big: z.nullish(z.string()) })), []),
+    error: z.optional(z.object({ code: z.optional(z.number()), message: z.optional(z.string()) })),
   }),
 );
 
@@ -57,9 +57,9 @@ export const LASTFM_PLACEHOLDER = '2a96cbd8b46e442fc41c2b86b821562f';
 
 const lastfmInfo = lazy(() =>
   z.object({
-    artist: z.object({ image: z.array(z.object({ '#text': z.string(), size: z.string() })).default([]) }).optional(),
-    error: z.number().optional(),
-    message: z.string().optional(),
+    artist: z.optional(z.object({ image: z._default(z.array(z.object({ '#text': z.string(), size: z.string() })), []) })),
+    error: z.optional(z.number()),
+    message: z.optional(z.string()),
   }),
 );
 
@@ -78,7 +78,7 @@ export async function lastfmArtistImage(http: OutsideHttp, base: string, apiKey:
 }
 
 const fanartMusic = lazy(() =>
-  z.object({ artistthumb: z.array(z.object({ url: z.string(), likes: z.coerce.number().default(0) })).default([]) }),
+  z.object({ artistthumb: z._default(z.array(z.object({ url: z.string(), likes: z._default(z.coerce.number(), 0) })), []) }),
 );
 
 /** fanart.tv: the most liked artist thumbnail of a MusicBrainz artist. */

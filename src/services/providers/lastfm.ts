@@ -2,7 +2,7 @@
 // https://www.last.fm/api/show/artist.getInfo and …/artist.getSimilar: JSON answers whose numbers
 // come as strings, a single item sometimes not wrapped in an array, and errors as HTTP 200 (or 4xx)
 // bodies {error, message}: 6 = not found, 29 = rate limit, 10/26 = bad or suspended API key.
-import { z } from 'zod';
+import { z } from '../../utils/schema.js';
 import { lazy } from '../../utils/lazy.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp } from '../http/client.js';
 
@@ -30,29 +30,36 @@ export interface LastfmSimilarArtist {
   match: number;
 }
 
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([z.array(item), item]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
-const count = () => z.union([z.string(), z.number()]).optional().transform((v) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Math.trunc(Number(v))));
-const errorBody = () => ({ error: z.number().optional(), message: z.string().optional() });
+const oneOrMany = <T extends z.ZodMiniType>(item: T) => {
+  const oneOrList = z.optional(z.union([z.array(item), item]));
+  return z.pipe(oneOrList, z.transform((v: z.infer<typeof oneOrList>) => (v === undefined ? [] : Array.isArray(v) ? v : [v]) as z.infer<T>[]));
+};
+const count = () =>
+  z.pipe(
+    z.optional(z.union([z.string(), z.number()])),
+    z.transform((v: string | number | undefined) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Math.trunc(Number(v)))),
+  );
+const errorBody = () => ({ error: z.optional(z.number()), message: z.optional(z.string()) });
 
 const info = lazy(() =>
   z.object({
-    artist: z
-      .object({
+    artist: z.optional(
+      z.object({
         name: z.string(),
-        mbid: z.string().optional(),
-        url: z.string().optional(),
-        stats: z.object({ listeners: count(), playcount: count() }).optional(),
-        tags: z.union([z.object({ tag: oneOrMany(z.object({ name: z.string() })) }), z.string()]).optional(),
-        bio: z.object({ summary: z.string().optional() }).optional(),
-      })
-      .optional(),
+        mbid: z.optional(z.string()),
+        url: z.optional(z.string()),
+        stats: z.optional(z.object({ listeners: count(), playcount: count() })),
+        tags: z.optional(z.union([z.object({ tag: oneOrMany(z.object({ name: z.string() })) }), z.string()])),
+        bio: z.optional(z.object({ summary: z.optional(z.string()) })),
+      }),
+    ),
     ...errorBody(),
   }),
 );
 
 const similar = lazy(() =>
   z.object({
-    similarartists: z.object({ artist: oneOrMany(z.object({ name: z.string(), mbid: z.string().optional(), match: z.union([z.string(), z.number()]).optional() })) }).optional(),
+    similarartists: z.optional(z.object({ artist: oneOrMany(z.object({ name: z.string(), mbid: z.optional(z.string()), match: z.optional(z.union([z.string(), z.number()])) })) })),
     ...errorBody(),
   }),
 );

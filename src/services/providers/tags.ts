@@ -1,13 +1,13 @@
 // Last.fm top tags (artist.getTopTags / track.getTopTags): folksonomy tags with a 0–100 weight.
-import { z } from 'zod';
+import { z } from '../../utils/schema.js';
 import { lazy } from '../../utils/lazy.js';
 import { ProviderRequestError, ProviderUnavailableError, type OutsideHttp } from '../http/client.js';
 
 const topTags = lazy(() =>
   z.object({
-    toptags: z.object({ tag: z.union([z.array(z.object({ name: z.string(), count: z.coerce.number() })), z.object({ name: z.string(), count: z.coerce.number() })]).optional() }).optional(),
-    error: z.number().optional(),
-    message: z.string().optional(),
+    toptags: z.optional(z.object({ tag: z.optional(z.union([z.array(z.object({ name: z.string(), count: z.coerce.number() })), z.object({ name: z.string(), count: z.coerce.number() })])) })),
+    error: z.optional(z.number()),
+    message: z.optional(z.string()),
   }),
 );
 
