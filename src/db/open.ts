@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pgModule from 'pg';
 import type { Db, DbDialect } from './types.js';
 import { ImmediateSqliteDialect, openSqlite, StatementCache } from './sqlite.js';
 import { cleanCloseFile, recordCleanClose, takeCleanClose } from './clean_close.js';
+import { lazy, lazyRequire } from '../utils/lazy.js';
 
 export interface DatabaseHandle {
   db: Db;
@@ -29,15 +29,15 @@ export function sqliteFileFor(dataDir: string): string {
   return path.join(dataDir, SQLITE_FILE_NAME);
 }
 
-const require = createRequire(import.meta.url);
+const pgLibrary = lazyRequire<typeof pgModule>('pg');
 
 /** pg, loaded by the first PostgreSQL connection only (an embedded start does not pay for it) */
-export function loadPg(): typeof pgModule {
-  const pg = require('pg') as typeof pgModule;
+export const loadPg = lazy((): typeof pgModule => {
+  const pg = pgLibrary();
   // 64-bit integers (epoch-ms times, file sizes, ids) as numbers: they stay far below 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   return pg;
-}
+});
 
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if (target.databaseUrl) {
