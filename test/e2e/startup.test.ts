@@ -22,19 +22,30 @@ for (const name of ['Segmenter', 'Collator']) {
   const Original = Intl[name];
   Intl[name] = new Proxy(Original, { construct(target, args) { built.push('Intl.' + name); return Reflect.construct(target, args); } });
 }
+// threads: the scan's parse thread is where music-metadata (bundled, so not in require.cache) loads
+const threads = [];
+const workerThreads = require('node:worker_threads');
+const Worker = workerThreads.Worker;
+workerThreads.Worker = class extends Worker { constructor(file, options) { threads.push(String(file)); super(file, options); } };
 const localeCompare = String.prototype.localeCompare;
 String.prototype.localeCompare = function (...args) { built.push('localeCompare'); return localeCompare.apply(this, args); };
 process.on('exit', () => {
-  fs.writeFileSync(process.env.SB_STARTUP_REPORT, JSON.stringify({ modules: Object.keys(require.cache), built: [...new Set(built)] }));
+  fs.writeFileSync(process.env.SB_STARTUP_REPORT, JSON.stringify({ modules: Object.keys(require.cache), built: [...new Set(built)], threads }));
 });
 `;
 
-/** libraries the scan and the version never use: vectors, analysis, images, the distributed runtime, the API, the watcher */
-const NOT_AT_START = ['usearch', 'fft.js', 'sharp', 'bullmq', 'ioredis', 'pg', 'fastify', 'chokidar', 'music-metadata'];
+/**
+ * libraries the scan and the version never use: vectors, analysis, images, the distributed runtime,
+ * the API, the watcher. music-metadata is bundled (scripts/build.mjs) and loads in the parse thread,
+ * which neither may start.
+ */
+const NOT_AT_START = ['usearch', 'fft.js', 'sharp', 'bullmq', 'ioredis', 'pg', 'fastify', 'chokidar'];
 
 interface Report {
   modules: string[];
   built: string[];
+  /** the files of the worker threads started */
+  threads: string[];
 }
 
 function run(dir: string, cli: string[], args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string; report: Report } {
@@ -74,6 +85,7 @@ describe('start-up of the installed command', () => {
       const first = run(dir, [BUILT_CLI], ['scan', library, '--json'], env);
       assert.equal(first.code, 0, first.stderr);
       assert.ok((JSON.parse(first.stdout) as { inserted: number }).inserted > 0, 'the first scan inserts the library');
+      assert.ok(first.report.threads.some((file) => file.endsWith('parse_thread.js')), `the first scan parses in its thread: ${first.report.threads.join(', ')}`);
 
       const rescan = run(dir, [BUILT_CLI], ['scan', library, '--json'], env);
       assert.equal(rescan.code, 0, rescan.stderr);
@@ -84,6 +96,7 @@ describe('start-up of the installed command', () => {
         const loaded = packagesIn(report.modules);
         assert.deepEqual(NOT_AT_START.filter((p) => loaded.has(p)), [], `${what} loaded libraries it does not use`);
         assert.deepEqual(report.built, [], `${what} built ICU services (Intl.Segmenter, Intl.Collator, localeCompare cost ~10 ms each at their first use)`);
+        assert.deepEqual(report.threads, [], `${what} started threads (the parse thread loads music-metadata)`);
       }
       // the scan's own libraries are there, so the recorder sees what the command loads
       assert.ok(packagesIn(rescan.report.modules).has('better-sqlite3'));

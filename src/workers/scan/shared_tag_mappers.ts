@@ -41,9 +41,11 @@ function share(mapper: MapperClass): boolean {
 
 async function loadCombinedTagMapper(): Promise<(new () => CombinedTagMapperLike) | undefined> {
   try {
-    // the very module music-metadata's own parser imports (same URL, so the same classes)
-    const url = new URL('./common/CombinedTagMapper.js', import.meta.resolve('music-metadata'));
-    return ((await import(url.href)) as { CombinedTagMapper?: new () => CombinedTagMapperLike }).CombinedTagMapper;
+    // the very module music-metadata's own parser imports (same URL, so the same classes); the
+    // built command bundles music-metadata, and scripts/build.mjs points this import at the
+    // bundled module instead (BUNDLED_MAPPER_IMPORT there)
+    const mod = await import(new URL('./common/CombinedTagMapper.js', import.meta.resolve('music-metadata')).href);
+    return (mod as { CombinedTagMapper?: new () => CombinedTagMapperLike }).CombinedTagMapper;
   } catch {
     return undefined;
   }
