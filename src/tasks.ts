@@ -20,7 +20,7 @@ import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
 import { renderImages } from './workers/deferred/render_images.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
-import { extractBatch, extractBatchFailed } from './workers/scan/metadata_extractor.js';
+import { extractBatch, extractBatchFailed } from './workers/scan/extract_batch.js';
 import { discovery } from './workers/scan/scan_worker.js';
 import { failScan } from './workers/scan/sessions.js';
 import { calculateVector, calculateVectorsBatch } from './workers/vectorization/calculate_vectors.js';

@@ -1,10 +1,9 @@
-// metadata.extract_batch: tags and audio properties of each file, with music-metadata.
+// What `metadata.extract_batch` (extract_batch.ts) reads of each file: tags and audio properties, with music-metadata.
 // A file that cannot be read becomes an error entry; the batch always goes on.
-import { OutsideRootsError, realRoots } from '../../services/library/roots.js';
+import { OutsideRootsError } from '../../services/library/roots.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { IAudioMetadata, IOptions, IPicture } from 'music-metadata';
-import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import { asfAudio, impossibleHeader, mp4AacConfig, oggAudio, plausibleBitrate, plausibleDuration, type Properties, type ReadAt } from './audio_properties.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { frameSyncConfirmed, isFrameStream, worthProbing } from './frame_sync.js';
@@ -13,7 +12,6 @@ import { normalizeGenres } from '../../services/genres/normalize.js';
 import { cleanName, splitArtists, UNKNOWN_ALBUM, UNKNOWN_ARTIST } from './names.js';
 import { openLibraryFile, type OpenedFile, type ReadMode } from './open_file.js';
 import { parsers } from './parsers.js';
-import { isCancelled } from './sessions.js';
 import { displayValues, id3ArtistFrames, readOwnBlock, replayGain, splitArtistFrames, winningTagType, type TagView } from './tag_block.js';
 import { extensionOf, unreadableReason } from './walk.js';
 
@@ -484,38 +482,7 @@ function int(value: number | undefined | null): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? Math.round(value) : null;
 }
 
-export interface ExtractPayload {
-  scanId?: string;
-  batchNo?: number;
-  paths: string[];
-}
-
 /** extractFile confined to `roots` (real paths, from realRoots), for extractFiles */
 export function readInsideRoots(roots: readonly string[], mode: ReadMode = 'async'): (file: string) => Promise<ExtractedTrack | FileError> {
   return (file) => extractFile(file, roots, mode);
-}
-
-/** The task: extract, then hand the batch to the single writer. */
-export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
-  if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  // in the parse threads; each file checked inside the roots once open (readInsideRoots)
-  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
-  await ctx.enqueue('batch.process_entities', {
-    ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
-    ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
-    items,
-    errors,
-  });
-  if (payload.scanId) await ctx.progress({ scanId: payload.scanId, stage: 'extract', batchNo: payload.batchNo ?? null, items: items.length, errors: errors.length });
-  return { items: items.length, errors: errors.length };
-}
-
-/** When the batch failed for good, each of its files still ends as an error row (and the scan can complete). */
-export async function extractBatchFailed(payload: ExtractPayload, ctx: FailureContext, error: string): Promise<void> {
-  await ctx.enqueue('batch.process_entities', {
-    ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
-    ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),
-    items: [],
-    errors: payload.paths.map((p) => ({ path: p, size: null, mtimeMs: null, stage: 'extract', message: `extraction batch failed: ${error}`, transient: true })),
-  });
 }
