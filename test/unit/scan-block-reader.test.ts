@@ -6,18 +6,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseFile } from 'music-metadata';
-import { parseOpenFile } from '../../src/workers/scan/block_reader.js';
+import { BLOCK_BYTES, BlockFile } from '../../src/workers/scan/block_reader.js';
+import { frameSyncConfirmed } from '../../src/workers/scan/frame_sync.js';
 import { openLibraryFile, type ReadMode } from '../../src/workers/scan/open_file.js';
 import { isAudioFile } from '../../src/workers/scan/walk.js';
 
 const CORPUS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpora', 'music-metadata-samples');
 
-/** parseOpenFile on a file opened as the scan opens a large one (never read whole) */
+/** a parse of a file opened as the scan opens a large one (never read whole) */
 async function parseLargeFile(file: string, mode: ReadMode, stats?: { reads: number }) {
   const opened = await openLibraryFile(file, undefined, mode, 0);
+  const blocks = new BlockFile(opened);
   try {
-    return await parseOpenFile(opened, {}, stats);
+    return await blocks.parse();
   } finally {
+    if (stats) stats.reads = blocks.reads;
     await opened.close();
   }
 }
@@ -49,6 +52,28 @@ describe('large files parsed through 64 KiB blocks', () => {
       assert.equal(cached.common.title, 'Long Song');
       assert.ok(Math.abs((cached.format.duration ?? 0) - 180) < 1, `${name}: duration ${cached.format.duration}`);
       assert.ok(stats.reads <= 4, `${name}: ${stats.reads} reads`);
+    }
+  });
+
+  it('serves the scan\'s own reads of a large MP3 from the parse\'s blocks, and reads its end in 4 KiB', async () => {
+    const opened = await openLibraryFile(path.join(dir, 'long.mp3'), undefined, 'async', 0);
+    const bytes: number[] = [];
+    const read = opened.read;
+    opened.read = async (buffer, offset, length, position) => {
+      bytes.push(length);
+      return read(buffer, offset, length, position);
+    };
+    try {
+      const blocks = new BlockFile(opened);
+      const metadata = await blocks.parse();
+      assert.equal(metadata.format.container, 'MPEG');
+      const parsed = bytes.length;
+      assert.ok(await frameSyncConfirmed((position, length) => blocks.readAt(position, length)));
+      assert.equal(bytes.length, parsed, 'the frame sync check reads nothing more');
+      // the head block and the footers (ID3v1, APE), not the file's last block
+      assert.ok(bytes.reduce((a, b) => a + b, 0) <= BLOCK_BYTES + 4096, `read ${bytes.join(' + ')} bytes`);
+    } finally {
+      await opened.close();
     }
   });
 

@@ -6,6 +6,8 @@ import type { ReadAt } from './audio_properties.js';
 
 /** How far past the ID3v2 tag the first frame is looked for. */
 const SEARCH_BYTES = 64 * 1024;
+/** read in steps of this much: a large file's first frames then come from the parse's cached blocks (block_reader.ts) */
+const STEP_BYTES = 4 * 1024;
 
 interface FrameHeader {
   /** the bits a following frame of the same stream repeats */
@@ -72,13 +74,17 @@ async function id3v2End(read: ReadAt): Promise<number> {
  */
 export async function frameSyncConfirmed(read: ReadAt): Promise<boolean> {
   const start = await id3v2End(read);
-  const window = await read(start, SEARCH_BYTES + 6);
-  for (let o = 0; o + 6 <= window.length && o < SEARCH_BYTES; o++) {
-    const first = headerAt(window, o);
-    if (!first) continue;
-    const nextAt = start + o + first.length;
-    const next = headerAt(nextAt + 6 <= start + window.length ? window.subarray(nextAt - start) : await read(nextAt, 6), 0);
-    if (next && next.key === first.key) return true;
+  for (let step = start; step < start + SEARCH_BYTES; step += STEP_BYTES) {
+    // 6 bytes more than the step: a header starting in its last bytes is read whole
+    const window = await read(step, STEP_BYTES + 6);
+    for (let o = 0; o + 6 <= window.length && o < STEP_BYTES; o++) {
+      const first = headerAt(window, o);
+      if (!first) continue;
+      const nextAt = o + first.length;
+      const next = headerAt(nextAt + 6 <= window.length ? window.subarray(nextAt) : await read(step + nextAt, 6), 0);
+      if (next && next.key === first.key) return true;
+    }
+    if (window.length < STEP_BYTES + 6) break; // the end of the file
   }
   return false;
 }

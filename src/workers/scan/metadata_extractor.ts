@@ -111,14 +111,18 @@ export async function extractFile(file: string, roots?: readonly string[], mode:
 async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number): Promise<ExtractedTrack | FileError> {
   const file = opened.path;
   const data = opened.whole;
-  const { parseBuffer, parseOpenFile } = await parsers();
-  const parse = (options: IOptions = {}) => (data ? parseBuffer(data, { path: file, size: data.length }, options) : parseOpenFile(opened, options));
-  const readAt: ReadAt = data
-    ? async (position, length) => data.subarray(position, position + length)
-    : async (position, length) => {
-        const buffer = Buffer.allocUnsafe(length);
-        return buffer.subarray(0, await opened.read(buffer, 0, length, position));
-      };
+  const { parseBuffer, BlockFile } = await parsers();
+  let parse: (options?: IOptions) => Promise<IAudioMetadata>;
+  let readAt: ReadAt;
+  if (data) {
+    parse = (options = {}) => parseBuffer(data, { path: file, size: data.length }, options);
+    readAt = async (position, length) => data.subarray(position, position + length);
+  } else {
+    // a large file: the parses and the reads below share one block cache
+    const blocks = new BlockFile(opened);
+    parse = (options = {}) => blocks.parse(options);
+    readAt = (position, length) => blocks.readAt(position, length);
+  }
 
   let metadata: IAudioMetadata | undefined;
   let problem: string | undefined;
@@ -451,8 +455,8 @@ export async function readEmbeddedPicture(file: string, roots: readonly string[]
   const opened = await openLibraryFile(file, roots, 'async', READ_WHOLE_MAX_BYTES);
   try {
     if (!opened.regular) throw new Error(`${file} is not a regular file`);
-    const { parseBuffer, parseOpenFile } = await parsers();
-    const metadata = opened.whole ? await parseBuffer(opened.whole, { path: file, size: opened.whole.length }, { duration: false }) : await parseOpenFile(opened, { duration: false });
+    const { parseBuffer, BlockFile } = await parsers();
+    const metadata = opened.whole ? await parseBuffer(opened.whole, { path: file, size: opened.whole.length }, { duration: false }) : await new BlockFile(opened).parse({ duration: false });
     return frontPicture(metadata.common.picture);
   } finally {
     await opened.close();
