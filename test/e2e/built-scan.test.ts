@@ -31,9 +31,13 @@ function scan(command: string[], dataDir: string): Record<string, unknown[]> {
       const columns = (db.prepare(`select name from pragma_table_info('${table}')`).all() as { name: string }[]).map((c) => c.name).filter((c) => !VOLATILE.test(c));
       return db.prepare(`select ${columns.map((c) => `"${c}"`).join(', ')} from ${table} order by ${order}`).all();
     };
+    // an album's key names its album artist by id, which depends on the order batches were written in
+    const artistKeys = new Map((db.prepare('select id, name_key from artists').all() as { id: number; name_key: string }[]).map((a) => [a.id, a.name_key]));
+    const albums = (rows('albums', 'album_key, title') as { album_key: string }[]).map((a) => ({ ...a, album_key: a.album_key.replace(/\|(\d+)$/, (_m, id: string) => `|${artistKeys.get(Number(id))}`) }));
+    albums.sort((a, b) => (a.album_key < b.album_key ? -1 : a.album_key > b.album_key ? 1 : 0));
     return {
       tracks: rows('tracks', 'path'),
-      albums: rows('albums', 'album_key, title'),
+      albums,
       artists: rows('artists', 'name_key, name'),
       covers: rows('covers', 'entity_type, hash'),
     };
