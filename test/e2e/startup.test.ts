@@ -39,7 +39,7 @@ process.on('exit', () => {
  * the API, the watcher. music-metadata is bundled (scripts/build.mjs) and loads in the parse thread,
  * which neither may start.
  */
-const NOT_AT_START = ['usearch', 'fft.js', 'sharp', 'bullmq', 'ioredis', 'pg', 'fastify', 'chokidar'];
+const NOT_AT_START = ['usearch', 'fft.js', 'sharp', 'image-size', 'bullmq', 'ioredis', 'pg', 'fastify', 'chokidar'];
 
 interface Report {
   modules: string[];

@@ -2,15 +2,10 @@
 // pictures other programs wrote: every embedded picture of the music-metadata test-suite samples,
 // whole and cut short, against what sharp (libvips) decodes.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseFile } from 'music-metadata';
 import sharp from 'sharp';
 import { isCutShort } from '../../src/services/images/cut_short.js';
-
-const REPO = path.resolve(import.meta.dirname, '../..');
-const CORPUS = path.resolve(REPO, '../shared/corpora/music-metadata-samples');
+import { corpusPictures } from '../helpers/corpus-pictures.js';
 
 async function decodes(bytes: Uint8Array): Promise<boolean> {
   try {
@@ -22,30 +17,21 @@ async function decodes(bytes: Uint8Array): Promise<boolean> {
 }
 
 /** the distinct embedded pictures of the corpus that sharp decodes whole, with their format */
-async function corpusPictures(): Promise<{ file: string; format: string; bytes: Uint8Array }[]> {
+async function wholePictures(): Promise<{ file: string; format: string; bytes: Uint8Array }[]> {
   const out: { file: string; format: string; bytes: Uint8Array }[] = [];
-  const seen = new Set<string>();
-  for (const file of fs.readdirSync(CORPUS, { recursive: true }).map(String).sort()) {
-    const full = path.join(CORPUS, file);
-    if (!fs.statSync(full).isFile()) continue;
-    const metadata = await parseFile(full, { duration: false }).catch(() => null);
-    for (const picture of metadata?.common.picture ?? []) {
-      const key = `${picture.data.length}:${Buffer.from(picture.data.subarray(0, 64)).toString('hex')}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const format = await sharp(picture.data)
-        .metadata()
-        .then((m) => m.format as string | undefined)
-        .catch(() => undefined);
-      if (format && (await decodes(picture.data))) out.push({ file, format, bytes: picture.data });
-    }
+  for (const { file, bytes } of await corpusPictures()) {
+    const format = await sharp(bytes)
+      .metadata()
+      .then((m) => m.format as string | undefined)
+      .catch(() => undefined);
+    if (format && (await decodes(bytes))) out.push({ file, format, bytes });
   }
   return out;
 }
 
 describe('isCutShort', () => {
   it('judges every picture of the tag library samples whole, and every one cut short as cut (stricter than the decode it replaces)', async () => {
-    const pictures = await corpusPictures();
+    const pictures = await wholePictures();
     assert.ok(pictures.filter((p) => p.format === 'jpeg').length >= 40, `JPEG pictures in the corpus: ${pictures.length}`);
     assert.ok(pictures.some((p) => p.format === 'png'), 'a PNG picture in the corpus');
     let decodedAnyway = 0;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Metadata } from 'sharp';
 import { isCutShort } from './cut_short.js';
+import { pictureHeader } from './header.js';
 
 export const DEFAULT_IMAGE_SIZES: readonly number[] = [64, 256, 512, 1024];
 export const IMAGE_FORMATS = ['webp', 'jpeg'] as const;
@@ -35,6 +36,19 @@ async function loadSharp(): Promise<typeof import('sharp')['default']> {
     return mod;
   });
   return (await sharpModule).default;
+}
+
+/** a picture's header as libvips reads it (the formats pictureHeader leaves to it) */
+async function headerBySharp(bytes: Buffer): Promise<{ format: string; width: number; height: number; orientation?: number }> {
+  const sharp = await loadSharp();
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
+  } catch (err) {
+    throw new CorruptImageError(err instanceof Error ? err.message : String(err));
+  }
+  if (!meta.format || !meta.width || !meta.height) throw new CorruptImageError(`unsupported format ${meta.format ?? 'unknown'}`);
+  return { format: meta.format, width: meta.width, height: meta.height, ...(meta.orientation ? { orientation: meta.orientation } : {}) };
 }
 
 export class CorruptImageError extends Error {
@@ -110,22 +124,18 @@ export class ImageStore {
     const known = this.stored(hash);
     if (known) return known;
 
-    const sharp = await loadSharp();
-    let meta: Metadata;
-    try {
-      meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
-    } catch (err) {
-      throw new CorruptImageError(err instanceof Error ? err.message : String(err));
-    }
+    // JPEG and PNG (nearly every cover) by their header and structure; the rest through sharp
+    const meta = pictureHeader(bytes, MAX_PIXELS) ?? (await headerBySharp(bytes));
     const { format } = meta;
-    const kind = format ? MIME[format] : undefined;
-    if (!format || !kind || !meta.width || !meta.height) throw new CorruptImageError(`unsupported format ${format ?? 'unknown'}`);
+    const kind = MIME[format];
+    if (!kind) throw new CorruptImageError(`unsupported format ${format}`);
     // a cut picture is refused here, where the caller can still try the next source, not when its
     // sizes are rendered later: JPEG and PNG by their structure (cut_short.ts), the rarer formats by
     // a small decode
     const cut = isCutShort(bytes, format);
     if (cut) throw new CorruptImageError(`the ${format} picture is cut short`);
     if (cut === null) {
+      const sharp = await loadSharp();
       try {
         await sharp(bytes, { limitInputPixels: MAX_PIXELS }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
       } catch (err) {
