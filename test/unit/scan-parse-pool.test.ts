@@ -4,8 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import os from 'node:os';
 import { after, describe, it } from 'node:test';
-import { extractFiles } from '../../src/workers/scan/metadata_extractor.js';
+import { parseFile } from 'music-metadata';
+import { ImageStore } from '../../src/services/images/store.js';
+import { extractFiles, frontPicture } from '../../src/workers/scan/metadata_extractor.js';
 import { ParsePool } from '../../src/workers/scan/parse_pool.js';
 import { sharing } from '../../src/workers/scan/shared_tag_mappers.js';
 import { isAudioFile } from '../../src/workers/scan/walk.js';
@@ -71,6 +74,41 @@ describe('parse pool', () => {
     assert.deepEqual(byPath(threaded.items), byPath(inline.items));
     assert.deepEqual(byPath(threaded.errors), byPath(inline.errors));
     assert.ok(threaded.items.length > 40);
+  });
+
+  it('stores the JPEG and PNG front pictures it reads, as the covers job would, and leaves the others to it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-pool-pictures-'));
+    try {
+      const files = corpusFiles();
+      const pool = new ParsePool(1);
+      pools.push(pool);
+      const threadStore = new ImageStore(path.join(dir, 'thread'));
+      const { items } = await pool.extract(files, [fs.realpathSync(CORPUS)], undefined, threadStore.dir);
+      // what the covers job's put() makes of each front picture, in a store of its own
+      const jobStore = new ImageStore(path.join(dir, 'job'));
+      let stored = 0;
+      let left = 0;
+      for (const item of items.filter((i) => i.pictureHash)) {
+        const front = frontPicture((await parseFile(item.path, { duration: false })).common.picture)!;
+        const bytes = Buffer.from(front.data);
+        const expected = await jobStore.put(bytes).then(
+          (image) => ({ ...image, created: false }),
+          () => null,
+        );
+        const byThread = threadStore.stored(item.pictureHash!);
+        if (expected && /^image\/(jpeg|png)$/.test(expected.mime)) {
+          assert.deepEqual(byThread, expected, `${item.path}: its picture stored by the thread`);
+          stored++;
+        } else {
+          assert.equal(byThread, null, `${item.path}: its picture is the covers job's to read (${expected?.mime ?? 'refused'})`);
+          left++;
+        }
+      }
+      assert.ok(stored >= 20, `pictures stored by the thread: ${stored}`);
+      assert.ok(left > 0, 'some pictures are left to the covers job (refused or not JPEG/PNG)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('turns only the file that hangs or kills the parser into an error row; its neighbours are read', async () => {

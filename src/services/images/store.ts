@@ -120,20 +120,33 @@ export class ImageStore {
    */
   async put(bytes: Buffer): Promise<StoredImage> {
     const hash = sha256(bytes);
-    const folder = this.folderOf(hash);
+    return this.putWithoutSharp(bytes, hash) ?? (await this.putThroughSharp(bytes, hash));
+  }
+
+  /**
+   * put() for a JPEG or PNG whose header image-size reads (nearly every cover), synchronously and
+   * without sharp: a scan's parse thread stores the pictures it reads this way. Null for any other
+   * picture, which put() takes through sharp. `hash` is the bytes' sha256, when the caller has it.
+   */
+  putWithoutSharp(bytes: Buffer, hash: string = sha256(bytes)): StoredImage | null {
     const known = this.stored(hash);
     if (known) return known;
-
-    // JPEG and PNG (nearly every cover) by their header and structure; the rest through sharp
-    const meta = pictureHeader(bytes, MAX_PIXELS) ?? (await headerBySharp(bytes));
-    const { format } = meta;
-    const kind = MIME[format];
-    if (!kind) throw new CorruptImageError(`unsupported format ${format}`);
+    const header = pictureHeader(bytes, MAX_PIXELS);
+    if (!header) return null;
     // a cut picture is refused here, where the caller can still try the next source, not when its
-    // sizes are rendered later: JPEG and PNG by their structure (cut_short.ts), the rarer formats by
-    // a small decode
-    const cut = isCutShort(bytes, format);
-    if (cut) throw new CorruptImageError(`the ${format} picture is cut short`);
+    // sizes are rendered later: by its structure (cut_short.ts)
+    if (isCutShort(bytes, header.format)) throw new CorruptImageError(`the ${header.format} picture is cut short`);
+    return this.write(hash, bytes, header);
+  }
+
+  /** put() for what putWithoutSharp leaves: the header read by libvips, a rare format checked by a small decode */
+  private async putThroughSharp(bytes: Buffer, hash: string): Promise<StoredImage> {
+    const known = this.stored(hash);
+    if (known) return known;
+    const meta = await headerBySharp(bytes);
+    if (!MIME[meta.format]) throw new CorruptImageError(`unsupported format ${meta.format}`);
+    const cut = isCutShort(bytes, meta.format);
+    if (cut) throw new CorruptImageError(`the ${meta.format} picture is cut short`);
     if (cut === null) {
       const sharp = await loadSharp();
       try {
@@ -142,8 +155,13 @@ export class ImageStore {
         throw new CorruptImageError(err instanceof Error ? err.message : String(err));
       }
     }
+    return this.write(hash, bytes, meta);
+  }
 
-    // built in a temporary folder and renamed into place: a crash never leaves half an entry
+  /** The original and meta.json, built in a temporary folder and renamed into place: a crash never leaves half an entry. */
+  private write(hash: string, bytes: Buffer, meta: { format: string; width: number; height: number; orientation?: number }): StoredImage {
+    const kind = MIME[meta.format]!;
+    const folder = this.folderOf(hash);
     fs.mkdirSync(path.dirname(folder), { recursive: true });
     const temp = `${folder}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     fs.mkdirSync(temp);
@@ -156,7 +174,7 @@ export class ImageStore {
       try {
         fs.renameSync(temp, folder);
       } catch (err) {
-        // another worker stored the same picture first: theirs stands
+        // another worker (or thread) stored the same picture first: theirs stands
         if (this.readMeta(hash)) return { ...stored, created: false };
         if (!fs.existsSync(folder)) throw err;
         // a damaged entry (no readable meta.json) is replaced, never left blocking the picture

@@ -14,8 +14,9 @@ export interface ExtractPayload {
 /** The task: extract, then hand the batch to the single writer. */
 export async function extractBatch(payload: ExtractPayload, ctx: TaskContext): Promise<{ items: number; errors: number; skipped?: string }> {
   if (await isCancelled(ctx.db, payload.scanId)) return { items: 0, errors: 0, skipped: 'scan cancelled' };
-  // in the parse threads; each file checked inside the roots once open (readInsideRoots)
-  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal);
+  // in the parse threads; each file checked inside the roots once open (readInsideRoots); the
+  // threads store the front pictures they read, which the covers job then links by their hash
+  const { items, errors } = await ctx.services.parse.extract(payload.paths, await realRoots(ctx.db), ctx.signal, ctx.services.images.dir);
   await ctx.enqueue('batch.process_entities', {
     ...(payload.scanId !== undefined ? { scanId: payload.scanId } : {}),
     ...(payload.batchNo !== undefined ? { batchNo: payload.batchNo } : {}),

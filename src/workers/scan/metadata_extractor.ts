@@ -81,7 +81,10 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
  * from realRoots) the open file must lie inside one of them: a link re-pointed outside the roots
  * since the walk is not read.
  */
-export async function extractFile(file: string, roots?: readonly string[], mode: ReadMode = 'async'): Promise<ExtractedTrack | FileError> {
+/** Takes a track's front picture (its bytes, their sha256) as it is read: the parse thread stores it (parse_thread.ts). */
+export type PictureSink = (picture: Uint8Array, hash: string) => void;
+
+export async function extractFile(file: string, roots?: readonly string[], mode: ReadMode = 'async', onPicture?: PictureSink): Promise<ExtractedTrack | FileError> {
   let size: number | null = null;
   let mtimeMs: number | null = null;
   try {
@@ -93,7 +96,7 @@ export async function extractFile(file: string, roots?: readonly string[], mode:
       mtimeMs = opened.mtimeMs;
       if (!opened.regular) return { path: file, size, mtimeMs, stage: 'extract', message: 'not a regular file' };
       if (size === 0) return { path: file, size, mtimeMs, stage: 'extract', message: 'empty file (0 bytes)' };
-      return await extractOpened(opened, size, mtimeMs);
+      return await extractOpened(opened, size, mtimeMs, onPicture);
     } finally {
       await opened.close();
     }
@@ -108,7 +111,7 @@ export async function extractFile(file: string, roots?: readonly string[], mode:
 }
 
 /** extractFile once the file is open: parsed from memory when read whole, else by position through the open file. */
-async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number): Promise<ExtractedTrack | FileError> {
+async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number, onPicture?: PictureSink): Promise<ExtractedTrack | FileError> {
   const file = opened.path;
   const data = opened.whole;
   const { parseBuffer, BlockFile } = await parsers();
@@ -162,7 +165,12 @@ async function extractOpened(opened: OpenedFile, size: number, mtimeMs: number):
     }
   }
   if (problem || !props || !view) return { path: file, size, mtimeMs, stage: 'extract', message: problem ?? 'no audio stream recognised' };
-  return toTrack(file, size, mtimeMs, view, props, metadata);
+  const track = toTrack(file, size, mtimeMs, view, props, metadata);
+  if (onPicture && track.pictureHash) {
+    const front = frontPicture(metadata?.common.picture);
+    if (front) onPicture(front.data, track.pictureHash);
+  }
+  return track;
 }
 
 interface AudioProps extends Properties {
@@ -487,6 +495,6 @@ function int(value: number | undefined | null): number | null {
 }
 
 /** extractFile confined to `roots` (real paths, from realRoots), for extractFiles */
-export function readInsideRoots(roots: readonly string[], mode: ReadMode = 'async'): (file: string) => Promise<ExtractedTrack | FileError> {
-  return (file) => extractFile(file, roots, mode);
+export function readInsideRoots(roots: readonly string[], mode: ReadMode = 'async', onPicture?: PictureSink): (file: string) => Promise<ExtractedTrack | FileError> {
+  return (file) => extractFile(file, roots, mode, onPicture);
 }

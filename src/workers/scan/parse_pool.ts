@@ -21,6 +21,8 @@ export interface ParseRequest {
   /** the library roots' real paths: a file that resolves outside them is not read */
   roots: readonly string[];
   timeoutMs: number;
+  /** the image store's folder: the thread stores each JPEG or PNG front picture it reads there (parse_thread.ts) */
+  imagesDir?: string;
 }
 
 export type ParseReply =
@@ -32,6 +34,7 @@ export type ParseReply =
 interface Job {
   paths: readonly string[];
   roots: readonly string[];
+  imagesDir?: string;
   results: Map<string, ExtractedTrack | FileError>;
   /** after a stall or a crash: the files left are sent one by one */
   isolate: boolean;
@@ -84,14 +87,16 @@ export class ParsePool {
 
   /**
    * Reads the files' tags and audio properties (those that still resolve inside `roots`, the
-   * library roots' real paths): in the pool's threads, or here when its size is 0.
+   * library roots' real paths): in the pool's threads, or here when its size is 0. With
+   * `imagesDir`, the threads also store the JPEG and PNG front pictures they read in that image
+   * store, so that the covers job links them without reading the files again.
    */
-  extract(paths: readonly string[], roots: readonly string[], signal?: AbortSignal): Promise<ExtractOutcome> {
+  extract(paths: readonly string[], roots: readonly string[], signal?: AbortSignal, imagesDir?: string): Promise<ExtractOutcome> {
     if (this.size === 0 || paths.length === 0) return extractFiles(paths, signal, FILE_TIMEOUT_MS, readInsideRoots(roots));
     if (this.closed) return Promise.reject(new Error('the parse pool is closed'));
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      const job: Job = { paths, roots, results: new Map(), isolate: false, resolve, reject, settled: false, ...(signal ? { signal } : {}) };
+      const job: Job = { paths, roots, results: new Map(), isolate: false, resolve, reject, settled: false, ...(signal ? { signal } : {}), ...(imagesDir ? { imagesDir } : {}) };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -129,7 +134,7 @@ export class ParsePool {
       slot.sent = job.isolate ? left.slice(0, 1) : left;
       slot.worker.ref();
       this.watch(slot);
-      slot.worker.postMessage({ id: slot.requestId, paths: slot.sent, roots: job.roots, timeoutMs: FILE_TIMEOUT_MS } satisfies ParseRequest);
+      slot.worker.postMessage({ id: slot.requestId, paths: slot.sent, roots: job.roots, timeoutMs: FILE_TIMEOUT_MS, ...(job.imagesDir ? { imagesDir: job.imagesDir } : {}) } satisfies ParseRequest);
     }
   }
 
