@@ -40,6 +40,12 @@ export async function migrateToLatest(db: Db, dialect: DbDialect): Promise<strin
   const migrator = new Migrator({
     db: db as unknown as Kysely<unknown>,
     provider: new StaticProvider(dialect),
+    // PostgreSQL: Kysely looks for its two tables in every schema of the database unless told which
+    // (migrator.js, `#doesTableExists`): another schema holding a kysely_migration_lock (a second
+    // library in the same database, a test's leftover) made it skip creating ours, and the first
+    // migration failed with "relation kysely_migration_lock does not exist". Ours is the schema the
+    // connection's search_path gives (README, distributed mode).
+    ...(dialect === 'postgres' ? { migrationTableSchema: await currentSchema(db) } : {}),
     // Kysely's default, localeCompare, builds ICU's collator at every start (~10 ms of a command
     // that runs for 0.3 s); migration names are ASCII, and code-unit order is the order Kysely
     // resolves them in
@@ -66,4 +72,12 @@ async function allApplied(db: Db, names: readonly string[]): Promise<boolean> {
   }
   const applied = new Set(rows.map((r) => r.name));
   return applied.size === names.length && names.every((n) => applied.has(n));
+}
+
+/** the schema unqualified names resolve to on this connection (PostgreSQL) */
+async function currentSchema(db: Db): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) throw new Error('the PostgreSQL connection has no current schema (its search_path names none that exists)');
+  return schema;
 }

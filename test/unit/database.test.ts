@@ -139,4 +139,29 @@ describe('database handle', () => {
       await admin.end();
     }
   });
+
+  it('keeps two libraries in two schemas of one PostgreSQL database, each migrated in its own', { skip: databaseUrl() ? false : 'DATABASE_URL not set' }, async () => {
+    const schemas = [`sbtest_${randomUUID().slice(0, 8)}`, `sbtest_${randomUUID().slice(0, 8)}`];
+    const admin = new pg.Client({ connectionString: databaseUrl() });
+    await admin.connect();
+    try {
+      for (const schema of schemas) {
+        await admin.query(`CREATE SCHEMA ${schema}`);
+        const url = new URL(databaseUrl()!);
+        url.searchParams.set('options', `-c search_path=${schema}`);
+        const handle = openDatabase({ dataDir: os.tmpdir(), databaseUrl: url.toString() });
+        try {
+          // the second schema's first start used to find the first one's kysely_migration_lock and fail
+          assert.deepEqual(await migrateToLatest(handle.db, 'postgres'), Object.keys(migrationsFor('postgres')), schema);
+        } finally {
+          await handle.close();
+        }
+      }
+      const { rows } = await admin.query(`SELECT table_schema, count(*)::int AS n FROM information_schema.tables WHERE table_schema = ANY($1) AND table_name IN ('tracks', 'kysely_migration', 'kysely_migration_lock') GROUP BY table_schema ORDER BY table_schema`, [schemas]);
+      assert.deepEqual(rows, [...schemas].sort().map((schema) => ({ table_schema: schema, n: 3 })));
+    } finally {
+      for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
 });
