@@ -76,14 +76,14 @@ async function withFileTimeout(file: string, work: Promise<ExtractedTrack | File
   }
 }
 
+/** Takes a track's front picture (its bytes, their sha256) as it is read: the parse thread stores it (parse_thread.ts). */
+export type PictureSink = (picture: Uint8Array, hash: string) => void;
+
 /**
  * One file's tags and audio properties, or the reason it is not a track. With `roots` (real paths,
  * from realRoots) the open file must lie inside one of them: a link re-pointed outside the roots
  * since the walk is not read.
  */
-/** Takes a track's front picture (its bytes, their sha256) as it is read: the parse thread stores it (parse_thread.ts). */
-export type PictureSink = (picture: Uint8Array, hash: string) => void;
-
 export async function extractFile(file: string, roots?: readonly string[], mode: ReadMode = 'async', onPicture?: PictureSink): Promise<ExtractedTrack | FileError> {
   let size: number | null = null;
   let mtimeMs: number | null = null;

@@ -21,7 +21,10 @@ let store: ImageStore | undefined;
  * one that cannot be stored, is left to the covers job, which reads it and records why.
  */
 function pictureSink(imagesDir: string): PictureSink {
-  if (store?.dir !== imagesDir) store = new ImageStore(imagesDir);
+  if (store?.dir !== imagesDir) {
+    store = new ImageStore(imagesDir);
+    stored.clear();
+  }
   const into = store;
   return (picture, hash) => {
     if (stored.has(hash)) return;
