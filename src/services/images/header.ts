@@ -30,6 +30,6 @@ export function pictureHeader(bytes: Uint8Array, maxPixels: number): PictureHead
   }
   const format = size.type === 'jpg' ? 'jpeg' : size.type === 'png' ? 'png' : null;
   if (!format || !(size.width > 0) || !(size.height > 0) || size.width * size.height > maxPixels) return null;
-  if (format === 'png' && !Buffer.from(bytes.buffer, bytes.byteOffset + 12, Math.min(4, Math.max(0, bytes.length - 12))).equals(PNG_IHDR)) return null;
+  if (format === 'png' && !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).subarray(12, 16).equals(PNG_IHDR)) return null;
   return { format, width: size.width, height: size.height, ...(format === 'jpeg' && size.orientation ? { orientation: size.orientation } : {}) };
 }

@@ -38,8 +38,17 @@ async function loadSharp(): Promise<typeof import('sharp')['default']> {
   return (await sharpModule).default;
 }
 
+/** what the store needs of a picture's header */
+interface ImageHeader {
+  format: string;
+  width: number;
+  height: number;
+  /** EXIF orientation (1-8) */
+  orientation?: number;
+}
+
 /** a picture's header as libvips reads it (the formats pictureHeader leaves to it) */
-async function headerBySharp(bytes: Buffer): Promise<{ format: string; width: number; height: number; orientation?: number }> {
+async function headerBySharp(bytes: Buffer): Promise<ImageHeader> {
   const sharp = await loadSharp();
   let meta: Metadata;
   try {
@@ -120,7 +129,7 @@ export class ImageStore {
    */
   async put(bytes: Buffer): Promise<StoredImage> {
     const hash = sha256(bytes);
-    return this.putWithoutSharp(bytes, hash) ?? (await this.putThroughSharp(bytes, hash));
+    return this.stored(hash) ?? this.storeByHeader(bytes, hash) ?? (await this.storeThroughSharp(bytes, hash));
   }
 
   /**
@@ -129,8 +138,11 @@ export class ImageStore {
    * picture, which put() takes through sharp. `hash` is the bytes' sha256, when the caller has it.
    */
   putWithoutSharp(bytes: Buffer, hash: string = sha256(bytes)): StoredImage | null {
-    const known = this.stored(hash);
-    if (known) return known;
+    return this.stored(hash) ?? this.storeByHeader(bytes, hash);
+  }
+
+  /** a picture not stored yet, by its JPEG or PNG header; null for any other */
+  private storeByHeader(bytes: Buffer, hash: string): StoredImage | null {
     const header = pictureHeader(bytes, MAX_PIXELS);
     if (!header) return null;
     // a cut picture is refused here, where the caller can still try the next source, not when its
@@ -139,10 +151,8 @@ export class ImageStore {
     return this.write(hash, bytes, header);
   }
 
-  /** put() for what putWithoutSharp leaves: the header read by libvips, a rare format checked by a small decode */
-  private async putThroughSharp(bytes: Buffer, hash: string): Promise<StoredImage> {
-    const known = this.stored(hash);
-    if (known) return known;
+  /** a picture not stored yet that storeByHeader leaves: the header read by libvips, a rare format checked by a small decode */
+  private async storeThroughSharp(bytes: Buffer, hash: string): Promise<StoredImage> {
     const meta = await headerBySharp(bytes);
     if (!MIME[meta.format]) throw new CorruptImageError(`unsupported format ${meta.format}`);
     const cut = isCutShort(bytes, meta.format);
@@ -159,7 +169,7 @@ export class ImageStore {
   }
 
   /** The original and meta.json, built in a temporary folder and renamed into place: a crash never leaves half an entry. */
-  private write(hash: string, bytes: Buffer, meta: { format: string; width: number; height: number; orientation?: number }): StoredImage {
+  private write(hash: string, bytes: Buffer, meta: ImageHeader): StoredImage {
     const kind = MIME[meta.format]!;
     const folder = this.folderOf(hash);
     fs.mkdirSync(path.dirname(folder), { recursive: true });
