@@ -4,6 +4,7 @@
 // the last RING of them are kept, so a client reconnecting with Last-Event-ID gets what it missed.
 import type { ScanTable } from '../db/types.js';
 import type { Runtime } from '../runtime.js';
+import type { ExtractResult } from '../workers/scan/extract_batch.js';
 
 export interface HubEvent {
   id: number;
@@ -34,8 +35,11 @@ export class EventHub {
       if (event.type === 'progress') data.progress = event.progress;
       if (event.type === 'failed') Object.assign(data, { error: event.error, willRetry: event.willRetry });
       this.emit('job', data, scanId);
-      // a batch written: the library changed
-      if (event.type === 'completed' && event.job.name === 'batch.process_entities') this.emit('library', { result: event.result });
+      // a batch written, by its own job or by the extract job that read it: the library changed
+      if (event.type === 'completed') {
+        const written = event.job.name === 'batch.process_entities' ? event.result : event.job.name === 'metadata.extract_batch' ? (event.result as ExtractResult | null)?.written : undefined;
+        if (written) this.emit('library', { result: written });
+      }
     });
     this.timer = setInterval(() => void this.pollScans(), SCAN_POLL_MS);
     this.timer.unref();

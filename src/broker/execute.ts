@@ -24,6 +24,8 @@ export interface ExecuteDeps {
   progress(value: ProgressValue): Promise<void>;
   /** aborted when the worker shuts down */
   shutdown?: AbortSignal;
+  /** the queues the worker running the job consumes */
+  queues?: readonly string[];
 }
 
 /** The abort a worker sends its running jobs on shutdown: one listener per running job, so no cap. */
@@ -65,6 +67,7 @@ export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<u
     ...(scanId ? { scanId } : {}),
     progress: deps.progress,
     enqueue: deps.enqueue,
+    ...(deps.queues ? { serves: servedBy(deps.registry, deps.queues) } : {}),
     jobs: deps.jobs,
     signal: controller.signal,
   };
@@ -84,6 +87,13 @@ export async function executeJob(job: RunnableJob, deps: ExecuteDeps): Promise<u
     clearTimeout(timer);
     deps.shutdown?.removeEventListener('abort', onShutdown);
   }
+}
+
+function servedBy(registry: TaskRegistry, queues: readonly string[]): (taskName: string) => boolean {
+  return (taskName) => {
+    const queue = registry.tasks.get(taskName)?.queue;
+    return queue !== undefined && queues.includes(queue);
+  };
 }
 
 function scanIdOf(payload: unknown): string | undefined {

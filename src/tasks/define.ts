@@ -73,6 +73,11 @@ export interface TaskContext {
   progress(value: ProgressValue): Promise<void>;
   /** routes by task name only: the routing table picks the queue */
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<JobRef>;
+  /**
+   * Whether the worker running this job also takes the jobs of `taskName`'s queue: a handler may
+   * then do that next step itself instead of queuing it (absent outside a worker: queue it).
+   */
+  serves?(taskName: string): boolean;
   jobs: JobsAccess;
   /** aborted on timeout or shutdown; long handlers check it between units of work */
   signal: AbortSignal;

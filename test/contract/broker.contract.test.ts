@@ -222,6 +222,16 @@ for (const kind of brokerKinds()) {
       assert.equal(seen.of('c').length, 1);
     });
 
+    it('tells a handler which tasks its worker also takes (the queues it consumes)', async () => {
+      const both = await h.broker.startWorker({ queues: ['alpha', 'beta'] });
+      const first = await h.broker.waitForJob((await h.broker.enqueue('t.serves', { key: 's1' })).id, 5_000);
+      assert.deepEqual(first?.result, { alpha: true, beta: true, unknown: false });
+      await both.close();
+      await h.broker.startWorker({ queues: ['alpha'] });
+      const second = await h.broker.waitForJob((await h.broker.enqueue('t.serves', { key: 's2' })).id, 5_000);
+      assert.deepEqual(second?.result, { alpha: true, beta: false, unknown: false });
+    });
+
     it('waits out a handler\'s open database transaction instead of deadlocking', async () => {
       await h.broker.startWorker();
       const tx = await h.broker.enqueue('t.transaction', { key: 'tx', holdMs: 400 });

@@ -117,6 +117,11 @@ describe('HTTP API', () => {
     for (let i = 1; i < scans.length; i++) assert.ok((scans[i]!.data.percent as number) >= (scans[i - 1]!.data.percent as number), 'progress never goes back');
     assert.equal(scans.at(-1)!.data.percent, 100);
     assert.ok(events.some((e) => e.event === 'job' && e.data.scanId === scanId), 'job progress carries the scan id');
+    // each batch written tells the dashboard the library changed (written by the extract job here: its worker takes every queue)
+    const written = events.filter((e) => e.event === 'library').map((e) => e.data.result as { inserted: number });
+    assert.ok(written.length > 0, 'library events');
+    const tracks = await runtime.database.db.selectFrom('tracks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    assert.equal(written.reduce((sum, r) => sum + r.inserted, 0), Number(tracks.n), 'every track inserted is told once');
     const status = (await app.inject(`/scans/${scanId}`)).json() as { status: string; discovered: number };
     assert.deepEqual([status.status, status.discovered], ['completed', manifest.files.length]);
     assert.equal((await app.inject('/scans/no-such-scan')).statusCode, 404);

@@ -135,6 +135,15 @@ export function testRegistry(): TaskRegistry {
         },
       }),
       defineTask({
+        name: 't.serves',
+        queue: 'alpha',
+        description: 'tells which tasks its worker also takes',
+        schema: keyed,
+        timeoutMs: 5_000,
+        retry: fast,
+        handler: async (_p, ctx) => ({ alpha: ctx.serves?.('t.echo'), beta: ctx.serves?.('t.sleep'), unknown: ctx.serves?.('t.nope') }),
+      }),
+      defineTask({
         name: 't.tick',
         queue: 'alpha',
         description: 'fired by the scheduler',

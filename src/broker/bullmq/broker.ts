@@ -249,7 +249,7 @@ export class BullmqBroker implements Broker {
   }
 
   /** used by the worker group: one BullMQ Worker per queue, sharing this broker's settings */
-  createWorker(queueName: string, concurrency: number, shutdown: AbortSignal): Worker {
+  createWorker(queueName: string, concurrency: number, shutdown: AbortSignal, groupQueues: readonly string[]): Worker {
     const { registry, logger, db, services } = this.options;
     const lockMs = this.options.lockMs ?? 30_000;
     const limit = registry.queues[queueName]?.rateLimit;
@@ -272,7 +272,7 @@ export class BullmqBroker implements Broker {
         try {
           const result = await executeJob(
             { id: ref.id, name: job.name, payload: job.data, attempt: job.attemptsMade + 1 },
-            { registry, db, services, logger, progress, shutdown, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts), jobs: { counts: () => this.counts(), prune: () => this.prune() } },
+            { registry, db, services, logger, progress, shutdown, queues: groupQueues, enqueue: (name, payload, opts) => this.enqueue(name, payload, opts), jobs: { counts: () => this.counts(), prune: () => this.prune() } },
           );
           if (unsaved !== undefined) await job.updateProgress(unsaved);
           return result;
@@ -454,7 +454,7 @@ class BullmqWorkerGroup implements WorkerHandle {
 
   async start(): Promise<void> {
     for (const name of this.queues) {
-      this.workers.push(this.broker.createWorker(name, this.concurrency[name]!, this.shutdown.signal));
+      this.workers.push(this.broker.createWorker(name, this.concurrency[name]!, this.shutdown.signal, this.queues));
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
   }

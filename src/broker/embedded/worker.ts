@@ -159,7 +159,7 @@ export class EmbeddedWorker implements WorkerHandle {
 
     const done = executeJob(
       { id: ref.id, name: row.name, payload, attempt },
-      { registry, db: this.deps.db, services: this.deps.services, logger, enqueue: this.deps.enqueue, jobs: this.deps.jobs, progress, shutdown: this.shutdown.signal },
+      { registry, db: this.deps.db, services: this.deps.services, logger, enqueue: this.deps.enqueue, jobs: this.deps.jobs, progress, shutdown: this.shutdown.signal, queues: this.queues },
     )
       .then(
         (result) => this.finish(row, ref, () => store.complete(row.id, this.id, JSON.stringify(result), pendingProgress, Date.now()), {
