@@ -1,6 +1,7 @@
 // The `metadata.extract_batch` task: a batch of files read in the parse threads (parse_pool.ts),
-// then written (or queued for a worker that writes batches). Apart from metadata_extractor.ts, which the parse thread loads:
-// the task reads the database, and the thread has no use for Kysely (244 KB to compile at its start).
+// then written (or queued for a worker that writes batches). Apart from metadata_extractor.ts, which
+// the parse thread loads: the task reads the database, and the thread has no use for Kysely (244 KB
+// to compile at its start).
 import { realRoots } from '../../services/library/roots.js';
 import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import { processEntities, type ProcessPayload, type ProcessResult } from './batch_processor.js';
