@@ -18,6 +18,13 @@ const SCAN_POLL_MS = 250;
 
 export type Listener = (event: HubEvent) => void;
 
+/** what a completed job wrote of the library: a batch, by its own job or by the extract job that read it */
+function writtenBatch(task: string, result: unknown): unknown {
+  if (task === 'batch.process_entities') return result;
+  if (task === 'metadata.extract_batch') return (result as ExtractResult | null)?.written;
+  return undefined;
+}
+
 export class EventHub {
   private nextId = 1;
   private readonly ring: HubEvent[] = [];
@@ -35,11 +42,9 @@ export class EventHub {
       if (event.type === 'progress') data.progress = event.progress;
       if (event.type === 'failed') Object.assign(data, { error: event.error, willRetry: event.willRetry });
       this.emit('job', data, scanId);
-      // a batch written, by its own job or by the extract job that read it: the library changed
-      if (event.type === 'completed') {
-        const written = event.job.name === 'batch.process_entities' ? event.result : event.job.name === 'metadata.extract_batch' ? (event.result as ExtractResult | null)?.written : undefined;
-        if (written) this.emit('library', { result: written });
-      }
+      // a batch written: the library changed
+      const written = event.type === 'completed' ? writtenBatch(event.job.name, event.result) : undefined;
+      if (written) this.emit('library', { result: written });
     });
     this.timer = setInterval(() => void this.pollScans(), SCAN_POLL_MS);
     this.timer.unref();
