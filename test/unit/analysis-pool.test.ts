@@ -41,6 +41,8 @@ describe('analysis pool (worker threads)', () => {
 
   it('runs the analysis and its decoder below the worker\'s priority, leaving the main thread alone (Linux)', { skip: process.platform !== 'linux' && 'nice is per thread on Linux only' }, async () => {
     const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19
+    const ppidOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]); // field 4
+    const parentOf = (stat: string | number) => ppidOf(typeof stat === 'string' ? stat : fs.readFileSync(`/proc/${stat}/stat`, 'utf8'));
     const mainNice = os.getPriority(0);
     const pool = new AnalysisPool(1);
     const decoders = new Set<number>();
@@ -54,7 +56,8 @@ describe('analysis pool (worker threads)', () => {
           try {
             const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
             const decodesIt = stat.includes('(ffmpeg)') && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(long);
-            if (decodesIt && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) decoders.add(niceOf(stat));
+            // started by the thread's launcher shell (ffmpeg_launcher.ts), a child of this process
+            if (decodesIt && parentOf(parentOf(stat)) === process.pid) decoders.add(niceOf(stat));
           } catch {
             // gone meanwhile
           }

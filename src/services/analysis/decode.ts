@@ -1,12 +1,13 @@
-// Decoding for analysis: one Debian ffmpeg process per track, decoding once and writing two
-// streams: the file's own channels (mono stays mono, more than two are mixed to stereo) at the
-// file's own rate (capped at 48 kHz: the meter works at any rate, and resampling would only cost)
-// for loudness, and a mono 22,050 Hz stream for tempo, key and spectral features. Both arrive as
-// 32-bit float chunks; the mono stream is kept only up to `maxSeconds` (bounded memory), the
-// loudness stream is never kept at all. Without ffmpeg, the pure-WASM decoders of decode_wasm.ts
-// take over for the formats they know.
+// Decoding for analysis: one Debian ffmpeg process per track (started by ffmpeg_launcher.ts),
+// decoding once and writing two streams: the file's own channels (mono stays mono, more than two
+// are mixed to stereo) at the file's own rate (capped at 48 kHz: the meter works at any rate, and
+// resampling would only cost) for loudness, and a mono 22,050 Hz stream for tempo, key and spectral
+// features. Both arrive as 32-bit float chunks; the mono stream is kept only up to `maxSeconds`
+// (bounded memory), the loudness stream is never kept at all. Without ffmpeg, the pure-WASM
+// decoders of decode_wasm.ts take over for the formats they know.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { launchFfmpeg } from './ffmpeg_launcher.js';
 
 export const ANALYSIS_RATE = 22_050;
 export const LOUDNESS_RATE = 48_000;
@@ -88,37 +89,36 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
     `[0:a:0]asplit=2[l][m];` +
     `[l]aformat=sample_fmts=flt:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
     `[m]aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}[mo]`;
-  const child = spawn(
-    'ffmpeg',
-    // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
-    // and the analysis pool already keeps every core busy with one track per thread
-    ['-v', 'error', '-nostdin', '-threads', '1', '-i', `file:${request.file}`, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', 'pipe:3', '-map', '[mo]', '-f', 'f32le', 'pipe:4'],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+  const ffmpeg = await launchFfmpeg(
+    ([loudnessOut, monoOut]) =>
+      // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
+      // and the analysis pool already keeps every core busy with one track per thread
+      ['-v', 'error', '-nostdin', '-threads', '1', '-i', `file:${request.file}`, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', loudnessOut!, '-map', '[mo]', '-f', 'f32le', monoOut!],
+    2,
   );
-  const abort = () => child.kill('SIGKILL');
+  const abort = () => ffmpeg.kill();
+  if (request.signal?.aborted) abort();
   request.signal?.addEventListener('abort', abort, { once: true });
   request.onLoudnessFormat(format);
 
   const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds, request.scratch);
   let monoSamples = 0;
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderr.length < 4_000) stderr += chunk.toString();
-  });
-
-  const loudness = floatChunks(child.stdio[3] as Readable, request.onLoudness);
-  const analysis = floatChunks(child.stdio[4] as Readable, (chunk) => {
-    monoSamples += chunk.length;
-    mono.append(chunk);
-  });
-  const exit = new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)') : err));
-    child.once('close', (code) => resolve(code));
-  });
+  const [loudnessStream, monoStream] = ffmpeg.outputs as [Promise<Readable | null>, Promise<Readable | null>];
+  const loudness = loudnessStream.then((stream) => stream && floatChunks(stream, request.onLoudness));
+  const analysis = monoStream.then(
+    (stream) =>
+      stream &&
+      floatChunks(stream, (chunk) => {
+        monoSamples += chunk.length;
+        mono.append(chunk);
+      }),
+  );
   try {
-    const [code] = await Promise.all([exit, loudness, analysis]);
+    const [code] = await Promise.all([ffmpeg.exit, loudness, analysis]);
     if (request.signal?.aborted) throw request.signal.reason ?? new DecodeError('decoding aborted');
-    if (code !== 0) throw new DecodeError(`ffmpeg could not decode the file: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`);
+    if (code === 127) throw new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)');
+    const stderr = ffmpeg.stderr();
+    if (code !== 0) throw new DecodeError(`ffmpeg could not decode the file: ${stderr.trim().split('\n').pop() || `exit ${code ?? 'by signal'}`}`);
     if (monoSamples === 0) throw new DecodeError('the file holds no audio samples');
     return { mono: mono.samples(), seconds: monoSamples / ANALYSIS_RATE, decoder: 'ffmpeg' };
   } finally {

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FileAnalysis, FileHint } from './analyse_file.js';
 import { DecodeError, probeDecoder, type DecoderName } from './decode.js';
+import { removeSocketDirAtExit } from './ffmpeg_launcher.js';
 import { startShippedThread } from '../../shipped.js';
 
 export type ThreadRequest =
@@ -30,6 +31,8 @@ interface Slot {
 }
 
 function newThread(): Worker {
+  // the threads' decoder sockets live in a folder of this process's (ffmpeg_launcher.ts)
+  removeSocketDirAtExit();
   return startShippedThread('services/analysis/thread.ts', THREAD_HEAP);
 }
 
