@@ -80,12 +80,13 @@ describe('ffmpeg launcher', { skip: process.platform !== 'linux' && 'reads /proc
     assert.ok(Date.now() - started < 2_000);
   });
 
-  it('replaces a shell that died', async () => {
-    const first = await launchFfmpeg(([a]) => [...sine(), a!], 1);
-    const shell = ppidOf((await first.pid)!);
-    await Promise.all([bytesOf(await first.outputs[0]!), first.exit]);
+  it('fails a run whose shell dies as a failure of the machine, not of the file, and replaces the shell', async () => {
+    const first = await launchFfmpeg(([a]) => ['-v', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', 'sine=duration=60', '-f', 'f32le', a!], 1);
+    const ffmpegPid = (await first.pid)!;
+    const shell = ppidOf(ffmpegPid);
     process.kill(shell, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await assert.rejects(first.exit, /launcher shell ended/);
+    process.kill(ffmpegPid, 'SIGKILL'); // orphaned, it would run its minute out
     // -re: output at real speed, so the process is still there to be looked at
     const next = await launchFfmpeg(([a]) => ['-re', ...sine(), a!], 1);
     const nextShell = ppidOf((await next.pid)!);

@@ -23,7 +23,10 @@ import { isMainThread, threadId } from 'node:worker_threads';
 export interface LaunchedFfmpeg {
   /** per output, the socket ffmpeg connected to it; null if ffmpeg ended without connecting */
   outputs: Promise<Readable | null>[];
-  /** ffmpeg's exit status: its code, null when killed by a signal; 127: not installed */
+  /**
+   * ffmpeg's exit status: its code, null when killed by a signal; 127: not installed. Rejects if
+   * the shell itself ended first (a failure of this machine's, not of the file's).
+   */
   exit: Promise<number | null>;
   /** what ffmpeg (or the shell) wrote on stderr, up to ~4,000 characters */
   stderr(): string;
@@ -59,10 +62,11 @@ export async function launchFfmpeg(args: (outputUrls: string[]) => string[], out
     for (const s of servers) s.close();
     throw err;
   }
-  void launched.exit.then(() => {
+  const release = () => {
     if (shell.alive && idle.length < IDLE_KEPT) idle.push(shell);
     else shell.end();
-  });
+  };
+  launched.exit.then(release, release);
   return launched;
 }
 
@@ -210,8 +214,10 @@ class LauncherShell {
     this.child.stdin!.write(`ffmpeg ${args.map(quote).join(' ')} </dev/null >/dev/null & echo "pid $!"; wait $!; echo "exit $?"\n`);
     let pid: number | undefined;
     let killed = false;
+    let exited = false;
     const killNow = () => {
-      if (pid !== undefined) {
+      // not once the shell has reaped it: its pid may belong to another process by then
+      if (pid !== undefined && !exited) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -225,23 +231,19 @@ class LauncherShell {
       return pid ?? null;
     });
     const exit = exitLine.then((line) => {
+      exited = true;
       this.errors = undefined;
-      if (line === null) {
-        stderr ||= 'the ffmpeg launcher shell ended';
-        return null;
-      }
+      // ffmpeg connects to each output as it opens it, before it writes: after a clean exit every
+      // connection is here or waiting in the socket's backlog (the server closes once it has it);
+      // after a failure, an output it never opened is null
+      const status = line === null ? undefined : Number(line.slice(5));
+      if (status !== 0) for (const server of servers) server.close();
+      if (status === undefined) throw new Error(`the ffmpeg launcher shell ended${stderr ? `: ${stderr.trim()}` : ''}`);
       this.idle();
-      const status = Number(line.slice(5));
       // the shell reports a process killed by signal n as 128 + n
       return status > 128 ? null : status;
     });
-    // ffmpeg connects to each output as it opens it, before it writes: after a clean exit every
-    // connection is here or waiting in the socket's backlog (the server closes once it has it);
-    // after a failure, an output it never opened is null
     const outputs = servers.map((server) => server.connection);
-    void exit.then((status) => {
-      if (status !== 0) for (const server of servers) server.close();
-    });
     return {
       outputs,
       exit,
