@@ -16,10 +16,10 @@ export function shippedUrl(pathUnderSrc: string): URL {
  * TypeScript sources, the thread first registers tsx itself (Node 20 threads do not inherit the
  * parent's `--import tsx`), and gets twice the old-generation room, for the compiler.
  */
-export function startShippedThread(pathUnderSrc: string, limits: ResourceLimits): Worker {
+export function startShippedThread(pathUnderSrc: string, limits: ResourceLimits, workerData?: unknown): Worker {
   const entry = shippedUrl(pathUnderSrc);
-  if (!FROM_SOURCES) return new Worker(entry, { resourceLimits: limits });
+  if (!FROM_SOURCES) return new Worker(entry, { resourceLimits: limits, workerData });
   const boot = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`;
   const old = limits.maxOldGenerationSizeMb;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...limits, ...(old ? { maxOldGenerationSizeMb: 2 * old } : {}) } });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits: { ...limits, ...(old ? { maxOldGenerationSizeMb: 2 * old } : {}) }, workerData });
 }

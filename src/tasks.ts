@@ -3,30 +3,14 @@
 // Names follow `worker_type.function_name` (../shared/design/tasks.md); old names live in tasks/legacy.ts.
 import os from 'node:os';
 import { z } from './utils/schema.js';
-import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
+import { createRegistry, defineTask, lazyHandler, type QueueSettings, type TaskRegistry } from './tasks/define.js';
 import { LEGACY_ALIASES } from './tasks/legacy.js';
-import { extractArtistImages } from './workers/covers/artist_images.js';
-import { processAlbumCovers } from './workers/covers/cover_processor.js';
-import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
-import { processCoversBatch } from './workers/deferred/covers_deferred.js';
-import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
-import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
-import { healthReport } from './workers/maintenance/health_report.js';
-import { MISSING_GRACE_DAYS, purgeMissingTracks } from './workers/maintenance/purge_missing.js';
-import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
-import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
-import { retryFailed } from './workers/deferred/retry_failed.js';
-import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
-import { renderImages } from './workers/deferred/render_images.js';
+import { MISSING_GRACE_DAYS } from './workers/maintenance/purge_missing.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/extract_batch.js';
 import { discovery } from './workers/scan/scan_worker.js';
 import { failScan } from './workers/scan/sessions.js';
-import { calculateVector, calculateVectorsBatch } from './workers/vectorization/calculate_vectors.js';
-import { checkModelHealth, monitorTagChanges } from './workers/vectorization/model_watch.js';
-import { trainModel } from './workers/vectorization/train_model.js';
-import { albumCoversCall, analyzeTrackCall, artistImagesCall, embeddedCoversCall, fetchArtistInfo, fetchSimilarArtists, syncTask } from './services/soniquebay/handlers.js';
 
 export const QUEUE_NAMES = [
   'scan',
@@ -113,7 +97,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: extractEmbeddedCovers,
+    handler: lazyHandler(async () => (await import('./workers/covers/embedded_covers.js')).extractEmbeddedCovers),
   }),
   defineTask({
     name: 'covers.process_album_covers',
@@ -122,7 +106,7 @@ export const TASKS = [
     schema: z.strictObject({ albumIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
-    handler: processAlbumCovers,
+    handler: lazyHandler(async () => (await import('./workers/covers/cover_processor.js')).processAlbumCovers),
   }),
   defineTask({
     name: 'covers.extract_artist_images_batch',
@@ -131,7 +115,7 @@ export const TASKS = [
     schema: z.strictObject({ artistIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
-    handler: extractArtistImages,
+    handler: lazyHandler(async () => (await import('./workers/covers/artist_images.js')).extractArtistImages),
   }),
   defineTask({
     name: 'metadata.analyze_audio_batch',
@@ -140,7 +124,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 2 * HOUR,
     positional: ['trackIds'],
-    handler: analyzeAudioBatch,
+    handler: lazyHandler(async () => (await import('./workers/metadata/audio_analysis.js')).analyzeAudioBatch),
   }),
   defineTask({
     name: 'metadata.enrich_tracks_batch',
@@ -149,7 +133,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: enrichTracksBatch,
+    handler: lazyHandler(async () => (await import('./workers/metadata/enrichment_worker.js')).enrichTracksBatch),
   }),
   defineTask({
     name: 'vectorization.calculate_vector',
@@ -158,7 +142,7 @@ export const TASKS = [
     schema: z.strictObject({ trackId: id }),
     timeoutMs: 5 * MIN,
     positional: ['trackId'],
-    handler: calculateVector,
+    handler: lazyHandler(async () => (await import('./workers/vectorization/calculate_vectors.js')).calculateVector),
   }),
   defineTask({
     name: 'vectorization.calculate_vectors_batch',
@@ -167,7 +151,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids, version: z.optional(z.int().check(z.positive())) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: calculateVectorsBatch,
+    handler: lazyHandler(async () => (await import('./workers/vectorization/calculate_vectors.js')).calculateVectorsBatch),
   }),
   defineTask({
     name: 'vectorization.train_model',
@@ -177,7 +161,7 @@ export const TASKS = [
     retry: { attempts: 2, backoff: { baseMs: 10 * MIN, factor: 2, capMs: HOUR } },
     timeoutMs: 6 * HOUR,
     positional: ['reason', 'force'],
-    handler: trainModel,
+    handler: lazyHandler(async () => (await import('./workers/vectorization/train_model.js')).trainModel),
   }),
   defineTask({
     name: 'vectorization.monitor_tag_changes',
@@ -185,7 +169,7 @@ export const TASKS = [
     description: "compares the library's tag/genre signature with the model's; retrains when due",
     schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
-    handler: monitorTagChanges,
+    handler: lazyHandler(async () => (await import('./workers/vectorization/model_watch.js')).monitorTagChanges),
   }),
   defineTask({
     name: 'vectorization.check_model_health',
@@ -193,7 +177,7 @@ export const TASKS = [
     description: 'model age, coverage, version mismatch',
     schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
-    handler: checkModelHealth,
+    handler: lazyHandler(async () => (await import('./workers/vectorization/model_watch.js')).checkModelHealth),
   }),
   defineTask({
     name: 'deferred.process_enrichment_batch',
@@ -204,7 +188,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: processEnrichmentBatch,
+    handler: lazyHandler(async () => (await import('./workers/deferred/enrichment_deferred.js')).processEnrichmentBatch),
   }),
   defineTask({
     name: 'deferred.process_covers_batch',
@@ -215,7 +199,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: processCoversBatch,
+    handler: lazyHandler(async () => (await import('./workers/deferred/covers_deferred.js')).processCoversBatch),
   }),
   defineTask({
     name: 'deferred.process_vectors_batch',
@@ -226,7 +210,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: processVectorsBatch,
+    handler: lazyHandler(async () => (await import('./workers/deferred/vectors_deferred.js')).processVectorsBatch),
   }),
   defineTask({
     name: 'deferred.render_images',
@@ -237,7 +221,7 @@ export const TASKS = [
     timeoutMs: 30 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: renderImages,
+    handler: lazyHandler(async () => (await import('./workers/deferred/render_images.js')).renderImages),
   }),
   defineTask({
     name: 'deferred.retry_failed',
@@ -248,7 +232,7 @@ export const TASKS = [
     timeoutMs: 5 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: retryFailed,
+    handler: lazyHandler(async () => (await import('./workers/deferred/retry_failed.js')).retryFailed),
   }),
   defineTask({
     name: 'deferred.cleanup_expired',
@@ -259,7 +243,7 @@ export const TASKS = [
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
-    handler: cleanupExpired,
+    handler: lazyHandler(async () => (await import('./workers/deferred/cleanup_expired.js')).cleanupExpired),
   }),
   defineTask({
     name: 'maintenance.health_report',
@@ -269,7 +253,7 @@ export const TASKS = [
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
-    handler: healthReport,
+    handler: lazyHandler(async () => (await import('./workers/maintenance/health_report.js')).healthReport),
   }),
   // SoniqueBay: the sink (docs/soniquebay.md) and the calls its API sends with its own ids or paths
   defineTask({
@@ -281,7 +265,7 @@ export const TASKS = [
     timeoutMs: 2 * HOUR,
     priority: 5,
     positional: ['full'],
-    handler: syncTask,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).syncTask),
   }),
   defineTask({
     name: 'soniquebay.process_artist_images',
@@ -290,7 +274,7 @@ export const TASKS = [
     schema: z.strictObject({ artistIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
-    handler: artistImagesCall,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).artistImagesCall),
   }),
   defineTask({
     name: 'soniquebay.process_album_covers',
@@ -299,7 +283,7 @@ export const TASKS = [
     schema: z.strictObject({ albumIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
-    handler: albumCoversCall,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).albumCoversCall),
   }),
   defineTask({
     name: 'soniquebay.extract_embedded',
@@ -308,7 +292,7 @@ export const TASKS = [
     schema: z.strictObject({ items: z.array(z.union([z.string().check(z.minLength(1)), id])).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['items'],
-    handler: embeddedCoversCall,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).embeddedCoversCall),
   }),
   defineTask({
     name: 'soniquebay.analyze_track',
@@ -317,7 +301,7 @@ export const TASKS = [
     schema: z.strictObject({ trackId: z.optional(id), filePath: z.string().check(z.minLength(1)), tags: z.optional(z.record(z.string(), z.unknown())) }),
     timeoutMs: 5 * MIN,
     positional: ['trackId', 'filePath', 'tags'],
-    handler: analyzeTrackCall,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).analyzeTrackCall),
   }),
   defineTask({
     name: 'lastfm.fetch_artist_info',
@@ -327,7 +311,7 @@ export const TASKS = [
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId'],
-    handler: fetchArtistInfo,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).fetchArtistInfo),
   }),
   defineTask({
     name: 'lastfm.fetch_similar_artists',
@@ -337,7 +321,7 @@ export const TASKS = [
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId', 'limit'],
-    handler: fetchSimilarArtists,
+    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).fetchSimilarArtists),
   }),
   defineTask({
     name: 'maintenance.purge_missing_tracks',
@@ -348,7 +332,7 @@ export const TASKS = [
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
-    handler: purgeMissingTracks,
+    handler: lazyHandler(async () => (await import('./workers/maintenance/purge_missing.js')).purgeMissingTracks),
   }),
 ];
 

@@ -5,6 +5,7 @@ import type { ScanTable } from '../db/types.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { DiskFullWatch, diskFullMessage } from '../db/disk_space.js';
 import { beginScan, failScan, getScan, requestCancel } from '../workers/scan/sessions.js';
+import { dropPrefetchedWalk } from '../workers/scan/walk_prefetch.js';
 import { configOf, loggerOf, withRuntime } from './context.js';
 import { interactive, note, printJson, printLine, status } from './output.js';
 
@@ -211,6 +212,7 @@ export function scanCommand(): Command {
         if (summary.status !== 'completed') throw new Error(`the scan ${summary.status === 'cancelled' ? 'was cancelled' : `failed: ${summary.lastError ?? 'no reason given'}`}`);
         if (summary.discovered === 0) throw new Error(`no audio files in ${root}`);
       } finally {
+        dropPrefetchedWalk();
         await runtime.close();
       }
     });

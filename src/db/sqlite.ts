@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import { createRequire } from 'node:module';
+import { lazy } from '../utils/lazy.js';
 
 export type SqliteConnection = Database.Database;
 
@@ -10,10 +12,17 @@ export interface SqliteOpenOptions {
   busyTimeoutMs?: number;
 }
 
+/**
+ * The file of better-sqlite3's compiled addon, by its path in the package: the build bundles the package's
+ * JavaScript (scripts/build.mjs), and the `bindings` lookup it would otherwise run searches for the
+ * addon from the calling file's folder, which in a bundle is dist/.
+ */
+const sqliteAddon = lazy(() => createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node'));
+
 /** Opens (creating it and its folder if needed) a SQLite file in WAL mode. */
 export function openSqlite(file: string, options: SqliteOpenOptions = {}): SqliteConnection {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const conn = new Database(file);
+  const conn = new Database(file, { nativeBinding: sqliteAddon() });
   conn.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a power cut may lose the last commits, never corrupts the file.
   conn.pragma('synchronous = NORMAL');

@@ -85,6 +85,23 @@ export interface TaskContext {
 
 export type TaskHandler<P> = (payload: P, ctx: TaskContext) => Promise<unknown>;
 
+/**
+ * A handler whose module is imported by its first job. Every command builds the registry, and a
+ * static import of every handler made each start load the analysis, vector, cover and SoniqueBay
+ * code (and child_process, net, croner) that a `scan` never runs. A failed import is not kept:
+ * the next job tries again.
+ */
+export function lazyHandler<P>(load: () => Promise<TaskHandler<P>>): TaskHandler<P> {
+  let loading: Promise<TaskHandler<P>> | undefined;
+  return async (payload, ctx) => {
+    loading ??= load().catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    });
+    return (await loading)(payload, ctx);
+  };
+}
+
 /** What a failure hook gets: the job is over, so no progress and no abort signal. */
 export type FailureContext = Pick<TaskContext, 'db' | 'services' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
 

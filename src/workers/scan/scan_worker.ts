@@ -9,7 +9,8 @@ import type { TaskContext } from '../../tasks/define.js';
 import { checkRoot, recordDevice } from './root_check.js';
 import { addCounts, ensureRoot, failScan, finalizeIfDone, isCancelled, startScan } from './sessions.js';
 import { walkFolders, type FolderListing } from './walk.js';
-import { requestSync } from '../../services/soniquebay/handlers.js';
+import { takePrefetchedWalk } from './walk_prefetch.js';
+import { requestSync } from '../../services/soniquebay/request_sync.js';
 
 export const EXTRACT_BATCH_SIZE = 200;
 /**
@@ -103,7 +104,9 @@ export async function discovery(payload: DiscoveryPayload, ctx: TaskContext): Pr
 
   // folders come in groups whose known fingerprints are read in one query (one query per folder
   // was half of a million-file unchanged rescan)
-  for await (const group of inGroups(walkFolders(rootPath, realRoot), FOLDERS_PER_LOOKUP)) {
+  // the scan command may have started this walk already, in a thread (walk_prefetch.ts)
+  const folders = takePrefetchedWalk(rootPath, realRoot) ?? walkFolders(rootPath, realRoot);
+  for await (const group of inGroups(folders, FOLDERS_PER_LOOKUP)) {
     const known = await knownFolders(db, group.filter((l) => !l.error).map((l) => l.dir));
     for (const listing of group) {
       ctx.signal.throwIfAborted();
