@@ -23,8 +23,8 @@ export function commandName(args: readonly string[]): string | undefined {
 
 /**
  * The folder of `soniquebay scan <dir>` when the command runs its own worker (no --no-worker):
- * its first word after `scan` that is not an option (scan's options take no value). A subcommand
- * (`scan cancel <id>`) or a word that is no folder only costs a walk nobody takes.
+ * its first word after `scan` that is not an option (scan's options take no value); not for the
+ * `cancel` subcommand nor for help. A word that names no folder starts no walk (prefetchWalk).
  */
 export function scanFolderOf(args: readonly string[]): string | undefined {
   const i = commandIndex(args);

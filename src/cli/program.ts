@@ -6,7 +6,7 @@ import { commandName } from './command_line.js';
 // Each command's module is imported only when the command line names that command: a module
 // imports what its command runs (the analysis, the vector store, the API), and loading them all
 // was a large part of every start, of an unchanged rescan's wall time above all. Help, an unknown
-// command and `help <command>` load them all, in this order.
+// command and `help <command>` load them all, in this order; `--version` none.
 const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
   ['scan', async () => (await import('./scan.js')).scanCommand()],
   ['covers', async () => (await import('./covers.js')).coversCommand()],
@@ -37,8 +37,11 @@ export async function buildProgram(args: readonly string[], version: string): Pr
     .version(version, '-V, --version', 'the version of soniquebay')
     .showHelpAfterError()
     .exitOverride();
-  const named = COMMANDS.find(([name]) => name === commandName(args));
-  for (const [, load] of named ? [named] : COMMANDS) program.addCommand((await load()).exitOverride());
+  const name = commandName(args);
+  const named = COMMANDS.find(([command]) => command === name);
+  // `soniquebay --version` needs no command at all
+  const versionOnly = name === undefined && args.some((arg) => arg === '-V' || arg === '--version') && !args.some((arg) => arg === '-h' || arg === '--help');
+  for (const [, load] of named ? [named] : versionOnly ? [] : COMMANDS) program.addCommand((await load()).exitOverride());
   return program;
 }
 

@@ -21,8 +21,8 @@ export interface WalkCredit {
   credit: number;
 }
 
-/** the walk holds a stack of folder paths and the current folder's entries: small */
-const WALK_THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 128 };
+/** the walk holds a stack of folder paths and one folder's entries, which may be many: the parse thread's cap */
+const WALK_THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 256 };
 
 interface Prefetch extends WalkStart {
   worker: Worker;

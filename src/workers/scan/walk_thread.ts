@@ -8,7 +8,7 @@ import type { WalkCredit, WalkMessage, WalkStart } from './walk_prefetch.js';
 const port = parentPort;
 if (!port) throw new Error('walk_thread runs as a worker thread (walk_prefetch.ts)');
 
-/** folders per message: one message per folder cost more in structured cloning than the walk */
+/** folders per message */
 const GROUP = 64;
 /** groups sent and not yet taken: ~2,000 folders, a few MB at most */
 const IN_FLIGHT = 32;
