@@ -1,7 +1,8 @@
 // `soniquebay scan <dir>` walks <dir> in a thread while the program loads (walk_prefetch.ts); the
 // discovery job takes that walk. It must give exactly what the job's own walk gives: the same
 // folders in the same order, links, hidden folders, skipped files and unreadable entries included,
-// on a tree larger than what the thread may send ahead of the taker.
+// on a tree larger than what the thread may send ahead of the taker, and when the thread hands the
+// rest of the walk over to the job.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -55,6 +56,18 @@ describe('the walk prefetched in a thread', () => {
     assert.ok(own.length > 2_600, `a tree of ${own.length} folders`);
     assert.deepEqual(prefetched, own);
     assert.ok(own.some((l) => l.unreadable.some((u) => u.path.endsWith('dead.mp3'))), 'the dead link is reported, by both');
+  });
+
+  it('hands the rest of a big walk over, and the job walks on from there: the same folders, in the same order', async () => {
+    const root = bigTree();
+    const realRoot = fs.realpathSync(root);
+    const own = await all(walkFolders(root, realRoot));
+    for (const maxFolders of [1, 100, 2_000]) {
+      prefetchWalk(root, maxFolders);
+      const taken = takePrefetchedWalk(root, realRoot);
+      assert.ok(taken);
+      assert.deepEqual(await all(taken), own, `handed over after ${maxFolders} folders`);
+    }
   });
 
   it('is taken only for its own root, and once', async () => {

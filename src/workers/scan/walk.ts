@@ -42,14 +42,28 @@ export interface FolderListing {
 }
 
 /**
- * Yields every folder under `root` (root included), depth first, entries in name order.
- * `realRoot` is the root with its own links resolved: what "inside the root" means.
+ * Where a walk stands: the folders still to visit, and the ones visited under a hidden folder.
+ * After each folder it yields, a walk's state holds that folder's sub-folders: another walk given
+ * the state goes on from there (walk_prefetch.ts hands a walk over from a thread).
  */
-export async function* walkFolders(root: string, realRoot: string): AsyncGenerator<FolderListing> {
+export interface WalkState {
+  stack: { dir: string; real: string; hidden: boolean }[];
   // Only folders under a hidden one, which a link alone leads to, are remembered (to break link
   // loops there): remembering every folder held 28 MiB of strings half-way through a million files.
-  const visitedHidden = new Set<string>();
-  const stack: { dir: string; real: string; hidden: boolean }[] = [{ dir: root, real: realRoot, hidden: false }];
+  visitedHidden: Set<string>;
+}
+
+export function walkStart(root: string, realRoot: string): WalkState {
+  return { stack: [{ dir: root, real: realRoot, hidden: false }], visitedHidden: new Set() };
+}
+
+/**
+ * Yields every folder under `root` (root included), depth first, entries in name order, from
+ * `state` on (the root itself by default). `realRoot` is the root with its own links resolved:
+ * what "inside the root" means.
+ */
+export async function* walkFolders(root: string, realRoot: string, state: WalkState = walkStart(root, realRoot)): AsyncGenerator<FolderListing> {
+  const { stack, visitedHidden } = state;
   while (stack.length > 0) {
     const { dir, real, hidden } = stack.pop()!;
     if (hidden) {

@@ -1,8 +1,10 @@
 // Entry point of the walk thread (walk_prefetch.ts): walks one root with the scan's own walk and
 // sends its folders to the main thread in groups, never more than IN_FLIGHT groups ahead of what
-// the main thread has taken (memory stays bounded on a library of a million files), then ends.
+// the main thread has taken. After `maxFolders` folders it hands the rest of the walk over (where
+// it stands: walk.ts's WalkState) and ends: a thread costs ~16 MiB of RSS while it lives, and on a
+// big library the main thread walks the rest as the scan goes.
 import { parentPort, workerData } from 'node:worker_threads';
-import { walkFolders, type FolderListing } from './walk.js';
+import { walkFolders, walkStart, type FolderListing } from './walk.js';
 import type { WalkCredit, WalkMessage, WalkStart } from './walk_prefetch.js';
 
 const port = parentPort;
@@ -10,7 +12,7 @@ if (!port) throw new Error('walk_thread runs as a worker thread (walk_prefetch.t
 
 /** folders per message */
 const GROUP = 64;
-/** groups sent and not yet taken: ~2,000 folders, a few MB at most */
+/** groups sent and not yet taken */
 const IN_FLIGHT = 32;
 
 let credit = IN_FLIGHT;
@@ -27,18 +29,22 @@ async function send(message: WalkMessage): Promise<void> {
   port!.postMessage(message);
 }
 
-async function walk({ root, realRoot }: WalkStart): Promise<WalkMessage> {
+async function walk({ root, realRoot, maxFolders }: WalkStart): Promise<WalkMessage> {
   try {
+    const state = walkStart(root, realRoot);
     let group: FolderListing[] = [];
-    for await (const listing of walkFolders(root, realRoot)) {
+    let folders = 0;
+    for await (const listing of walkFolders(root, realRoot, state)) {
       group.push(listing);
       if (group.length >= GROUP) {
         await send({ listings: group });
         group = [];
       }
+      // the state now holds this folder's sub-folders: the rest of the walk
+      if (++folders >= maxFolders) break;
     }
     if (group.length > 0) await send({ listings: group });
-    return { done: true };
+    return state.stack.length > 0 ? { rest: { stack: state.stack, visitedHidden: [...state.visitedHidden] } } : { done: true };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
