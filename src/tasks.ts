@@ -3,14 +3,30 @@
 // Names follow `worker_type.function_name` (../shared/design/tasks.md); old names live in tasks/legacy.ts.
 import os from 'node:os';
 import { z } from './utils/schema.js';
-import { createRegistry, defineTask, lazyHandler, type QueueSettings, type TaskRegistry } from './tasks/define.js';
+import { createRegistry, defineTask, type QueueSettings, type TaskRegistry } from './tasks/define.js';
 import { LEGACY_ALIASES } from './tasks/legacy.js';
-import { MISSING_GRACE_DAYS } from './workers/maintenance/purge_missing.js';
+import { extractArtistImages } from './workers/covers/artist_images.js';
+import { processAlbumCovers } from './workers/covers/cover_processor.js';
+import { extractEmbeddedCovers } from './workers/covers/embedded_covers.js';
+import { processCoversBatch } from './workers/deferred/covers_deferred.js';
+import { processEnrichmentBatch } from './workers/deferred/enrichment_deferred.js';
+import { analyzeAudioBatch } from './workers/metadata/audio_analysis.js';
+import { healthReport } from './workers/maintenance/health_report.js';
+import { MISSING_GRACE_DAYS, purgeMissingTracks } from './workers/maintenance/purge_missing.js';
+import { enrichTracksBatch } from './workers/metadata/enrichment_worker.js';
+import { cleanupExpired } from './workers/deferred/cleanup_expired.js';
+import { retryFailed } from './workers/deferred/retry_failed.js';
+import { processVectorsBatch } from './workers/deferred/vectors_deferred.js';
+import { renderImages } from './workers/deferred/render_images.js';
 import { processEntities, processEntitiesFailed } from './workers/scan/batch_processor.js';
 import { extractedTrackSchema, fileErrorSchema } from './workers/scan/extracted.js';
 import { extractBatch, extractBatchFailed } from './workers/scan/extract_batch.js';
 import { discovery } from './workers/scan/scan_worker.js';
 import { failScan } from './workers/scan/sessions.js';
+import { calculateVector, calculateVectorsBatch } from './workers/vectorization/calculate_vectors.js';
+import { checkModelHealth, monitorTagChanges } from './workers/vectorization/model_watch.js';
+import { trainModel } from './workers/vectorization/train_model.js';
+import { albumCoversCall, analyzeTrackCall, artistImagesCall, embeddedCoversCall, fetchArtistInfo, fetchSimilarArtists, syncTask } from './services/soniquebay/handlers.js';
 
 export const QUEUE_NAMES = [
   'scan',
@@ -97,7 +113,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: lazyHandler(async () => (await import('./workers/covers/embedded_covers.js')).extractEmbeddedCovers),
+    handler: extractEmbeddedCovers,
   }),
   defineTask({
     name: 'covers.process_album_covers',
@@ -106,7 +122,7 @@ export const TASKS = [
     schema: z.strictObject({ albumIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
-    handler: lazyHandler(async () => (await import('./workers/covers/cover_processor.js')).processAlbumCovers),
+    handler: processAlbumCovers,
   }),
   defineTask({
     name: 'covers.extract_artist_images_batch',
@@ -115,7 +131,7 @@ export const TASKS = [
     schema: z.strictObject({ artistIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
-    handler: lazyHandler(async () => (await import('./workers/covers/artist_images.js')).extractArtistImages),
+    handler: extractArtistImages,
   }),
   defineTask({
     name: 'metadata.analyze_audio_batch',
@@ -124,7 +140,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids }),
     timeoutMs: 2 * HOUR,
     positional: ['trackIds'],
-    handler: lazyHandler(async () => (await import('./workers/metadata/audio_analysis.js')).analyzeAudioBatch),
+    handler: analyzeAudioBatch,
   }),
   defineTask({
     name: 'metadata.enrich_tracks_batch',
@@ -133,7 +149,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids, outside: z.optional(z.boolean()) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: lazyHandler(async () => (await import('./workers/metadata/enrichment_worker.js')).enrichTracksBatch),
+    handler: enrichTracksBatch,
   }),
   defineTask({
     name: 'vectorization.calculate_vector',
@@ -142,7 +158,7 @@ export const TASKS = [
     schema: z.strictObject({ trackId: id }),
     timeoutMs: 5 * MIN,
     positional: ['trackId'],
-    handler: lazyHandler(async () => (await import('./workers/vectorization/calculate_vectors.js')).calculateVector),
+    handler: calculateVector,
   }),
   defineTask({
     name: 'vectorization.calculate_vectors_batch',
@@ -151,7 +167,7 @@ export const TASKS = [
     schema: z.strictObject({ trackIds: ids, version: z.optional(z.int().check(z.positive())) }),
     timeoutMs: 30 * MIN,
     positional: ['trackIds'],
-    handler: lazyHandler(async () => (await import('./workers/vectorization/calculate_vectors.js')).calculateVectorsBatch),
+    handler: calculateVectorsBatch,
   }),
   defineTask({
     name: 'vectorization.train_model',
@@ -161,7 +177,7 @@ export const TASKS = [
     retry: { attempts: 2, backoff: { baseMs: 10 * MIN, factor: 2, capMs: HOUR } },
     timeoutMs: 6 * HOUR,
     positional: ['reason', 'force'],
-    handler: lazyHandler(async () => (await import('./workers/vectorization/train_model.js')).trainModel),
+    handler: trainModel,
   }),
   defineTask({
     name: 'vectorization.monitor_tag_changes',
@@ -169,7 +185,7 @@ export const TASKS = [
     description: "compares the library's tag/genre signature with the model's; retrains when due",
     schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
-    handler: lazyHandler(async () => (await import('./workers/vectorization/model_watch.js')).monitorTagChanges),
+    handler: monitorTagChanges,
   }),
   defineTask({
     name: 'vectorization.check_model_health',
@@ -177,7 +193,7 @@ export const TASKS = [
     description: 'model age, coverage, version mismatch',
     schema: z.strictObject({}),
     timeoutMs: 10 * MIN,
-    handler: lazyHandler(async () => (await import('./workers/vectorization/model_watch.js')).checkModelHealth),
+    handler: checkModelHealth,
   }),
   defineTask({
     name: 'deferred.process_enrichment_batch',
@@ -188,7 +204,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/enrichment_deferred.js')).processEnrichmentBatch),
+    handler: processEnrichmentBatch,
   }),
   defineTask({
     name: 'deferred.process_covers_batch',
@@ -199,7 +215,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/covers_deferred.js')).processCoversBatch),
+    handler: processCoversBatch,
   }),
   defineTask({
     name: 'deferred.process_vectors_batch',
@@ -210,7 +226,7 @@ export const TASKS = [
     timeoutMs: 15 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/vectors_deferred.js')).processVectorsBatch),
+    handler: processVectorsBatch,
   }),
   defineTask({
     name: 'deferred.render_images',
@@ -221,7 +237,7 @@ export const TASKS = [
     timeoutMs: 30 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/render_images.js')).renderImages),
+    handler: renderImages,
   }),
   defineTask({
     name: 'deferred.retry_failed',
@@ -232,7 +248,7 @@ export const TASKS = [
     timeoutMs: 5 * MIN,
     priority: 10,
     positional: ['limit'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/retry_failed.js')).retryFailed),
+    handler: retryFailed,
   }),
   defineTask({
     name: 'deferred.cleanup_expired',
@@ -243,7 +259,7 @@ export const TASKS = [
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
-    handler: lazyHandler(async () => (await import('./workers/deferred/cleanup_expired.js')).cleanupExpired),
+    handler: cleanupExpired,
   }),
   defineTask({
     name: 'maintenance.health_report',
@@ -253,7 +269,7 @@ export const TASKS = [
     retry: NO_RETRY,
     timeoutMs: 5 * MIN,
     priority: 10,
-    handler: lazyHandler(async () => (await import('./workers/maintenance/health_report.js')).healthReport),
+    handler: healthReport,
   }),
   // SoniqueBay: the sink (docs/soniquebay.md) and the calls its API sends with its own ids or paths
   defineTask({
@@ -265,7 +281,7 @@ export const TASKS = [
     timeoutMs: 2 * HOUR,
     priority: 5,
     positional: ['full'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).syncTask),
+    handler: syncTask,
   }),
   defineTask({
     name: 'soniquebay.process_artist_images',
@@ -274,7 +290,7 @@ export const TASKS = [
     schema: z.strictObject({ artistIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['artistIds'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).artistImagesCall),
+    handler: artistImagesCall,
   }),
   defineTask({
     name: 'soniquebay.process_album_covers',
@@ -283,7 +299,7 @@ export const TASKS = [
     schema: z.strictObject({ albumIds: z.array(id).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['albumIds'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).albumCoversCall),
+    handler: albumCoversCall,
   }),
   defineTask({
     name: 'soniquebay.extract_embedded',
@@ -292,7 +308,7 @@ export const TASKS = [
     schema: z.strictObject({ items: z.array(z.union([z.string().check(z.minLength(1)), id])).check(z.maxLength(100_000)) }),
     timeoutMs: 30 * MIN,
     positional: ['items'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).embeddedCoversCall),
+    handler: embeddedCoversCall,
   }),
   defineTask({
     name: 'soniquebay.analyze_track',
@@ -301,7 +317,7 @@ export const TASKS = [
     schema: z.strictObject({ trackId: z.optional(id), filePath: z.string().check(z.minLength(1)), tags: z.optional(z.record(z.string(), z.unknown())) }),
     timeoutMs: 5 * MIN,
     positional: ['trackId', 'filePath', 'tags'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).analyzeTrackCall),
+    handler: analyzeTrackCall,
   }),
   defineTask({
     name: 'lastfm.fetch_artist_info',
@@ -311,7 +327,7 @@ export const TASKS = [
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).fetchArtistInfo),
+    handler: fetchArtistInfo,
   }),
   defineTask({
     name: 'lastfm.fetch_similar_artists',
@@ -321,7 +337,7 @@ export const TASKS = [
     retry: { attempts: 4, backoff: { baseMs: 60_000, factor: 2, capMs: HOUR } },
     timeoutMs: 5 * MIN,
     positional: ['artistId', 'limit'],
-    handler: lazyHandler(async () => (await import('./services/soniquebay/handlers.js')).fetchSimilarArtists),
+    handler: fetchSimilarArtists,
   }),
   defineTask({
     name: 'maintenance.purge_missing_tracks',
@@ -332,7 +348,7 @@ export const TASKS = [
     timeoutMs: HOUR,
     priority: 10,
     positional: ['olderThanDays'],
-    handler: lazyHandler(async () => (await import('./workers/maintenance/purge_missing.js')).purgeMissingTracks),
+    handler: purgeMissingTracks,
   }),
 ];
 

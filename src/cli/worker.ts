@@ -3,7 +3,6 @@ import { celerySettings, type CelerySettings } from '../broker/celery/settings.j
 import { parseConcurrencyFlag, redactUrl } from '../config.js';
 import { openRuntime, runnableSchedules, type Runtime } from '../runtime.js';
 import { QUEUE_NAMES } from '../tasks.js';
-import { loadHandlers } from '../tasks/define.js';
 import { DiskFullWatch, diskFullMessage, freeBytes } from '../db/disk_space.js';
 import { configOf, loggerOf } from './context.js';
 import { note } from './output.js';
@@ -37,8 +36,6 @@ async function serve(runtime: Runtime, options: ProcessOptions): Promise<void> {
       ...(options.queues ? { queues: options.queues } : {}),
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     });
-  // this process runs for long: its task handlers load now, not while its first jobs run
-  if (options.worker !== false) await loadHandlers(runtime.registry.tasks.values());
   let worker = options.worker === false ? undefined : await startWorker();
   // SQLite in the data folder: on a full disk every job would fail (and be retried into the ground);
   // the worker pauses instead, says so once, and resumes when space is back

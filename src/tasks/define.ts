@@ -85,36 +85,6 @@ export interface TaskContext {
 
 export type TaskHandler<P> = (payload: P, ctx: TaskContext) => Promise<unknown>;
 
-/** how each handler made by lazyHandler loads its module */
-const loaders = new WeakMap<TaskHandler<never>, () => Promise<unknown>>();
-
-/**
- * A handler whose module is imported by its first job. Every command builds the registry, and a
- * static import of every handler made each start load the analysis, vector, cover and SoniqueBay
- * code (and child_process, net, croner) that a `scan` never runs. A failed import is not kept:
- * the next job tries again.
- */
-export function lazyHandler<P>(load: () => Promise<TaskHandler<P>>): TaskHandler<P> {
-  let loading: Promise<TaskHandler<P>> | undefined;
-  const loaded = () =>
-    (loading ??= load().catch((err: unknown) => {
-      loading = undefined;
-      throw err;
-    }));
-  const handler: TaskHandler<P> = async (payload, ctx) => (await loaded())(payload, ctx);
-  loaders.set(handler, loaded);
-  return handler;
-}
-
-/**
- * Loads now the handlers lazyHandler made for these tasks: a process that runs for long (`run`,
- * `serve`, `worker`) loads them at its start rather than while its first jobs run, when compiling
- * a module on the main thread delays the API's answers.
- */
-export async function loadHandlers(definitions: Iterable<TaskDefinition>): Promise<void> {
-  await Promise.all([...definitions].map((definition) => (definition.handler ? loaders.get(definition.handler)?.() : undefined)));
-}
-
 /** What a failure hook gets: the job is over, so no progress and no abort signal. */
 export type FailureContext = Pick<TaskContext, 'db' | 'services' | 'log' | 'enqueue' | 'jobId' | 'taskName'>;
 

@@ -7,8 +7,6 @@ import { UnknownTaskError } from '../../src/broker/errors.js';
 import { planJob, resolveTask } from '../../src/broker/resolve.js';
 import { buildSchedules } from '../../src/schedules.js';
 import { buildRegistry, QUEUE_NAMES, TASKS } from '../../src/tasks.js';
-import { defineTask, lazyHandler, loadHandlers, type TaskContext } from '../../src/tasks/define.js';
-import { z } from '../../src/utils/schema.js';
 
 const registry = buildRegistry();
 
@@ -90,31 +88,5 @@ describe('task registry', () => {
     assert.equal(schedules.some((s) => s.id === 'health-report'), false);
     assert.ok(schedules.every((s) => s.timezone === 'Europe/Paris' && registry.tasks.has(s.task)));
     assert.throws(() => buildSchedules({ 'no-such-entry': {} }, 'UTC'), /no such periodic task/);
-  });
-});
-
-describe('handlers loaded with their first job', () => {
-  it('load once, on the first job or when a long-running process asks, and try again after a failed load', async () => {
-    let loads = 0;
-    let fail = true;
-    const handler = lazyHandler<{ n: number }>(async () => {
-      loads++;
-      if (fail) throw new Error('module not found');
-      return async (payload) => payload.n * 2;
-    });
-    const ctx = {} as TaskContext;
-    await assert.rejects(handler({ n: 1 }, ctx), /module not found/);
-    fail = false;
-    await loadHandlers([defineTask({ name: 'test.lazy', queue: 'scan', description: 'a lazily loaded handler', schema: z.strictObject({ n: z.number() }), timeoutMs: 1_000, handler })]);
-    assert.equal(loads, 2, 'the failed load was not kept; loadHandlers loaded it');
-    assert.equal(await handler({ n: 21 }, ctx), 42);
-    assert.equal(loads, 2, 'the job used the loaded module');
-  });
-
-  it('are every task of the registry outside the scan, and all load', async () => {
-    const scanTasks = ['scan.discovery', 'metadata.extract_batch', 'batch.process_entities'];
-    await loadHandlers(TASKS);
-    for (const task of TASKS) assert.equal(typeof task.handler, 'function', task.name);
-    assert.ok(TASKS.filter((t) => !scanTasks.includes(t.name)).length >= 25);
   });
 });

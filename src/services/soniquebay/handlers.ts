@@ -16,10 +16,12 @@ import { LIBRARY_UPDATE, publishOnce } from './events.js';
 import { eventsUrl, sinkSettings } from './settings.js';
 import { ourIdsOf, syncSoniqueBay, type SyncReport } from './sink.js';
 import { sinkPool } from './target.js';
-import { requestSync } from './request_sync.js';
 
 type Entity = 'artist' | 'album' | 'track';
 const TABLE = { artist: 'artists', album: 'albums', track: 'tracks' } as const;
+
+/** one sync at most per this window: every batch asks for one, the window gathers them */
+export const SYNC_DEBOUNCE_MS = 2_000;
 
 /** Runs the sink now; a no-op without SONIQUEBAY_SINK_URL. Publishes library_update when it wrote. */
 export async function syncNow(ctx: Pick<TaskContext, 'db' | 'services' | 'log'> & { signal?: AbortSignal }, scope: { full?: boolean; deep?: boolean } = {}): Promise<SyncReport | { skipped: string }> {
@@ -48,6 +50,16 @@ export async function syncTask(payload: { full?: boolean; deep?: boolean }, ctx:
   const rendering = (counts.deferred?.waiting ?? 0) + (counts.deferred?.active ?? 0) > 0 && (await imagesWaiting(ctx.db)) !== undefined;
   if (FOLLOW_UP_QUEUES.some((q) => pending(q) > 0) || rendering) await requestSync(ctx, FOLLOW_UP_SYNC_MS);
   return report;
+}
+
+/** Asks for a sink run soon (after a batch was written): one job per debounce window. */
+export async function requestSync(ctx: Pick<TaskContext, 'enqueue' | 'log'>, delayMs = SYNC_DEBOUNCE_MS): Promise<void> {
+  if (!sinkSettings()) return;
+  const window = Math.floor((Date.now() + delayMs) / SYNC_DEBOUNCE_MS);
+  await ctx.enqueue('soniquebay.sync', {}, { jobId: `sync-${window}`, delayMs }).catch((err: unknown) => {
+    // the periodic catch-up mirrors it anyway
+    ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'SoniqueBay sync not queued');
+  });
 }
 
 /** Our ids of the ids a call carries: SoniqueBay's through the id map when the sink runs, else ours as they are. */

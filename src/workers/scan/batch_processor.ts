@@ -12,7 +12,7 @@ import type { FailureContext, TaskContext } from '../../tasks/define.js';
 import type { ExtractedTrack, FileError } from './extracted.js';
 import { nameKey, VARIOUS_ARTISTS } from './names.js';
 import { addCounts, deleteTracks, finalizeIfDone } from './sessions.js';
-import { requestSync } from '../../services/soniquebay/request_sync.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export interface ProcessPayload {
   scanId?: string;

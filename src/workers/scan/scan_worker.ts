@@ -10,7 +10,7 @@ import { checkRoot, recordDevice } from './root_check.js';
 import { addCounts, ensureRoot, failScan, finalizeIfDone, isCancelled, startScan } from './sessions.js';
 import { walkFolders, type FolderListing } from './walk.js';
 import { takePrefetchedWalk } from './walk_prefetch.js';
-import { requestSync } from '../../services/soniquebay/request_sync.js';
+import { requestSync } from '../../services/soniquebay/handlers.js';
 
 export const EXTRACT_BATCH_SIZE = 200;
 /**

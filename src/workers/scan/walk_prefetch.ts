@@ -58,8 +58,8 @@ export function prefetchWalk(root: string, maxFolders = PREFETCH_FOLDERS): void 
     p.wake?.();
   };
   worker.on('message', (message: WalkMessage) => {
-    if ('listings' in message) p.groups.push(message.listings);
-    else finish('error' in message ? { error: message.error } : 'rest' in message ? { rest: message.rest } : {});
+    if (!('listings' in message)) return finish('error' in message ? { error: message.error } : 'rest' in message ? { rest: message.rest } : {});
+    p.groups.push(message.listings);
     p.wake?.();
   });
   worker.on('error', (err) => finish({ error: err.message }));
