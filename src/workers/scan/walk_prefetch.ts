@@ -32,7 +32,7 @@ const WALK_THREAD_HEAP = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 
 /** ~2,000 folders make 10,000 tracks in the bench's library; 8,192 is ~40,000-80,000 tracks */
 const PREFETCH_FOLDERS = 8_192;
 
-interface Prefetch extends WalkStart {
+interface Prefetch extends Omit<WalkStart, 'maxFolders'> {
   worker: Worker;
   groups: FolderListing[][];
   /** set once the thread has said it is done, handed over or failed, or has died */
@@ -52,7 +52,7 @@ export function prefetchWalk(root: string, maxFolders = PREFETCH_FOLDERS): void 
     return;
   }
   const worker = startShippedThread('workers/scan/walk_thread.ts', WALK_THREAD_HEAP, { root, realRoot, maxFolders } satisfies WalkStart);
-  const p: Prefetch = { root, realRoot, maxFolders, worker, groups: [] };
+  const p: Prefetch = { root, realRoot, worker, groups: [] };
   const finish = (end: { error?: string; rest?: WalkRest }) => {
     p.end ??= end;
     p.wake?.();
