@@ -261,6 +261,34 @@ async function openScanned(roots: string[], dataDir: string): Promise<Runtime> {
   return runtime;
 }
 
+/**
+ * CPU seconds (user + system) of this process's direct children and the children they have reaped:
+ * the analysis decoder's launcher shells and the ffmpeg processes they ran.
+ */
+function childrenCpuSeconds(): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    let children: string[] = [];
+    try {
+      children = fs.readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      continue;
+    }
+    for (const pid of children) {
+      try {
+        // after the command name (in parentheses): fields 14-17 are utime, stime, cutime, cstime
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        total += [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / tick;
+      } catch {
+        // the child ended in between
+      }
+    }
+  }
+  return total;
+}
+
 function procStatusKib(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -282,6 +310,9 @@ interface QueueResult {
   peakRssKib: number;
   hwmReset: boolean;
   rssBeforeKib: number;
+  /** CPU seconds over the timed run: the worker process (all its threads), and the decoders it started */
+  workerCpu: number;
+  decoderCpu: number;
 }
 
 async function queueChild(roots: string[], dataDir: string): Promise<void> {
@@ -299,12 +330,17 @@ async function queueChild(roots: string[], dataDir: string): Promise<void> {
     const rssBeforeKib = procStatusKib('self', 'VmRSS');
     process.stdout.write('TIMING\n'); // tells the parent to start polling
     const startedAt = Date.now();
+    const cpuBefore = process.cpuUsage();
+    const decoderBefore = childrenCpuSeconds();
     const worker = await runtime.broker.startWorker({ queues: ['metadata'], concurrency: { metadata: CONCURRENCY } });
     for (;;) {
       const c = (await runtime.broker.counts()).metadata!;
       if (c.waiting + c.active + c.delayed === 0) break;
       await new Promise((r) => setTimeout(r, 50)); // (the times are read from analyzed_at)
     }
+    const cpu = process.cpuUsage(cpuBefore);
+    const workerCpu = (cpu.user + cpu.system) / 1e6;
+    const decoderCpu = childrenCpuSeconds() - decoderBefore;
     const peakRssKib = procStatusKib('self', 'VmHWM');
     await worker.close();
     const analysed = Number(
@@ -314,7 +350,7 @@ async function queueChild(roots: string[], dataDir: string): Promise<void> {
     const seconds = (finished[finished.length - 1]! - startedAt) / 1000;
     const warm = finished[CONCURRENCY - 1]!;
     const steady = (finished.length - CONCURRENCY) / ((finished[finished.length - 1]! - warm) / 1000);
-    const result: QueueResult = { tracks, seconds, steady, analysed, peakRssKib, hwmReset, rssBeforeKib };
+    const result: QueueResult = { tracks, seconds, steady, analysed, peakRssKib, hwmReset, rssBeforeKib, workerCpu, decoderCpu };
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   } finally {
     await runtime.close();
@@ -488,6 +524,7 @@ async function main(): Promise<void> {
       queue.push(r);
       console.log(
         `  (b) run ${run + 1}: ${r.tracks} tracks in ${r.seconds.toFixed(2)} s = ${(r.tracks / r.seconds).toFixed(2)} tracks/s cold, ${r.steady.toFixed(2)} steady; ` +
+          `CPU-s/track ${((r.workerCpu + r.decoderCpu) / r.tracks).toFixed(3)} (worker ${(r.workerCpu / r.tracks).toFixed(3)}, ffmpeg ${(r.decoderCpu / r.tracks).toFixed(3)}, ${((r.workerCpu + r.decoderCpu) / r.seconds).toFixed(2)} cores busy); ` +
           `peak RSS ${(r.peakRssKib / 1024).toFixed(0)} MiB (VmHWM${r.hwmReset ? ' after reset' : ', whole process'}; polled ${(r.polledPeakKib / 1024).toFixed(0)} MiB; before ${(r.rssBeforeKib / 1024).toFixed(0)} MiB), load ${os.loadavg()[0]!.toFixed(2)}`,
       );
     }

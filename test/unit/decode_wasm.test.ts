@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { ANALYSIS_RATE, DecodeError, decodeForAnalysis, type DecodeRequest, type LoudnessFormat } from '../../src/services/analysis/decode.js';
 import { WASM_FORMATS, decodeWithWasm } from '../../src/services/analysis/decode_wasm.js';
 import { Resampler } from '../../src/services/analysis/wasm/resampler.js';
+import { LoudnessMeter } from '../../src/services/analysis/loudness.js';
 
 const SECONDS = 5;
 const AMPLITUDE = 0.5;
@@ -42,14 +43,16 @@ interface Decoded {
   format: LoudnessFormat;
   formatCalls: number;
   loudness: Float32Array;
+  /** the loudness chunks as the decoder handed them out */
+  chunks: (Float32Array | Int16Array)[];
 }
 
 function request(file: string, hint: Partial<DecodeRequest['hint']> = {}, extra: Partial<DecodeRequest> = {}) {
-  const chunks: Float32Array[] = [];
+  const chunks: (Float32Array | Int16Array)[] = [];
   const state = { format: null as LoudnessFormat | null, calls: 0, chunksBeforeFormat: 0 };
   const req: DecodeRequest = {
     file,
-    hint: { sampleRate: hint.sampleRate ?? null, channels: hint.channels ?? null, seconds: hint.seconds ?? null },
+    hint: { sampleRate: hint.sampleRate ?? null, channels: hint.channels ?? null, seconds: hint.seconds ?? null, bitDepth: hint.bitDepth ?? null },
     maxSeconds: 600,
     onLoudnessFormat(format) {
       state.format = format;
@@ -57,7 +60,7 @@ function request(file: string, hint: Partial<DecodeRequest['hint']> = {}, extra:
     },
     onLoudness(chunk) {
       if (state.format === null) state.chunksBeforeFormat++;
-      chunks.push(Float32Array.from(chunk));
+      chunks.push(chunk.slice());
     },
     ...extra,
   };
@@ -66,10 +69,11 @@ function request(file: string, hint: Partial<DecodeRequest['hint']> = {}, extra:
     const loudness = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
     let at = 0;
     for (const c of chunks) {
-      loudness.set(c, at);
+      // 16-bit chunks (the 's16' format) as the floats ffmpeg's own conversion gives
+      loudness.set(c instanceof Int16Array ? Float32Array.from(c, (v) => v / 32768) : c, at);
       at += c.length;
     }
-    return { ...result, format: state.format!, formatCalls: state.calls, loudness };
+    return { ...result, format: state.format!, formatCalls: state.calls, loudness, chunks };
   };
   return { req, collect };
 }
@@ -139,21 +143,21 @@ after(() => {
 
 describe('decodeWithWasm on a 440 Hz sine', () => {
   const cases: Array<{ name: string; file: string; input: () => string[]; codec: string[]; rate: number; channels: number; loudness: LoudnessFormat; lossy: boolean }> = [
-    { name: 'FLAC', file: 'tone.flac', input: () => sine(44_100, 2), codec: [], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'MP3', file: 'tone.mp3', input: () => sine(44_100, 2), codec: ['-b:a', '192k'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: true },
-    { name: 'Ogg Vorbis', file: 'tone.ogg', input: () => sine(44_100, 2), codec: ['-c:a', 'libvorbis'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: true },
-    { name: 'Opus', file: 'tone.opus', input: () => sine(44_100, 2), codec: ['-c:a', 'libopus', '-b:a', '160k'], rate: 48_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2 }, lossy: true },
-    { name: 'Ogg FLAC (.oga)', file: 'tone.oga', input: () => sine(44_100, 2), codec: ['-c:a', 'flac'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'WAV 16-bit', file: 'tone16.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s16le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'WAV 24-bit', file: 'tone24.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s24le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'WAV 32-bit', file: 'tone32.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s32le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'WAV float', file: 'tonef32.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_f32le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2 }, lossy: false },
-    { name: 'WAV 8-bit', file: 'tone8.wav', input: () => sine(22_050, 2), codec: ['-c:a', 'pcm_u8'], rate: 22_050, channels: 2, loudness: { sampleRate: 22_050, channels: 2 }, lossy: true },
-    { name: 'WAV 96 kHz', file: 'tone96k.wav', input: () => sine(96_000, 2), codec: ['-c:a', 'pcm_s24le'], rate: 96_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2 }, lossy: false },
-    { name: 'WAV 6 kHz', file: 'tone6k.wav', input: () => sine(6_000, 2), codec: [], rate: 6_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2 }, lossy: false },
-    { name: 'mono FLAC 32 kHz', file: 'mono.flac', input: () => sine(32_000, 1), codec: [], rate: 32_000, channels: 1, loudness: { sampleRate: 32_000, channels: 1 }, lossy: false },
-    { name: 'mono MP3', file: 'mono.mp3', input: () => sine(44_100, 1), codec: ['-b:a', '128k'], rate: 44_100, channels: 1, loudness: { sampleRate: 44_100, channels: 1 }, lossy: true },
-    { name: '5.1 FLAC 48 kHz', file: 'surround.flac', input: () => sine(48_000, 6), codec: [], rate: 48_000, channels: 6, loudness: { sampleRate: 48_000, channels: 2 }, lossy: false },
+    { name: 'FLAC', file: 'tone.flac', input: () => sine(44_100, 2), codec: [], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'MP3', file: 'tone.mp3', input: () => sine(44_100, 2), codec: ['-b:a', '192k'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: true },
+    { name: 'Ogg Vorbis', file: 'tone.ogg', input: () => sine(44_100, 2), codec: ['-c:a', 'libvorbis'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: true },
+    { name: 'Opus', file: 'tone.opus', input: () => sine(44_100, 2), codec: ['-c:a', 'libopus', '-b:a', '160k'], rate: 48_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2, sampleFormat: 'f32' }, lossy: true },
+    { name: 'Ogg FLAC (.oga)', file: 'tone.oga', input: () => sine(44_100, 2), codec: ['-c:a', 'flac'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV 16-bit', file: 'tone16.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s16le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV 24-bit', file: 'tone24.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s24le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV 32-bit', file: 'tone32.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_s32le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV float', file: 'tonef32.wav', input: () => sine(44_100, 2), codec: ['-c:a', 'pcm_f32le'], rate: 44_100, channels: 2, loudness: { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV 8-bit', file: 'tone8.wav', input: () => sine(22_050, 2), codec: ['-c:a', 'pcm_u8'], rate: 22_050, channels: 2, loudness: { sampleRate: 22_050, channels: 2, sampleFormat: 'f32' }, lossy: true },
+    { name: 'WAV 96 kHz', file: 'tone96k.wav', input: () => sine(96_000, 2), codec: ['-c:a', 'pcm_s24le'], rate: 96_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'WAV 6 kHz', file: 'tone6k.wav', input: () => sine(6_000, 2), codec: [], rate: 6_000, channels: 2, loudness: { sampleRate: 48_000, channels: 2, sampleFormat: 'f32' }, lossy: false },
+    { name: 'mono FLAC 32 kHz', file: 'mono.flac', input: () => sine(32_000, 1), codec: [], rate: 32_000, channels: 1, loudness: { sampleRate: 32_000, channels: 1, sampleFormat: 'f32' }, lossy: false },
+    { name: 'mono MP3', file: 'mono.mp3', input: () => sine(44_100, 1), codec: ['-b:a', '128k'], rate: 44_100, channels: 1, loudness: { sampleRate: 44_100, channels: 1, sampleFormat: 'f32' }, lossy: true },
+    { name: '5.1 FLAC 48 kHz', file: 'surround.flac', input: () => sine(48_000, 6), codec: [], rate: 48_000, channels: 6, loudness: { sampleRate: 48_000, channels: 2, sampleFormat: 'f32' }, lossy: false },
   ];
 
   for (const c of cases) {
@@ -199,6 +203,51 @@ describe('decodeWithWasm on a 440 Hz sine', () => {
   }
 });
 
+describe('the ffmpeg loudness stream of 16-bit files', () => {
+  // a loud, wide-band signal: a sine near full scale (-32768 included) plus noise, so that every
+  // bit of the 16-bit samples is exercised
+  const loud = (rate: number, channels: number) => {
+    const wave = '0.99*sin(2*PI*997*t)+0.2*(random(0)-0.5)';
+    const layout = channels === 1 ? 'mono' : channels === 2 ? 'stereo' : '5.1';
+    return ['-f', 'lavfi', '-i', `aevalsrc=${Array(channels).fill(wave).join('|')}:s=${rate}:d=${SECONDS}:c=${layout}`];
+  };
+  const cases = [
+    { name: 'stereo FLAC 44.1 kHz', file: 's16.flac', rate: 44_100, channels: 2, codec: ['-sample_fmt', 's16'], bitDepth: 16, expect: 's16' },
+    { name: 'mono WAV 32 kHz', file: 's16-mono.wav', rate: 32_000, channels: 1, codec: ['-c:a', 'pcm_s16le'], bitDepth: 16, expect: 's16' },
+    { name: '24-bit FLAC', file: 's24.flac', rate: 48_000, channels: 2, codec: ['-sample_fmt', 's32'], bitDepth: 24, expect: 'f32' },
+    { name: '16-bit FLAC at 96 kHz (resampled for the meter)', file: 's16-96k.flac', rate: 96_000, channels: 2, codec: ['-sample_fmt', 's16'], bitDepth: 16, expect: 'f32' },
+    { name: '16-bit 5.1 FLAC (mixed to stereo)', file: 's16-51.flac', rate: 48_000, channels: 6, codec: ['-sample_fmt', 's16'], bitDepth: 16, expect: 'f32' },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.name}: ${c.expect === 's16' ? 'read as 16-bit integers, with the same loudness, peaks and blocks as from floats' : 'stays float'}`, { timeout: 60_000 }, async () => {
+      const file = make(c.file, loud(c.rate, c.channels), [...c.codec]);
+      const hint = { sampleRate: c.rate, channels: c.channels, seconds: SECONDS };
+      const tagged = await viaFfmpeg(file, { ...hint, bitDepth: c.bitDepth });
+      const untagged = await viaFfmpeg(file, hint);
+      assert.equal(tagged.format.sampleFormat, c.expect);
+      assert.equal(untagged.format.sampleFormat, 'f32');
+      assert.equal(tagged.loudness.length, untagged.loudness.length);
+      let differ = 0;
+      for (let i = 0; i < tagged.loudness.length; i++) if (tagged.loudness[i] !== untagged.loudness[i]) differ++;
+      assert.equal(differ, 0, `${differ} of ${tagged.loudness.length} loudness samples differ`);
+      if (c.expect === 's16') assert.ok(tagged.loudness.some((v) => Math.abs(v) > 0.99), 'the signal reaches full scale');
+      assert.deepEqual(tagged.mono, untagged.mono);
+      assert.ok(tagged.chunks.every((chunk) => chunk instanceof (c.expect === 's16' ? Int16Array : Float32Array)));
+      // the meter reads 16-bit chunks in place: the same figures, to the last bit, as from the same
+      // chunks converted to floats
+      const meter = (chunks: (Float32Array | Int16Array)[]) => {
+        const m = new LoudnessMeter(tagged.format.sampleRate, tagged.format.channels);
+        for (const chunk of chunks) m.push(chunk);
+        return { result: m.result(), blocks: [...m.blocks()] };
+      };
+      const asFloats = tagged.chunks.map((chunk) => (chunk instanceof Int16Array ? Float32Array.from(chunk, (v) => v / 32768) : chunk));
+      const fromInts = meter(tagged.chunks);
+      assert.deepEqual(fromInts, meter(asFloats));
+      assert.ok(fromInts.result.truePeak > fromInts.result.samplePeak, 'true peak between samples');
+    });
+  }
+});
+
 describe('decodeWithWasm, other streams', () => {
   // each codec has its own channel order; the mix must come out as ffmpeg's does
   for (const [ext, codec, tolerance] of [
@@ -215,7 +264,7 @@ describe('decodeWithWasm, other streams', () => {
       const hint = { sampleRate: 48_000, channels: 6, seconds: 3 };
       const got = await wasm(file, hint);
       const ref = await viaFfmpeg(file, hint);
-      assert.deepEqual(got.format, { sampleRate: 48_000, channels: 2 });
+      assert.deepEqual(got.format, { sampleRate: 48_000, channels: 2, sampleFormat: 'f32' });
       assert.equal(got.loudness.length, ref.loudness.length);
       let worst = 0;
       for (let i = 0; i < got.loudness.length; i++) worst = Math.max(worst, Math.abs(got.loudness[i]! - ref.loudness[i]!));
@@ -262,7 +311,7 @@ describe('decodeWithWasm, other streams', () => {
   it('decodes by content: an Ogg Vorbis stream named .opus', { timeout: 60_000 }, async () => {
     const file = make('vorbis.opus', sine(44_100, 2), ['-c:a', 'libvorbis', '-f', 'ogg']);
     const got = await wasm(file);
-    assert.deepEqual(got.format, { sampleRate: 44_100, channels: 2 });
+    assert.deepEqual(got.format, { sampleRate: 44_100, channels: 2, sampleFormat: 'f32' });
     assertClose(got.seconds, SECONDS, 0.02, 'seconds');
   });
 

@@ -1,7 +1,7 @@
 // Everything a track's analysis computes from its file, as one pure call: decode once, loudness
 // fed during the decode, then tempo, key/chroma and the spectral summary on the mono stream. Runs
 // inside an analysis thread (pool.ts); the caller stores the result.
-import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName, type MonoScratch } from './decode.js';
+import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName, type FileHint, type MonoScratch } from './decode.js';
 import { spectralFeatures, type SpectralSummary } from './features.js';
 import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
@@ -22,11 +22,7 @@ export const MAX_ANALYSED_SECONDS = 600;
 export const EXCERPT_WINDOWS = 3;
 export const EXCERPT_SECONDS = 30;
 
-export interface FileHint {
-  sampleRate: number | null;
-  channels: number | null;
-  seconds: number | null;
-}
+export type { FileHint } from './decode.js';
 
 export interface FileAnalysis {
   decoder: DecoderName;

@@ -2,8 +2,9 @@
 // decoding once and writing two streams: the file's own channels (mono stays mono, more than two
 // are mixed to stereo) at the file's own rate (capped at 48 kHz: the meter works at any rate, and
 // resampling would only cost) for loudness, and a mono 22,050 Hz stream for tempo, key and spectral
-// features. Both arrive as 32-bit float chunks; the mono stream is kept only up to `maxSeconds`
-// (bounded memory), the loudness stream is never kept at all. Without ffmpeg, the pure-WASM
+// features. The mono stream arrives as 32-bit float and is kept only up to `maxSeconds` (bounded
+// memory); the loudness stream is never kept at all, and comes as 16-bit integers when the file's
+// own samples are 16-bit (see `loudnessFormatFor`), else as 32-bit float. Without ffmpeg, the pure-WASM
 // decoders of decode_wasm.ts take over for the formats they know.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -37,27 +38,48 @@ export function probeDecoder(): Promise<DecoderName> {
 export interface LoudnessFormat {
   sampleRate: number;
   channels: 1 | 2;
+  /**
+   * 's16' when the file's samples are 16-bit (or fewer) and reach the meter unchanged (no mixing,
+   * no resampling): ffmpeg then writes them as they are (half the bytes of float, no conversion)
+   * and the meter reads them as x / 32768, the very floats ffmpeg's conversion gives. Else 'f32'.
+   */
+  sampleFormat: 's16' | 'f32';
 }
 
 export interface DecodeRequest {
   file: string;
-  /** what the tags say of the file (its rate and channel count); the decoder may know better */
-  hint: { sampleRate: number | null; channels: number | null; seconds: number | null };
+  /** what the tags say of the file (its rate, channel count and bit depth); the decoder may know better */
+  hint: FileHint;
   /** the mono analysis stream stops growing after this many seconds */
   maxSeconds: number;
   /** a buffer to keep the mono stream in, reused from track to track by an analysis thread */
   scratch?: MonoScratch;
   /** called once, before the first loudness chunk, with the loudness stream's format */
   onLoudnessFormat(format: LoudnessFormat): void;
-  /** receives the loudness stream, interleaved, as it is decoded */
-  onLoudness(chunk: Float32Array): void;
+  /** receives the loudness stream, interleaved, as it is decoded: floats, or 16-bit integers in the 's16' format */
+  onLoudness(chunk: Float32Array | Int16Array): void;
   signal?: AbortSignal;
 }
 
-/** the loudness stream's format for a file: its own rate up to 48 kHz, mono or stereo */
-export function loudnessFormatFor(sampleRate: number | null, channels: number | null): LoudnessFormat {
+/** what the tags say of a file; `bitDepth` is known for lossless formats only */
+export interface FileHint {
+  sampleRate: number | null;
+  channels: number | null;
+  seconds: number | null;
+  bitDepth?: number | null;
+}
+
+/**
+ * The loudness stream's format for a file: its own rate up to 48 kHz, mono or stereo, and 16-bit
+ * integers when the tags say its samples fit them unchanged. If the tags are wrong (a 24-bit file
+ * tagged 16), the meter sees the samples rounded to 16 bits: an error under 0.001 dB.
+ */
+export function loudnessFormatFor(hint: FileHint): LoudnessFormat {
+  const { sampleRate, channels, bitDepth } = hint;
   const rate = sampleRate !== null && sampleRate >= 8_000 && sampleRate <= LOUDNESS_RATE ? sampleRate : LOUDNESS_RATE;
-  return { sampleRate: rate, channels: channels === 1 ? 1 : 2 };
+  const unchanged = rate === sampleRate && (channels === 1 || channels === 2);
+  const fits16 = bitDepth !== undefined && bitDepth !== null && bitDepth >= 1 && bitDepth <= 16;
+  return { sampleRate: rate, channels: channels === 1 ? 1 : 2, sampleFormat: unchanged && fits16 ? 's16' : 'f32' };
 }
 
 export interface DecodedMono {
@@ -83,17 +105,18 @@ export async function decodeForAnalysis(request: DecodeRequest, decoder: Decoder
 }
 
 async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
-  const format = loudnessFormatFor(request.hint.sampleRate, request.hint.channels);
+  const format = loudnessFormatFor(request.hint);
   const layout = format.channels === 1 ? 'mono' : 'stereo';
+  const sampleFormat = format.sampleFormat === 's16' ? 's16' : 'flt';
   const graph =
     `[0:a:0]asplit=2[l][m];` +
-    `[l]aformat=sample_fmts=flt:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
+    `[l]aformat=sample_fmts=${sampleFormat}:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
     `[m]aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}[mo]`;
   const ffmpeg = await launchFfmpeg(
     ([loudnessOut, monoOut]) =>
       // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
       // and the analysis pool already keeps every core busy with one track per thread
-      ['-v', 'error', '-nostdin', '-threads', '1', '-i', `file:${request.file}`, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', 'f32le', loudnessOut!, '-map', '[mo]', '-f', 'f32le', monoOut!],
+      ['-v', 'error', '-nostdin', '-threads', '1', '-i', `file:${request.file}`, '-filter_complex_threads', '1', '-filter_complex', graph, '-map', '[lo]', '-f', `${format.sampleFormat}le`, loudnessOut!, '-map', '[mo]', '-f', 'f32le', monoOut!],
     2,
   );
   const abort = () => ffmpeg.kill();
@@ -104,7 +127,7 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds, request.scratch);
   let monoSamples = 0;
   const [loudnessStream, monoStream] = ffmpeg.outputs as [Promise<Readable | null>, Promise<Readable | null>];
-  const loudness = loudnessStream.then((stream) => stream && floatChunks(stream, request.onLoudness));
+  const loudness = loudnessStream.then((stream) => stream && (format.sampleFormat === 's16' ? int16Chunks(stream, request.onLoudness) : floatChunks(stream, request.onLoudness)));
   const analysis = monoStream.then(
     (stream) =>
       stream &&
@@ -176,24 +199,33 @@ export class MonoBuffer {
 
 /** Reads a stream of little-endian float32 samples, handing out whole-sample chunks. */
 function floatChunks(stream: Readable, onChunk: (samples: Float32Array) => void): Promise<void> {
+  return sampleChunks(stream, 4, (buffer, offset, count) => onChunk(new Float32Array(buffer, offset, count)));
+}
+
+/** Reads a stream of little-endian 16-bit samples, handing out whole-sample chunks. */
+function int16Chunks(stream: Readable, onChunk: (samples: Int16Array) => void): Promise<void> {
+  return sampleChunks(stream, 2, (buffer, offset, count) => onChunk(new Int16Array(buffer, offset, count)));
+}
+
+/**
+ * Hands out a stream's bytes as whole samples of `size` bytes at an aligned offset: in place when
+ * a chunk already is (the usual case; the stream does not reuse its chunks), else copied.
+ */
+function sampleChunks(stream: Readable, size: number, onSamples: (buffer: ArrayBufferLike, offset: number, count: number) => void): Promise<void> {
   let carry: Buffer | null = null;
   return new Promise((resolve, reject) => {
     stream.on('data', (data: Buffer) => {
-      if (!carry && data.byteOffset % 4 === 0 && data.length % 4 === 0) {
-        // the usual case: whole samples at an aligned offset, read in place (the chunk is not
-        // reused by the stream, and the consumers copy what they keep)
-        if (data.length > 0) onChunk(new Float32Array(data.buffer, data.byteOffset, data.length / 4));
+      if (!carry && data.byteOffset % size === 0 && data.length % size === 0) {
+        if (data.length > 0) onSamples(data.buffer, data.byteOffset, data.length / size);
         return;
       }
-      let buffer = carry ? Buffer.concat([carry, data]) : data;
-      const whole = buffer.length - (buffer.length % 4);
+      const buffer = carry ? Buffer.concat([carry, data]) : data;
+      const whole = buffer.length - (buffer.length % size);
       carry = whole < buffer.length ? Buffer.from(buffer.subarray(whole)) : null;
       if (whole === 0) return;
-      // copy into an aligned buffer: Float32Array needs a 4-byte aligned offset
-      const aligned = new Float32Array(whole / 4);
-      new Uint8Array(aligned.buffer).set(buffer.subarray(0, whole));
-      buffer = Buffer.alloc(0);
-      onChunk(aligned);
+      const aligned = new Uint8Array(whole);
+      aligned.set(buffer.subarray(0, whole));
+      onSamples(aligned.buffer, 0, whole / size);
     });
     stream.once('end', resolve);
     stream.once('error', reject);

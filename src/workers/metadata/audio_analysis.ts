@@ -15,7 +15,7 @@ import type { TaskContext } from '../../tasks/define.js';
 
 export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: TaskContext): Promise<{ analysed: number; failed: number }> {
   const { db } = ctx;
-  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
+  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
     await queueVectors(ctx, tracks.map((t) => t.id));
@@ -25,7 +25,7 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
   let failed = 0;
   const albums = new Set<number>();
   const done: number[] = [];
-  const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration });
+  const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration, bitDepth: t.bit_depth });
   // every track is handed to the pool at once (it runs as many as it has threads); each result is
   // stored as soon as it arrives, in the order they finish; all settle before the job ends, so no
   // analysis of this job is still writing when a retry of it starts

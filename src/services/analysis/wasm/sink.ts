@@ -110,7 +110,7 @@ export class AnalysisSink {
   private start(rate: number, channels: number, decoder: StreamDecoder): void {
     this.rate = rate;
     this.channels = channels;
-    const format = loudnessFormatFor(rate, channels);
+    const format = loudnessFormatFor({ sampleRate: rate, channels, seconds: null });
     this.request.onLoudnessFormat(format);
     const roles = decoder.roles(channels);
     if (channels > 2) this.stereoWeights = [weights(roles, TO_LEFT), weights(roles, TO_RIGHT)];
