@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { analyseFile, analysisExcerpt, EXCERPT_SECONDS, EXCERPT_WINDOWS } from '../../src/services/analysis/analyse_file.js';
-import { DecodeError } from '../../src/services/analysis/decode.js';
+import { analyseFile, analysisExcerpt, EXCERPT_SECONDS, EXCERPT_WINDOWS, excerptWindows } from '../../src/services/analysis/analyse_file.js';
+import { ANALYSIS_RATE, DecodeError, decodeForAnalysis, type ExcerptWindow } from '../../src/services/analysis/decode.js';
 import { AnalysisPool } from '../../src/services/analysis/pool.js';
 
 const hint = { sampleRate: 44_100, channels: 2, seconds: null };
@@ -148,5 +148,55 @@ describe('analysis excerpt', () => {
   it('keeps a short track whole', () => {
     const short = new Float32Array(EXCERPT_WINDOWS * EXCERPT_SECONDS * 100 * 1.2);
     assert.equal(analysisExcerpt(short, 100), short);
+  });
+});
+
+describe('analysis excerpt, cut by ffmpeg', () => {
+  const SECONDS = 150;
+  let dir: string;
+  let file: string;
+  const tagged = { sampleRate: 44_100, channels: 2, seconds: SECONDS, bitDepth: 16 };
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-excerpt-'));
+    file = path.join(dir, 'sweep.flac');
+    // a slow sweep (every second sounds different) with a 2 Hz low thump: music enough for every stage
+    const wave = '0.3*sin(2*PI*(220+2*t)*t)+0.3*lt(mod(t\\,0.5)\\,0.05)*sin(2*PI*60*t)';
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `aevalsrc=${wave}|${wave}:s=44100:d=${SECONDS}`, '-sample_fmt', 's16', file]);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const decode = (excerpt?: ExcerptWindow[]) =>
+    decodeForAnalysis({ file, hint: tagged, maxSeconds: 600, ...(excerpt ? { excerpt } : {}), onLoudnessFormat: () => {}, onLoudness: () => {} }, 'ffmpeg');
+
+  it('resamples only the windows: the same samples as cutting them from the whole stream', async () => {
+    const windows = excerptWindows(SECONDS * ANALYSIS_RATE, ANALYSIS_RATE)!;
+    const [cut, whole] = [await decode(windows), await decode()];
+    assert.deepEqual([cut.excerpted, whole.excerpted], [true, false]);
+    assert.ok(Math.abs(cut.seconds - SECONDS) < 0.01 && cut.seconds === whole.seconds, `${cut.seconds} s, ${whole.seconds} s`);
+    const reference = analysisExcerpt(whole.mono, ANALYSIS_RATE);
+    assert.ok(Math.abs(cut.mono.length - reference.length) <= 3, `${cut.mono.length} samples against ${reference.length}`);
+    // away from each window's edges, where the resampler's filter starts afresh, they agree
+    let at = 0;
+    for (const w of windows) {
+      let worst = 0;
+      for (let i = at + 200; i < at + w.length - 200; i++) worst = Math.max(worst, Math.abs(cut.mono[i]! - reference[i]!));
+      assert.ok(worst < 1e-4, `window at ${w.start}: samples differ by up to ${worst}`);
+      at += w.length;
+    }
+  });
+
+  it('decodes again when the file is not as long as its tags say, placing the windows on what it holds', async () => {
+    // the second decode keeps the whole stream, as a file without a tagged duration does
+    const untagged = await analyseFile(file, { ...tagged, seconds: null });
+    assert.equal(untagged.excerptSeconds, EXCERPT_WINDOWS * EXCERPT_SECONDS);
+    for (const seconds of [200, 100]) assert.deepEqual(rounded(await analyseFile(file, { ...tagged, seconds })), rounded(untagged));
+  });
+
+  it('finds the same tempo, key and loudness as from the whole stream', async () => {
+    const [cut, whole] = [await analyseFile(file, tagged), await analyseFile(file, { ...tagged, seconds: null })];
+    assert.ok(Math.abs(cut.tempo.bpm! - whole.tempo.bpm!) < 0.01 * whole.tempo.bpm!, `${cut.tempo.bpm} against ${whole.tempo.bpm} BPM`);
+    assert.deepEqual([cut.key.key, cut.key.scale], [whole.key.key, whole.key.scale]);
+    assert.deepEqual(rounded(cut.loudness), rounded(whole.loudness));
+    assert.equal(cut.excerptSeconds, whole.excerptSeconds);
   });
 });

@@ -1,7 +1,7 @@
 // Everything a track's analysis computes from its file, as one pure call: decode once, loudness
 // fed during the decode, then tempo, key/chroma and the spectral summary on the mono stream. Runs
 // inside an analysis thread (pool.ts); the caller stores the result.
-import { ANALYSIS_RATE, decodeForAnalysis, type DecoderName, type FileHint, type MonoScratch } from './decode.js';
+import { ANALYSIS_RATE, decodeForAnalysis, type DecodedMono, type DecoderName, type ExcerptWindow, type FileHint, type MonoScratch } from './decode.js';
 import { spectralFeatures, type SpectralSummary } from './features.js';
 import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
@@ -21,6 +21,13 @@ export const MAX_ANALYSED_SECONDS = 600;
  */
 export const EXCERPT_WINDOWS = 3;
 export const EXCERPT_SECONDS = 30;
+/**
+ * The windows are placed from the duration the tags give, so that the decoder resamples only them;
+ * when the file turns out longer or shorter than that by more than this (seconds, or share of its
+ * length, whichever is larger), it is decoded again and the windows placed on what it holds.
+ */
+const EXCERPT_PLACEMENT_SLACK_SECONDS = 1;
+const EXCERPT_PLACEMENT_SLACK_SHARE = 0.02;
 
 export type { FileHint } from './decode.js';
 
@@ -49,23 +56,28 @@ export async function analyseFile(
   options: { decoder?: DecoderName | 'auto'; signal?: AbortSignal; scratch?: MonoScratch } = {},
 ): Promise<FileAnalysis> {
   let meter: LoudnessMeter | null = null;
-  const decoded = await decodeForAnalysis(
-    {
-      file,
-      hint,
-      maxSeconds: MAX_ANALYSED_SECONDS,
-      ...(options.scratch ? { scratch: options.scratch } : {}),
-      onLoudnessFormat: (format) => {
-        meter = new LoudnessMeter(format.sampleRate, format.channels);
+  const decode = (excerpt: readonly ExcerptWindow[] | null): Promise<DecodedMono> =>
+    decodeForAnalysis(
+      {
+        file,
+        hint,
+        maxSeconds: MAX_ANALYSED_SECONDS,
+        ...(excerpt ? { excerpt } : {}),
+        ...(options.scratch ? { scratch: options.scratch } : {}),
+        onLoudnessFormat: (format) => {
+          meter = new LoudnessMeter(format.sampleRate, format.channels);
+        },
+        onLoudness: (chunk) => meter!.push(chunk),
+        ...(options.signal ? { signal: options.signal } : {}),
       },
-      onLoudness: (chunk) => meter!.push(chunk),
-      ...(options.signal ? { signal: options.signal } : {}),
-    },
-    options.decoder ?? 'auto',
-  );
+      options.decoder ?? 'auto',
+    );
+  const placed = hint.seconds !== null && hint.seconds > 0 ? excerptWindows(analysedLength(hint.seconds), ANALYSIS_RATE) : null;
+  let decoded = await decode(placed);
+  if (decoded.excerpted && placed && misplaced(hint.seconds!, decoded.seconds)) decoded = await decode(null);
   const done = meter as LoudnessMeter | null;
   if (!done) throw new Error('the decoder announced no loudness stream');
-  const excerpt = analysisExcerpt(decoded.mono, ANALYSIS_RATE);
+  const excerpt = decoded.excerpted ? decoded.mono : analysisExcerpt(decoded.mono, ANALYSIS_RATE);
   const { tempo, pulse } = analyseRhythm(excerpt, ANALYSIS_RATE);
   const { key, chroma } = keyAndChroma(excerpt, ANALYSIS_RATE);
   const spectral = spectralFeatures(excerpt, ANALYSIS_RATE, pulse);
@@ -83,16 +95,37 @@ export async function analyseFile(
   };
 }
 
-/** the windows of EXCERPT_WINDOWS joined, or the whole signal when it is short enough */
-export function analysisExcerpt(mono: Float32Array, sampleRate: number): Float32Array {
+/** samples of the mono stream kept for a file of `seconds` (at most MAX_ANALYSED_SECONDS) */
+function analysedLength(seconds: number): number {
+  return Math.round(Math.min(seconds, MAX_ANALYSED_SECONDS) * ANALYSIS_RATE);
+}
+
+/** whether windows placed for `hinted` seconds are misplaced in a file of `actual` seconds */
+function misplaced(hinted: number, actual: number): boolean {
+  const [a, b] = [Math.min(hinted, MAX_ANALYSED_SECONDS), Math.min(actual, MAX_ANALYSED_SECONDS)];
+  return Math.abs(a - b) > Math.max(EXCERPT_PLACEMENT_SLACK_SECONDS, EXCERPT_PLACEMENT_SLACK_SHARE * b);
+}
+
+/**
+ * The EXCERPT_WINDOWS windows of a mono stream of `length` samples: the first at 0, the last
+ * ending with the stream, evenly spread; null when the stream is short enough to analyse whole.
+ */
+export function excerptWindows(length: number, sampleRate: number): ExcerptWindow[] | null {
   const window = Math.round(EXCERPT_SECONDS * sampleRate);
-  const total = window * EXCERPT_WINDOWS;
-  if (mono.length <= total * 1.25) return mono;
-  const out = new Float32Array(total);
-  const step = (mono.length - window) / (EXCERPT_WINDOWS - 1);
-  for (let w = 0; w < EXCERPT_WINDOWS; w++) {
-    const start = Math.round(w * step);
-    out.set(mono.subarray(start, start + window), w * window);
+  if (length <= window * EXCERPT_WINDOWS * 1.25) return null;
+  const step = (length - window) / (EXCERPT_WINDOWS - 1);
+  return Array.from({ length: EXCERPT_WINDOWS }, (_, w) => ({ start: Math.round(w * step), length: window }));
+}
+
+/** the windows of `excerptWindows` joined, or the whole signal when it is short enough */
+export function analysisExcerpt(mono: Float32Array, sampleRate: number): Float32Array {
+  const windows = excerptWindows(mono.length, sampleRate);
+  if (!windows) return mono;
+  const out = new Float32Array(windows.reduce((n, w) => n + w.length, 0));
+  let at = 0;
+  for (const w of windows) {
+    out.set(mono.subarray(w.start, w.start + w.length), at);
+    at += w.length;
   }
   return out;
 }

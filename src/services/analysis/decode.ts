@@ -2,10 +2,12 @@
 // decoding once and writing two streams: the file's own channels (mono stays mono, more than two
 // are mixed to stereo) at the file's own rate (capped at 48 kHz: the meter works at any rate, and
 // resampling would only cost) for loudness, and a mono 22,050 Hz stream for tempo, key and spectral
-// features. The mono stream arrives as 32-bit float and is kept only up to `maxSeconds` (bounded
-// memory); the loudness stream is never kept at all, and comes as 16-bit integers when the file's
-// own samples are 16-bit (see `loudnessFormatFor`), else as 32-bit float. Without ffmpeg, the pure-WASM
-// decoders of decode_wasm.ts take over for the formats they know.
+// features: only the excerpt's windows when the caller names them (the rest is never mixed or
+// resampled), else the whole stream. The mono stream arrives as 32-bit float and is kept only up to
+// `maxSeconds` (bounded memory); the loudness stream is never kept at all, and comes as 16-bit
+// integers when the file's own samples are 16-bit (see `loudnessFormatFor`), else as 32-bit float.
+// Without ffmpeg, the pure-WASM decoders of decode_wasm.ts take over for the formats they know (they
+// keep the whole mono stream, and the caller cuts the excerpt).
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { launchFfmpeg } from './ffmpeg_launcher.js';
@@ -46,12 +48,24 @@ export interface LoudnessFormat {
   sampleFormat: 's16' | 'f32';
 }
 
+/** a stretch of the mono stream, in samples at ANALYSIS_RATE */
+export interface ExcerptWindow {
+  start: number;
+  length: number;
+}
+
 export interface DecodeRequest {
   file: string;
   /** what the tags say of the file (its rate, channel count and bit depth); the decoder may know better */
   hint: FileHint;
   /** the mono analysis stream stops growing after this many seconds */
   maxSeconds: number;
+  /**
+   * Keep only these windows of the mono stream, joined in order (see `DecodedMono.excerpted`):
+   * ffmpeg then mixes and resamples nothing else. Windows past the end of the file come out short
+   * or empty.
+   */
+  excerpt?: readonly ExcerptWindow[];
   /** a buffer to keep the mono stream in, reused from track to track by an analysis thread */
   scratch?: MonoScratch;
   /** called once, before the first loudness chunk, with the loudness stream's format */
@@ -87,6 +101,8 @@ export interface DecodedMono {
   /** seconds of audio decoded in all (the mono stream may hold less) */
   seconds: number;
   decoder: DecoderName;
+  /** true when `mono` holds only the requested excerpt windows (ffmpeg); false: the whole stream (WASM) */
+  excerpted: boolean;
 }
 
 export type DecoderName = 'ffmpeg' | 'wasm';
@@ -108,10 +124,11 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   const format = loudnessFormatFor(request.hint);
   const layout = format.channels === 1 ? 'mono' : 'stereo';
   const sampleFormat = format.sampleFormat === 's16' ? 's16' : 'flt';
+  const toMono = `aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}`;
   const graph =
     `[0:a:0]asplit=2[l][m];` +
     `[l]aformat=sample_fmts=${sampleFormat}:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
-    `[m]aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}[mo]`;
+    (request.excerpt ? excerptGraph('m', request.excerpt, toMono, 'mo') : `[m]${toMono}[mo]`);
   const ffmpeg = await launchFfmpeg(
     ([loudnessOut, monoOut]) =>
       // one thread: ffmpeg's decoder/filter threads cost a quarter more CPU for the same wall time,
@@ -124,29 +141,42 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   request.signal?.addEventListener('abort', abort, { once: true });
   request.onLoudnessFormat(format);
 
-  const mono = new MonoBuffer(request.maxSeconds, request.hint.seconds, request.scratch);
-  let monoSamples = 0;
+  const excerptSeconds = request.excerpt ? request.excerpt.reduce((sum, w) => sum + w.length, 0) / ANALYSIS_RATE : null;
+  const mono = new MonoBuffer(request.maxSeconds, excerptSeconds ?? request.hint.seconds, request.scratch);
+  let loudnessSamples = 0;
+  const onLoudness = (chunk: Float32Array | Int16Array) => {
+    loudnessSamples += chunk.length;
+    request.onLoudness(chunk);
+  };
   const [loudnessStream, monoStream] = ffmpeg.outputs as [Promise<Readable | null>, Promise<Readable | null>];
-  const loudness = loudnessStream.then((stream) => stream && (format.sampleFormat === 's16' ? int16Chunks(stream, request.onLoudness) : floatChunks(stream, request.onLoudness)));
-  const analysis = monoStream.then(
-    (stream) =>
-      stream &&
-      floatChunks(stream, (chunk) => {
-        monoSamples += chunk.length;
-        mono.append(chunk);
-      }),
-  );
+  const loudness = loudnessStream.then((stream) => stream && (format.sampleFormat === 's16' ? int16Chunks(stream, onLoudness) : floatChunks(stream, onLoudness)));
+  const analysis = monoStream.then((stream) => stream && floatChunks(stream, (chunk) => mono.append(chunk)));
   try {
     const [code] = await Promise.all([ffmpeg.exit, loudness, analysis]);
     if (request.signal?.aborted) throw request.signal.reason ?? new DecodeError('decoding aborted');
     if (code === 127) throw new DecodeError('ffmpeg is not installed (apt-get install ffmpeg)');
     const stderr = ffmpeg.stderr();
     if (code !== 0) throw new DecodeError(`ffmpeg could not decode the file: ${stderr.trim().split('\n').pop() || `exit ${code ?? 'by signal'}`}`);
-    if (monoSamples === 0) throw new DecodeError('the file holds no audio samples');
-    return { mono: mono.samples(), seconds: monoSamples / ANALYSIS_RATE, decoder: 'ffmpeg' };
+    if (loudnessSamples === 0) throw new DecodeError('the file holds no audio samples');
+    const seconds = loudnessSamples / format.channels / format.sampleRate;
+    return { mono: mono.samples(), seconds, decoder: 'ffmpeg', excerpted: request.excerpt !== undefined };
   } finally {
     request.signal?.removeEventListener('abort', abort);
   }
+}
+
+/**
+ * The filters that cut `windows` out of stream `input` (the file's own samples, before any mixing
+ * or resampling, so that nothing is spent on the rest), join them, and pass the result through
+ * `then` to `output`. atrim is sample-exact; each window restarts its timestamps at the end of the
+ * previous one, as the concatenation expects.
+ */
+function excerptGraph(input: string, windows: readonly ExcerptWindow[], then: string, output: string): string {
+  const seconds = (samples: number) => (samples / ANALYSIS_RATE).toFixed(6);
+  const labels = windows.map((_, i) => `${input}${i}`);
+  const cuts = windows.map((w, i) => `[${labels[i]}]atrim=start=${seconds(w.start)}:duration=${seconds(w.length)},asetpts=PTS-STARTPTS[${input}w${i}];`);
+  const joined = windows.map((_, i) => `[${input}w${i}]`).join('');
+  return `[${input}]asplit=${windows.length}${labels.map((l) => `[${l}]`).join('')};${cuts.join('')}${joined}concat=n=${windows.length}:v=0:a=1,${then}[${output}]`;
 }
 
 /** Holds the buffer a thread reuses; buffers over SCRATCH_MAX_SECONDS are not kept. */

@@ -80,7 +80,7 @@ export async function decodeWithWasm(request: DecodeRequest): Promise<DecodedMon
       if (sink.firstError) throw new DecodeError(`the ${decoder.name} decoder could not decode the file: ${sink.firstError}`);
       throw new DecodeError('the file holds no audio samples');
     }
-    return { mono: sink.mono.samples(), seconds: sink.monoSamples / ANALYSIS_RATE, decoder: 'wasm' };
+    return { mono: sink.mono.samples(), seconds: sink.monoSamples / ANALYSIS_RATE, decoder: 'wasm', excerpted: false };
   } finally {
     decoder?.free();
     await handle.close();
