@@ -127,7 +127,9 @@ async function decodeWithFfmpeg(request: DecodeRequest): Promise<DecodedMono> {
   const toMono = `aformat=sample_fmts=flt:channel_layouts=mono,aresample=${ANALYSIS_RATE}`;
   const graph =
     `[0:a:0]asplit=2[l][m];` +
-    `[l]aformat=sample_fmts=${sampleFormat}:channel_layouts=${layout},aresample=${format.sampleRate}[lo];` +
+    // sample_rates: ffmpeg inserts a resampler only if the file's rate is not that one (an explicit
+    // aresample costs ~4 % of the decode even when it has nothing to do); the output is the same
+    `[l]aformat=sample_fmts=${sampleFormat}:channel_layouts=${layout}:sample_rates=${format.sampleRate}[lo];` +
     (request.excerpt ? excerptGraph('m', request.excerpt, toMono, 'mo') : `[m]${toMono}[mo]`);
   const ffmpeg = await launchFfmpeg(
     ([loudnessOut, monoOut]) =>
