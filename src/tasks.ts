@@ -137,7 +137,7 @@ export const TASKS = [
     name: 'metadata.analyze_audio_batch',
     queue: 'metadata',
     description: 'decodes each track once: BPM, key, loudness/ReplayGain, energy, spectral/MFCC/chroma summary',
-    schema: z.strictObject({ trackIds: ids }),
+    schema: z.strictObject({ trackIds: ids, skipCurrent: z.optional(z.boolean()) }),
     timeoutMs: 2 * HOUR,
     positional: ['trackIds'],
     handler: analyzeAudioBatch,

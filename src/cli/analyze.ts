@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ANALYSIS_VERSION } from '../services/analysis/analyse_file.js';
 import { LOW_KEY_CONFIDENCE } from '../services/analysis/key.js';
+import { currentAnalyses } from '../workers/metadata/audio_analysis.js';
 import { openLibrary, withRuntime } from './context.js';
 import { positive } from './jobs.js';
 import { printJson, printLine, printTable, status } from './output.js';
@@ -22,16 +23,24 @@ export function analyzeCommand(): Command {
         if (opts.track) query = query.where('tracks.id', 'in', opts.track.map((v) => positive(v, '--track')));
         else if (!opts.all) query = query.where((eb) => eb.or([eb('track_analysis.version', 'is', null), eb('track_analysis.version', '!=', ANALYSIS_VERSION)]));
         const ids = (await query.execute()).map((r) => r.id);
+        // Tracks whose analysis is current are analysed again only when asked for (--all, --track). The
+        // others may already have a job waiting (a scan queues one for every new or changed track): ours
+        // and that one each analyse a track only if the other has not, so each is analysed once.
+        const again = new Set(opts.all || opts.track ? await currentAnalyses(db, ids) : []);
         const refs = [];
-        for (let i = 0; i < ids.length; i += PER_JOB) refs.push(await runtime.broker.enqueue('metadata.analyze_audio_batch', { trackIds: ids.slice(i, i + PER_JOB) }));
+        for (const [group, skipCurrent] of [[ids.filter((id) => again.has(id)), false], [ids.filter((id) => !again.has(id)), true]] as const) {
+          for (let i = 0; i < group.length; i += PER_JOB) refs.push(await runtime.broker.enqueue('metadata.analyze_audio_batch', { trackIds: group.slice(i, i + PER_JOB), skipCurrent }));
+        }
         const worker = await runtime.broker.startWorker({ queues: ['metadata'] });
         const started = Date.now();
         let analysed = 0;
         let failed = 0;
+        let current = 0;
         let batches = 0;
         const show = () => {
           const seconds = (Date.now() - started) / 1000;
-          status.update(`analysing ${ids.length} track(s): ${batches}/${refs.length} batches, ${analysed} analysed, ${failed} failed, ${(analysed / Math.max(0.001, seconds)).toFixed(2)} tracks/s, ${Math.round(seconds)} s`);
+          const before = current > 0 ? `, ${current} by jobs queued before` : '';
+          status.update(`analysing ${ids.length} track(s): ${batches}/${refs.length} batches, ${analysed} analysed${before}, ${failed} failed, ${(analysed / Math.max(0.001, seconds)).toFixed(2)} tracks/s, ${Math.round(seconds)} s`);
         };
         // the first batch takes a while (each decodes and analyses ten tracks): the line moves meanwhile
         const ticker = opts.json ? undefined : setInterval(show, 500);
@@ -39,8 +48,9 @@ export function analyzeCommand(): Command {
         try {
           for (const ref of refs) {
             const job = await runtime.broker.waitForJob(ref.id, 24 * 3_600_000);
-            const result = (job?.result ?? {}) as { analysed?: number; failed?: number };
+            const result = (job?.result ?? {}) as { analysed?: number; failed?: number; current?: number };
             analysed += result.analysed ?? 0;
+            current += result.current ?? 0;
             failed += result.failed ?? (job?.state === 'failed' ? PER_JOB : 0);
             batches++;
           }
@@ -50,9 +60,10 @@ export function analyzeCommand(): Command {
         if (!opts.json) show();
         status.done();
         await worker.close();
-        const summary = { tracks: ids.length, analysed, failed, seconds: Math.round((Date.now() - started) / 100) / 10 };
+        // current: analysed by a job queued before this command's, while this one waited
+        const summary = { tracks: ids.length, analysed, current, failed, seconds: Math.round((Date.now() - started) / 100) / 10 };
         if (opts.json) printJson(summary);
-        else printLine(`${summary.tracks} track(s): ${analysed} analysed, ${failed} failed in ${summary.seconds} s`);
+        else printLine(`${summary.tracks} track(s): ${analysed} analysed${current > 0 ? ` (and ${current} by jobs queued before)` : ''}, ${failed} failed in ${summary.seconds} s`);
         if (failed > 0) throw new Error(`${failed} track(s) could not be analysed: soniquebay jobs list --queue metadata`);
       } finally {
         await runtime.close();

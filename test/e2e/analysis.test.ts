@@ -140,6 +140,22 @@ describe('audio analysis', () => {
     assert.deepEqual(answer.tracks.map((t) => t.trackId), [chords.id]);
   });
 
+  it('leaves a track whose analysis is current to a job that may skip it, and analyses it again when asked', async () => {
+    const { db } = runtime.database;
+    const ids = (await db.selectFrom('tracks').select('id').orderBy('id').execute()).map((t) => t.id);
+    const stamps = async () => (await db.selectFrom('track_analysis').select(['track_id', 'analyzed_at']).orderBy('track_id').execute()).map((r) => r.analyzed_at);
+    const before = await stamps();
+    const run = async (payload: { trackIds: number[]; skipCurrent?: boolean }) => {
+      const ref = await runtime.broker.enqueue('metadata.analyze_audio_batch', payload);
+      await drain(runtime.broker);
+      return (await runtime.broker.waitForJob(ref.id, 60_000))?.result;
+    };
+    assert.deepEqual(await run({ trackIds: ids, skipCurrent: true }), { analysed: 0, failed: 0, current: 2 });
+    assert.deepEqual(await stamps(), before);
+    assert.deepEqual(await run({ trackIds: ids }), { analysed: 2, failed: 0, current: 0 });
+    assert.ok((await stamps()).every((stamp, i) => stamp! > before[i]!), 'analysed again');
+  });
+
   it('records a track that cannot be decoded as failed work with the reason', async () => {
     const { db } = runtime.database;
     const track = await db.selectFrom('tracks').select('id').where('path', '=', files.drums).executeTakeFirstOrThrow();

@@ -125,6 +125,40 @@ describe('soniquebay CLI (embedded default)', () => {
     assert.deepEqual(JSON.parse(soniquebay(['library', 'missing', '--json'], env).stdout), []);
   });
 
+  it('analyses each track once when `analyze` follows a scan that queued the analysis, and again with --all', () => {
+    const dir = dataDir();
+    const music = path.join(dir, 'music');
+    fs.mkdirSync(music);
+    for (const [i, f] of [220, 330, 440].entries()) {
+      const graph = `sine=f=${f}:d=4,volume='0.2+0.6*lt(mod(t,0.5),0.1)':eval=frame`;
+      spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', graph, '-ac', '2', '-metadata', `title=Tone ${i}`, '-metadata', 'artist=Tones', path.join(music, `${i}.flac`)]);
+    }
+    const env = { SONIQUEBAY_DATA_DIR: path.join(dir, 'data') };
+    assert.equal(soniquebay(['scan', music, '--json'], env).code, 0);
+    // the scan queued the analysis of the three tracks for `run`; `analyze` runs that job and its own
+    const analyze = (args: string[]) => {
+      const run = soniquebay(['analyze', ...args, '--json'], env);
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as { tracks: number; analysed: number; current: number; failed: number };
+    };
+    const first = analyze([]);
+    assert.deepEqual([first.tracks, first.analysed + first.current, first.failed], [3, 3, 0]);
+    const analysedByJobs = () => {
+      const sqlite = new Database(path.join(env.SONIQUEBAY_DATA_DIR, 'soniquebay.db'), { readonly: true });
+      try {
+        const rows = sqlite.prepare("select result from queue_jobs where name = 'metadata.analyze_audio_batch' and state = 'completed'").all() as { result: string }[];
+        return rows.reduce((n, r) => n + (JSON.parse(r.result) as { analysed: number }).analysed, 0);
+      } finally {
+        sqlite.close();
+      }
+    };
+    assert.equal(analysedByJobs(), 3, 'each track analysed once, by one job or the other');
+    assert.deepEqual(analyze([]), { ...analyze([]), tracks: 0, analysed: 0 }, 'nothing left to analyse');
+    const again = analyze(['--all']);
+    assert.deepEqual([again.tracks, again.analysed, again.current], [3, 3, 0]);
+    assert.equal(analysedByJobs(), 6);
+  });
+
   it('trains the vectors, shows their status, and answers similar, playlist and path', async () => {
     const dir = dataDir();
     const env = { SONIQUEBAY_DATA_DIR: dir };

@@ -13,13 +13,24 @@ import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
 
 
-export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: TaskContext): Promise<{ analysed: number; failed: number }> {
+/**
+ * `skipCurrent` leaves the tracks whose analysis is already current (see `currentAnalyses`): a scan's
+ * follow-up job and the `analyze` command's jobs for the same tracks then analyse each once,
+ * whichever runs first. Without it (an explicit request), every named track is analysed again.
+ */
+export async function analyzeAudioBatch(
+  payload: { trackIds: number[]; skipCurrent?: boolean },
+  ctx: TaskContext,
+): Promise<{ analysed: number; failed: number; current: number }> {
   const { db } = ctx;
-  const tracks = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
+  const skipped = payload.skipCurrent ? new Set(await currentAnalyses(db, payload.trackIds)) : new Set<number>();
+  const wanted = payload.trackIds.filter((id) => !skipped.has(id));
+  const current = payload.trackIds.length - wanted.length;
+  const tracks = wanted.length === 0 ? [] : await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'duration', 'album_id']).where('id', 'in', wanted).execute();
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
     await queueVectors(ctx, tracks.map((t) => t.id));
-    return { analysed: 0, failed: 0 };
+    return { analysed: 0, failed: 0, current };
   }
   let analysed = 0;
   let failed = 0;
@@ -54,8 +65,33 @@ export async function analyzeAudioBatch(payload: { trackIds: number[] }, ctx: Ta
   if (broken) throw broken.reason;
   for (const album of albums) await albumGain(db, album);
   await queueVectors(ctx, done);
-  return { analysed, failed };
+  return { analysed, failed, current };
 }
+
+/**
+ * The tracks among `trackIds` whose analysis is current: done at this analysis version since their
+ * file last changed (a scan that finds a file changed marks its analysis pending again).
+ */
+export async function currentAnalyses(db: Db, trackIds: readonly number[]): Promise<number[]> {
+  const found: number[] = [];
+  for (let i = 0; i < trackIds.length; i += CURRENT_CHUNK) {
+    const rows = await db
+      .selectFrom('work_state')
+      .innerJoin('track_analysis', 'track_analysis.track_id', 'work_state.entity_id')
+      .select('work_state.entity_id')
+      .where('work_state.entity_type', '=', 'track')
+      .where('work_state.stage', '=', 'analysis')
+      .where('work_state.status', '=', 'done')
+      .where('track_analysis.version', '=', ANALYSIS_VERSION)
+      .where('work_state.entity_id', 'in', trackIds.slice(i, i + CURRENT_CHUNK))
+      .execute();
+    for (const row of rows) found.push(row.entity_id);
+  }
+  return found;
+}
+
+/** ids per query (SQLite's bound-parameter limit is far above it) */
+const CURRENT_CHUNK = 500;
 
 /** the vectors of tracks whose inputs just changed (they are ready once analysed) */
 export async function queueVectors(ctx: TaskContext, trackIds: number[]): Promise<void> {

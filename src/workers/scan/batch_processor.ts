@@ -32,7 +32,8 @@ export interface ProcessResult {
 /** Stages that start for every new or changed track, with the task that does each. */
 export const FOLLOW_UP_STAGES = [
   { stage: 'covers', task: 'covers.extract_embedded_covers_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
-  { stage: 'analysis', task: 'metadata.analyze_audio_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+  // skipCurrent: an `analyze` run may have got to the track before this job did
+  { stage: 'analysis', task: 'metadata.analyze_audio_batch', payload: (ids: number[]) => ({ trackIds: ids, skipCurrent: true }) },
   { stage: 'enrichment', task: 'metadata.enrich_tracks_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
 ] as const;
 
