@@ -167,3 +167,39 @@ describe('audio analysis', () => {
     assert.match(work.last_error ?? '', /ffmpeg could not decode/);
   });
 });
+
+describe('audio analysis: 16-bit samples read as integers only from lossless files', () => {
+  let dir: string;
+  let runtime: Runtime;
+  const files = { aac: '', flac: '' };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-analysis-peaks-'));
+    const album = path.join(dir, 'music', 'Square', 'Peaks');
+    fs.mkdirSync(album, { recursive: true });
+    // a square wave at 0.99: its AAC decode overshoots full scale (~1.17), a FLAC of it cannot
+    const wave = 'if(lt(mod(t*220,1),0.5),0.99,-0.99)';
+    const square = ['-f', 'lavfi', '-i', `aevalsrc='${wave}|${wave}':s=44100:d=3`];
+    files.aac = path.join(album, '01 - square.m4a');
+    files.flac = path.join(album, '02 - square.flac');
+    execFileSync('ffmpeg', ['-v', 'error', ...square, '-c:a', 'aac', '-b:a', '128k', '-metadata', 'title=square aac', files.aac]);
+    execFileSync('ffmpeg', ['-v', 'error', ...square, '-sample_fmt', 's16', '-metadata', 'title=square flac', files.flac]);
+    runtime = await openRuntime({ ...loadConfig({}), dataDir: path.join(dir, 'data'), outsideLookups: false }, testLogger);
+    await scan(runtime, path.join(dir, 'music'));
+    await drain(runtime.broker);
+  });
+  after(async () => {
+    await runtime.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps an AAC file tagged 16-bit as floats: its peaks over full scale are measured, not clipped', async () => {
+    const { db } = runtime.database;
+    const row = async (file: string) =>
+      db.selectFrom('tracks').innerJoin('track_analysis', 'track_analysis.track_id', 'tracks.id').select(['tracks.bit_depth', 'tracks.lossless', 'track_analysis.sample_peak']).where('tracks.path', '=', file).executeTakeFirstOrThrow();
+    const [aac, flac] = [await row(files.aac), await row(files.flac)];
+    assert.deepEqual([aac.bit_depth, aac.lossless, flac.bit_depth, flac.lossless], [16, 0, 16, 1], 'the tags say 16 bits for both');
+    assert.ok(aac.sample_peak! > 1.05, `AAC sample peak ${aac.sample_peak}`);
+    assert.ok(Math.abs(flac.sample_peak! - 0.99) < 0.001, `FLAC sample peak ${flac.sample_peak}`);
+  });
+});

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { analyseFile, analysisExcerpt, EXCERPT_SECONDS, EXCERPT_WINDOWS, excerptWindows } from '../../src/services/analysis/analyse_file.js';
 import { ANALYSIS_RATE, DecodeError, decodeForAnalysis, type ExcerptWindow } from '../../src/services/analysis/decode.js';
 import { AnalysisPool } from '../../src/services/analysis/pool.js';
+import { CORPUS } from '../helpers/corpus-pictures.js';
 
 const hint = { sampleRate: 44_100, channels: 2, seconds: null };
 /** the pipe hands the meter chunks of varying sizes, so sums may differ in their last digits */
@@ -190,6 +191,13 @@ describe('analysis excerpt, cut by ffmpeg', () => {
     const untagged = await analyseFile(file, { ...tagged, seconds: null });
     assert.equal(untagged.excerptSeconds, EXCERPT_WINDOWS * EXCERPT_SECONDS);
     for (const seconds of [200, 100]) assert.deepEqual(rounded(await analyseFile(file, { ...tagged, seconds })), rounded(untagged));
+  });
+
+  it('refuses a file too short to give one sample at the analysis rate, as before the cut (tag-library samples)', async () => {
+    // AIFF test files of 9 frames at 8 kHz: 1.1 ms
+    for (const name of ['Fnonull.aif', 'Ptjunk.aif']) {
+      await assert.rejects(analyseFile(path.join(CORPUS, 'aiff', name), { sampleRate: 8_000, channels: 1, seconds: 0.001125, bitDepth: 16 }), /the file holds no audio samples/);
+    }
   });
 
   it('finds the same tempo, key and loudness as from the whole stream', async () => {

@@ -1,7 +1,7 @@
 // Everything a track's analysis computes from its file, as one pure call: decode once, loudness
 // fed during the decode, then tempo, key/chroma and the spectral summary on the mono stream. Runs
 // inside an analysis thread (pool.ts); the caller stores the result.
-import { ANALYSIS_RATE, decodeForAnalysis, type DecodedMono, type DecoderName, type ExcerptWindow, type FileHint, type MonoScratch } from './decode.js';
+import { ANALYSIS_RATE, DecodeError, decodeForAnalysis, type DecodedMono, type DecoderName, type ExcerptWindow, type FileHint, type MonoScratch } from './decode.js';
 import { spectralFeatures, type SpectralSummary } from './features.js';
 import { keyAndChroma, type Chroma, type KeyEstimate } from './key.js';
 import { LoudnessMeter, type LoudnessResult } from './loudness.js';
@@ -77,6 +77,8 @@ export async function analyseFile(
   if (decoded.excerpted && placed && misplaced(hint.seconds!, decoded.seconds)) decoded = await decode(null);
   const done = meter as LoudnessMeter | null;
   if (!done) throw new Error('the decoder announced no loudness stream');
+  // a file of a few milliseconds: not one sample at the analysis rate
+  if (decoded.mono.length === 0) throw new DecodeError('the file holds no audio samples');
   const excerpt = decoded.excerpted ? decoded.mono : analysisExcerpt(decoded.mono, ANALYSIS_RATE);
   const { tempo, pulse } = analyseRhythm(excerpt, ANALYSIS_RATE);
   const { key, chroma } = keyAndChroma(excerpt, ANALYSIS_RATE);

@@ -75,11 +75,12 @@ export interface DecodeRequest {
   signal?: AbortSignal;
 }
 
-/** what the tags say of a file; `bitDepth` is known for lossless formats only */
+/** what the tags say of a file */
 export interface FileHint {
   sampleRate: number | null;
   channels: number | null;
   seconds: number | null;
+  /** the bits of its samples, for lossless integer formats only (null for lossy, float or DSD ones) */
   bitDepth?: number | null;
 }
 

@@ -26,7 +26,7 @@ export async function analyzeAudioBatch(
   const skipped = payload.skipCurrent ? new Set(await currentAnalyses(db, payload.trackIds)) : new Set<number>();
   const wanted = payload.trackIds.filter((id) => !skipped.has(id));
   const current = payload.trackIds.length - wanted.length;
-  const tracks = wanted.length === 0 ? [] : await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'duration', 'album_id']).where('id', 'in', wanted).execute();
+  const tracks = wanted.length === 0 ? [] : await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'lossless', 'codec', 'duration', 'album_id']).where('id', 'in', wanted).execute();
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
     await queueVectors(ctx, tracks.map((t) => t.id));
@@ -36,7 +36,7 @@ export async function analyzeAudioBatch(
   let failed = 0;
   const albums = new Set<number>();
   const done: number[] = [];
-  const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration, bitDepth: t.bit_depth });
+  const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration, bitDepth: integerBits(t) });
   // every track is handed to the pool at once (it runs as many as it has threads); each result is
   // stored as soon as it arrives, in the order they finish; all settle before the job ends, so no
   // analysis of this job is still writing when a retry of it starts
@@ -66,6 +66,16 @@ export async function analyzeAudioBatch(
   for (const album of albums) await albumGain(db, album);
   await queueVectors(ctx, done);
   return { analysed, failed, current };
+}
+
+/**
+ * The bits of a file's samples when they are lossless integers (FLAC, ALAC, WAV/AIFF PCM, WavPack,
+ * Monkey's Audio); null otherwise. Lossy codecs' tags often give a nominal 16 bits (AAC, WMA), but
+ * their decoders make floats that may pass full scale; DSD's are floats too.
+ */
+function integerBits(track: { bit_depth: number | null; lossless: number | null; codec: string | null }): number | null {
+  const { bit_depth: bits, lossless, codec } = track;
+  return lossless === 1 && bits !== null && bits >= 8 && !/dsd/i.test(codec ?? '') ? bits : null;
 }
 
 /**
