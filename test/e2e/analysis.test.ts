@@ -82,6 +82,14 @@ function ffmpegLoudness(file: string): number {
   return Number(match![1]);
 }
 
+/** a fresh embedded runtime (data in `dir`/data) that has scanned `dir`/music and run every job */
+async function analysedLibrary(dir: string): Promise<Runtime> {
+  const runtime = await openRuntime({ ...loadConfig({}), dataDir: path.join(dir, 'data'), outsideLookups: false }, testLogger);
+  await scan(runtime, path.join(dir, 'music'));
+  await drain(runtime.broker);
+  return runtime;
+}
+
 describe('audio analysis', () => {
   let dir: string;
   let runtime: Runtime;
@@ -97,9 +105,7 @@ describe('audio analysis', () => {
       files[name] = path.join(album, `0${n} - ${name}.flac`);
       execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-metadata', `title=${name}`, '-metadata', 'artist=Test Artist', '-metadata', 'album=Analysis', files[name]]);
     }
-    runtime = await openRuntime({ ...loadConfig({}), dataDir: path.join(dir, 'data'), outsideLookups: false }, testLogger);
-    await scan(runtime, path.join(dir, 'music'));
-    await drain(runtime.broker);
+    runtime = await analysedLibrary(dir);
   });
   after(async () => {
     await runtime.close();
@@ -184,9 +190,7 @@ describe('audio analysis: 16-bit samples read as integers only from lossless fil
     files.flac = path.join(album, '02 - square.flac');
     execFileSync('ffmpeg', ['-v', 'error', ...square, '-c:a', 'aac', '-b:a', '128k', '-metadata', 'title=square aac', files.aac]);
     execFileSync('ffmpeg', ['-v', 'error', ...square, '-sample_fmt', 's16', '-metadata', 'title=square flac', files.flac]);
-    runtime = await openRuntime({ ...loadConfig({}), dataDir: path.join(dir, 'data'), outsideLookups: false }, testLogger);
-    await scan(runtime, path.join(dir, 'music'));
-    await drain(runtime.broker);
+    runtime = await analysedLibrary(dir);
   });
   after(async () => {
     await runtime.close();
