@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { ANALYSIS_VERSION } from '../../src/services/analysis/analyse_file.js';
 import { similar } from '../../src/services/vectors/queries.js';
 import { testLogger } from '../helpers/brokers.js';
 import { drain, scan } from '../helpers/runtimes.js';
@@ -160,6 +161,23 @@ describe('audio analysis', () => {
     assert.deepEqual(await stamps(), before);
     assert.deepEqual(await run({ trackIds: ids }), { analysed: 2, failed: 0, current: 0 });
     assert.ok((await stamps()).every((stamp, i) => stamp! > before[i]!), 'analysed again');
+  });
+
+  it('analyses again, in the background, the tracks an older analysis version analysed', async () => {
+    const { db } = runtime.database;
+    const rows = () => db.selectFrom('track_analysis').select(['track_id', 'version', 'analyzed_at']).orderBy('track_id').execute();
+    // a library analysed by the version before this one
+    await db.updateTable('track_analysis').set({ version: ANALYSIS_VERSION - 1 }).execute();
+    const before = await rows();
+    const sweep = async () => {
+      const ref = await runtime.broker.enqueue('deferred.process_enrichment_batch', { limit: 10 });
+      await drain(runtime.broker);
+      return ((await runtime.broker.waitForJob(ref.id, 60_000))?.result as { analysis_outdated?: number }).analysis_outdated;
+    };
+    assert.equal(await sweep(), 2);
+    const after = await rows();
+    assert.ok(after.every((r, i) => r.version === ANALYSIS_VERSION && r.analyzed_at! > before[i]!.analyzed_at!), JSON.stringify(after));
+    assert.equal(await sweep(), 0, 'nothing left to catch up');
   });
 
   it('records a track that cannot be decoded as failed work with the reason', async () => {

@@ -188,6 +188,15 @@ describe('tempo estimation', () => {
     assert.ok(exact / cases.length >= 0.9, `only ${exact}/${cases.length} exact`);
   });
 
+  it('reads a beat just past 200 BPM at half tempo, not clamped to 200 (neither its beat nor its double)', () => {
+    for (const style of ['click', 'four-floor'] as const) {
+      for (const [i, bpm] of [203, 204].entries()) {
+        const { bpm: estimate } = estimateTempo(render(style, bpm, 25, 7000 + i), RATE);
+        assert.ok(within(estimate, bpm / 2), `${style} @ ${bpm}: ${estimate}`);
+      }
+    }
+  });
+
   it('reports 60–200 BPM and confidence in [0, 1]', () => {
     for (const c of cases) {
       assert.ok(c.estimate >= 60 && c.estimate <= 200, `${c.style} @ ${c.bpm}: ${c.estimate}`);

@@ -8,7 +8,7 @@ import { LoudnessMeter, type LoudnessResult } from './loudness.js';
 import { analyseRhythm, type TempoEstimate } from './tempo.js';
 
 /** bump when a change of method changes results: every track is analysed again */
-export const ANALYSIS_VERSION = 5;
+export const ANALYSIS_VERSION = 6;
 
 /** the decoder keeps at most the first 10 minutes of the mono stream; loudness sees the whole track */
 export const MAX_ANALYSED_SECONDS = 600;

@@ -53,6 +53,13 @@ const LEVEL_PRIOR_OCTAVES = 1.3;
 const COMB_MULTIPLES = 4;
 /** Longest lag (s) used for the refinement: several beat multiples give sub-frame precision. */
 const REFINE_MAX_SECONDS = 10;
+/**
+ * Levels may lie 2 % past the range (so that a 200 BPM piece is not lost to the lag's rounding), and the
+ * fastest candidate wins: a beat that refines to more than 1 % over MAX_BPM is read at half tempo, inside
+ * the range, instead of being clamped to 200 (a 102 BPM piece was reported at 200, neither its beat nor
+ * its double).
+ */
+const OVER_RANGE_FOLD = 1.01;
 const GRID_STEP = 0.002; // log2 step of the candidate BPM grid (~0.14 %)
 
 /**
@@ -101,9 +108,15 @@ export function analyseRhythm(signal: Float32Array, sampleRate: number): Rhythm 
 
   const initial = bestCombPeriod(acf, frameRate);
   const level = chooseMetricalLevel(acf, initial, frameRate);
-  const refined = refinePeriod(acf, level.period);
+  let refined = refinePeriod(acf, level.period);
+  let alternativePeriod = level.alternative;
+  if ((60 * frameRate) / refined > MAX_BPM * OVER_RANGE_FOLD) {
+    refined = refinePeriod(acf, 2 * refined);
+    // the level given up is out of range; an alternative that is the new beat is no alternative
+    if (alternativePeriod !== null && Math.abs(alternativePeriod / refined - 1) < 0.02) alternativePeriod = null;
+  }
   const bpm = clamp((60 * frameRate) / refined, MIN_BPM, MAX_BPM);
-  const alternative = level.alternative === null ? null : clamp((60 * frameRate) / refinePeriod(acf, level.alternative), MIN_BPM, MAX_BPM);
+  const alternative = alternativePeriod === null ? null : clamp((60 * frameRate) / refinePeriod(acf, alternativePeriod), MIN_BPM, MAX_BPM);
   return {
     tempo: {
       bpm: Math.round(bpm * 100) / 100,

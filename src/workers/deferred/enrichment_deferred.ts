@@ -1,6 +1,8 @@
 // deferred.process_enrichment_batch: analysis and enrichment work that is due (never queued, a
 // lost job, or a failed attempt whose backoff has elapsed), and the Last.fm lookups, queued at low
-// priority a few at a time.
+// priority a few at a time; and tracks analysed by an older analysis version, queued again so that
+// a library catches up with a new version in the background.
+import { ANALYSIS_VERSION } from '../../services/analysis/analyse_file.js';
 import { takeDueWork } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 
@@ -22,5 +24,51 @@ export async function processEnrichmentBatch(payload: { limit: number }, ctx: Ta
     for (let i = 0; i < ids.length; i += PER_JOB) await ctx.enqueue(task, { trackIds: ids.slice(i, i + PER_JOB), ...extra }, { priority: LOW_PRIORITY });
     queued[stage] = ids.length;
   }
+  if (ctx.services.analysisEnabled) queued.analysis_outdated = await queueOutdatedAnalyses(ctx);
   return queued;
+}
+
+/** tracks of an older analysis version queued per sweep (every 2 min: up to 3,000 an hour) ... */
+const OUTDATED_PER_SWEEP = 100;
+/** ... while fewer analyses than this are queued and not done, so that a slow machine's queue stays short */
+const OUTDATED_IN_FLIGHT = 200;
+
+/**
+ * Queues the analysis of up to OUTDATED_PER_SWEEP present tracks whose analysis an older version
+ * made, marking it pending (leased like due work, so the next sweeps leave it while its job runs).
+ * Their jobs skip a track someone analysed meanwhile.
+ */
+async function queueOutdatedAnalyses(ctx: TaskContext): Promise<number> {
+  const { db } = ctx;
+  const now = Date.now();
+  const inFlight = await db
+    .selectFrom('work_state')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('stage', '=', 'analysis')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', now)
+    .executeTakeFirstOrThrow();
+  if (Number(inFlight.n) >= OUTDATED_IN_FLIGHT) return 0;
+  const rows = await db
+    .selectFrom('track_analysis')
+    .innerJoin('tracks', 'tracks.id', 'track_analysis.track_id')
+    .innerJoin('work_state', (join) => join.onRef('work_state.entity_id', '=', 'tracks.id').on('work_state.entity_type', '=', 'track').on('work_state.stage', '=', 'analysis'))
+    .select('tracks.id')
+    .where('track_analysis.version', '<', ANALYSIS_VERSION)
+    .where('work_state.status', '=', 'done')
+    .where('tracks.missing_since', 'is', null)
+    .orderBy('tracks.id')
+    .limit(OUTDATED_PER_SWEEP)
+    .execute();
+  const ids = rows.map((r) => r.id);
+  if (ids.length === 0) return 0;
+  await db
+    .updateTable('work_state')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: now + LEASE_MS, last_error: null, updated_at: now })
+    .where('entity_type', '=', 'track')
+    .where('stage', '=', 'analysis')
+    .where('entity_id', 'in', ids)
+    .execute();
+  for (let i = 0; i < ids.length; i += PER_JOB) await ctx.enqueue('metadata.analyze_audio_batch', { trackIds: ids.slice(i, i + PER_JOB), skipCurrent: true }, { priority: LOW_PRIORITY });
+  return ids.length;
 }
