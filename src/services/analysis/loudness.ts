@@ -425,7 +425,6 @@ export class LoudnessMeter {
    */
   private channelSegments(x: Float32Array | Int16Array, from: number, n: number, candidate: number, scale: number): number {
     const ch = this.channels;
-    if (ch === 2) return this.stereoSegment(x, from, n, candidate, scale);
     const { p0, q1, q2, pa1, pa2, r0, u1, u2, ra1, ra2 } = this.kernel;
     const st = this.state;
     const flags = this.runFlags;
@@ -463,70 +462,6 @@ export class LoudnessMeter {
     }
     this.samplePeak = peak;
     return sum;
-  }
-
-  /**
-   * `channelSegments` for stereo: both channels in one pass, so that the two channels' filter
-   * recursions (each a chain of dependent multiply-adds) run side by side; ~30 % faster than one
-   * channel after the other.
-   */
-  private stereoSegment(x: Float32Array | Int16Array, from: number, n: number, candidate: number, scale: number): number {
-    const { p0, q1, q2, pa1, pa2, r0, u1, u2, ra1, ra2 } = this.kernel;
-    const st = this.state;
-    const flags = this.runFlags;
-    let peak = this.samplePeak;
-    // per channel: the pre-filter's two state values (s), then the high-pass's (t)
-    let ls1 = st[0] as number;
-    let ls2 = st[1] as number;
-    let lt1 = st[2] as number;
-    let lt2 = st[3] as number;
-    let rs1 = st[4] as number;
-    let rs2 = st[5] as number;
-    let rt1 = st[6] as number;
-    let rt2 = st[7] as number;
-    let left = 0;
-    let right = 0;
-    for (let i = from * 2, stop = (from + n) * 2; i < stop; i += 2) {
-      const v = (x[i] as number) * scale;
-      const w = (x[i + 1] as number) * scale;
-      const a = v < 0 ? -v : v;
-      const b = w < 0 ? -w : w;
-      if (a > candidate || b > candidate) {
-        const run = Math.floor(i / 2 / TRUE_PEAK_RUN) * 2;
-        if (a > candidate) flags[run] = 1;
-        if (b > candidate) flags[run + 1] = 1;
-        if (a > peak) peak = a;
-        if (b > peak) peak = b;
-      }
-      const y = p0 * v + ls1;
-      const yr = p0 * w + rs1;
-      const z = r0 * y + lt1;
-      const zr = r0 * yr + rt1;
-      const ls1Next = q1 * v + ls2 - pa1 * ls1;
-      const rs1Next = q1 * w + rs2 - pa1 * rs1;
-      ls2 = q2 * v - pa2 * ls1;
-      rs2 = q2 * w - pa2 * rs1;
-      ls1 = ls1Next;
-      rs1 = rs1Next;
-      const lt1Next = u1 * y + lt2 - ra1 * lt1;
-      const rt1Next = u1 * yr + rt2 - ra1 * rt1;
-      lt2 = u2 * y - ra2 * lt1;
-      rt2 = u2 * yr - ra2 * rt1;
-      lt1 = lt1Next;
-      rt1 = rt1Next;
-      left += z * z;
-      right += zr * zr;
-    }
-    st[0] = flushDenormal(ls1);
-    st[1] = flushDenormal(ls2);
-    st[2] = flushDenormal(lt1);
-    st[3] = flushDenormal(lt2);
-    st[4] = flushDenormal(rs1);
-    st[5] = flushDenormal(rs2);
-    st[6] = flushDenormal(rt1);
-    st[7] = flushDenormal(rt2);
-    this.samplePeak = peak;
-    return (this.weights[0] as number) * left + (this.weights[1] as number) * right;
   }
 
   /** a 100 ms step is complete: record the 400 ms block and 3 s window that end with it */
