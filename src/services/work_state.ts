@@ -84,6 +84,18 @@ export async function failWork(db: Db, entity: Entity, id: number, stage: string
   return gaveUp ? 'gave-up' : 'retry';
 }
 
+/** Work of a stage that is pending and leased (queued, or held for a job): not due before its lease ends. */
+export async function countLeasedWork(db: Db, stage: string): Promise<number> {
+  const row = await db
+    .selectFrom('work_state')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('stage', '=', stage)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', Date.now())
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Work of a stage that is due now, oldest first; each item is leased for `leaseMs` so the next sweep skips it. */
 export async function takeDueWork(db: Db, stage: string, limit: number, leaseMs: number): Promise<{ entity: Entity; id: number }[]> {
   const now = Date.now();

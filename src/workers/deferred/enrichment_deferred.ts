@@ -3,7 +3,7 @@
 // priority a few at a time; and tracks analysed by an older analysis version, queued again so that
 // a library catches up with a new version in the background.
 import { ANALYSIS_VERSION } from '../../services/analysis/analyse_file.js';
-import { takeDueWork } from '../../services/work_state.js';
+import { countLeasedWork, takeDueWork, WorkMarks } from '../../services/work_state.js';
 import type { TaskContext } from '../../tasks/define.js';
 
 const LEASE_MS = 6 * 3_600_000;
@@ -40,15 +40,7 @@ const OUTDATED_IN_FLIGHT = 200;
  */
 async function queueOutdatedAnalyses(ctx: TaskContext): Promise<number> {
   const { db } = ctx;
-  const now = Date.now();
-  const inFlight = await db
-    .selectFrom('work_state')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .where('stage', '=', 'analysis')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '>', now)
-    .executeTakeFirstOrThrow();
-  if (Number(inFlight.n) >= OUTDATED_IN_FLIGHT) return 0;
+  if ((await countLeasedWork(db, 'analysis')) >= OUTDATED_IN_FLIGHT) return 0;
   const rows = await db
     .selectFrom('track_analysis')
     .innerJoin('tracks', 'tracks.id', 'track_analysis.track_id')
@@ -62,13 +54,10 @@ async function queueOutdatedAnalyses(ctx: TaskContext): Promise<number> {
     .execute();
   const ids = rows.map((r) => r.id);
   if (ids.length === 0) return 0;
-  await db
-    .updateTable('work_state')
-    .set({ status: 'pending', attempts: 0, next_attempt_at: now + LEASE_MS, last_error: null, updated_at: now })
-    .where('entity_type', '=', 'track')
-    .where('stage', '=', 'analysis')
-    .where('entity_id', 'in', ids)
-    .execute();
+  const marks = new WorkMarks();
+  const leasedUntil = Date.now() + LEASE_MS;
+  for (const id of ids) marks.mark('track', id, 'analysis', 'pending', { nextAttemptAt: leasedUntil });
+  await marks.write(db);
   for (let i = 0; i < ids.length; i += PER_JOB) await ctx.enqueue('metadata.analyze_audio_batch', { trackIds: ids.slice(i, i + PER_JOB), skipCurrent: true }, { priority: LOW_PRIORITY });
   return ids.length;
 }
