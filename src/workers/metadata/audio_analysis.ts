@@ -16,7 +16,9 @@ import type { TaskContext } from '../../tasks/define.js';
 /**
  * `skipCurrent` leaves the tracks whose analysis is already current (see `currentAnalyses`): a scan's
  * follow-up job and the `analyze` command's jobs for the same tracks then analyse each once,
- * whichever runs first. Without it (an explicit request), every named track is analysed again.
+ * whichever runs first. What follows an analysis (album gain, vectors) is still done for them: a
+ * retry of a job that died between the two finds them current and must not lose it. Without
+ * `skipCurrent` (an explicit request), every named track is analysed again.
  */
 export async function analyzeAudioBatch(
   payload: { trackIds: number[]; skipCurrent?: boolean },
@@ -24,18 +26,18 @@ export async function analyzeAudioBatch(
 ): Promise<{ analysed: number; failed: number; current: number }> {
   const { db } = ctx;
   const skipped = payload.skipCurrent ? new Set(await currentAnalyses(db, payload.trackIds)) : new Set<number>();
-  const wanted = payload.trackIds.filter((id) => !skipped.has(id));
-  const current = payload.trackIds.length - wanted.length;
-  const tracks = wanted.length === 0 ? [] : await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'lossless', 'codec', 'duration', 'album_id']).where('id', 'in', wanted).execute();
+  const named = await db.selectFrom('tracks').select(['id', 'path', 'channels', 'sample_rate', 'bit_depth', 'lossless', 'codec', 'duration', 'album_id']).where('id', 'in', payload.trackIds).execute();
+  const tracks = named.filter((t) => !skipped.has(t.id));
+  const current = named.filter((t) => skipped.has(t.id));
   if (!ctx.services.analysisEnabled) {
     for (const track of tracks) await markWork(db, 'track', track.id, 'analysis', 'done', { error: 'analysis is off: the values in the file tags stand in' });
-    await queueVectors(ctx, tracks.map((t) => t.id));
-    return { analysed: 0, failed: 0, current };
+    await queueVectors(ctx, named.map((t) => t.id));
+    return { analysed: 0, failed: 0, current: current.length };
   }
   let analysed = 0;
   let failed = 0;
-  const albums = new Set<number>();
-  const done: number[] = [];
+  const albums = new Set(current.flatMap((t) => (t.album_id === null ? [] : [t.album_id])));
+  const done = current.map((t) => t.id);
   const hintOf = (t: (typeof tracks)[number]) => ({ sampleRate: t.sample_rate, channels: t.channels, seconds: t.duration, bitDepth: integerBits(t) });
   // every track is handed to the pool at once (it runs as many as it has threads); each result is
   // stored as soon as it arrives, in the order they finish; all settle before the job ends, so no
@@ -65,7 +67,7 @@ export async function analyzeAudioBatch(
   if (broken) throw broken.reason;
   for (const album of albums) await albumGain(db, album);
   await queueVectors(ctx, done);
-  return { analysed, failed, current };
+  return { analysed, failed, current: current.length };
 }
 
 /**
