@@ -22,7 +22,7 @@ ENV NODE_ENV=production SONIQUEBAY_DATA_DIR=/data MALLOC_ARENA_MAX=2
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "--heap-growing-percent=50", "bin/soniquebay.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "--heap-growing-percent=50", "--no-turbo-inlining", "bin/soniquebay.js"]
 # the embedded default: API, every queue and the periodic tasks in one container
 CMD ["serve", "--embedded", "--host", "0.0.0.0"]
 EXPOSE 8080
