@@ -49,11 +49,12 @@ describe('outside HTTP client', () => {
     const c = client({ ratePerSecond: 10 });
     await Promise.all(Array.from({ length: 6 }, () => c.getJson('deezer', `${base}/artist`)));
     assert.equal(hits.length, 6);
-    // 10 requests/s: six requests take 500 ms, less the first one's connection set-up (~50 ms here),
-    // and no three requests fall within 200 ms
+    // 10 requests/s: six requests take 500 ms, less the first one's connection set-up (~50 ms here,
+    // more on a loaded machine: it arrives late, closer to the third), and no three requests after it
+    // fall within 200 ms
     const at = hits.map((h) => h.at);
     assert.ok(at[5]! - at[0]! >= 400, `six requests in ${at[5]! - at[0]!} ms`);
-    for (let i = 0; i + 2 < at.length; i++) assert.ok(at[i + 2]! - at[i]! >= 150, `requests ${i}..${i + 2} within ${at[i + 2]! - at[i]!} ms`);
+    for (let i = 1; i + 2 < at.length; i++) assert.ok(at[i + 2]! - at[i]! >= 150, `requests ${i}..${i + 2} within ${at[i + 2]! - at[i]!} ms`);
     assert.equal(hits[0]!.userAgent, 'SoniqueBay/test ( https://example.invalid )');
   });
 
