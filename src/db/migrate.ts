@@ -9,6 +9,7 @@ import * as scanSkipped from './migrations/0007_scan_skipped.js';
 import * as tempoAlternative from './migrations/0008_tempo_alternative.js';
 import * as imageRenditions from './migrations/0009_image_renditions.js';
 import * as searchIndex from './migrations/0010_search_index.js';
+import * as analysisVersionIndex from './migrations/0011_analysis_version_index.js';
 import type { Db, DbDialect } from './types.js';
 
 /** Every migration, in order; each is written once for both databases. */
@@ -24,6 +25,7 @@ export function migrationsFor(dialect: DbDialect): Record<string, Migration> {
     '0008_tempo_alternative': { up: tempoAlternative.up(dialect) },
     '0009_image_renditions': { up: imageRenditions.up(dialect) },
     '0010_search_index': { up: searchIndex.up(dialect) },
+    '0011_analysis_version_index': { up: analysisVersionIndex.up(dialect) },
   };
 }
 

@@ -2,6 +2,7 @@
 // known answers (a 120 BPM drum pattern, a C major progression), loudness checked against
 // ffmpeg's own ebur128 filter on the same files.
 import assert from 'node:assert/strict';
+import { CompiledQuery } from 'kysely';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { openRuntime, type Runtime } from '../../src/runtime.js';
 import { ANALYSIS_VERSION } from '../../src/services/analysis/analyse_file.js';
 import { similar } from '../../src/services/vectors/queries.js';
+import { outdatedAnalyses } from '../../src/workers/deferred/enrichment_deferred.js';
 import { testLogger } from '../helpers/brokers.js';
 import { drain, scan } from '../helpers/runtimes.js';
 
@@ -185,6 +187,11 @@ describe('audio analysis', () => {
     const after = await rows();
     assert.ok(after.every((r, i) => r.version === ANALYSIS_VERSION && r.analyzed_at! > before[i]!.analyzed_at!), JSON.stringify(after));
     assert.equal(await sweep(), 0, 'nothing left to catch up');
+    // the sweep runs every 2 minutes: it reads the outdated rows by their index, never every analysis
+    const query = outdatedAnalyses(db).limit(100).compile();
+    const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`EXPLAIN QUERY PLAN ${query.sql}`, [...query.parameters]))).rows.map((r) => r.detail);
+    assert.match(plan[0] ?? '', /track_analysis USING COVERING INDEX track_analysis_version/, plan.join('\n'));
+    assert.ok(!plan.some((step) => /^SCAN|TEMP B-TREE/.test(step)), plan.join('\n'));
   });
 
   it('records a track that cannot be decoded as failed work with the reason', async () => {

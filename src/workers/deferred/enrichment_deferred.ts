@@ -4,6 +4,7 @@
 // a library catches up with a new version in the background.
 import { ANALYSIS_VERSION } from '../../services/analysis/analyse_file.js';
 import { countLeasedWork, takeDueWork, WorkMarks } from '../../services/work_state.js';
+import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
 
 const LEASE_MS = 6 * 3_600_000;
@@ -41,17 +42,7 @@ const OUTDATED_IN_FLIGHT = 200;
 async function queueOutdatedAnalyses(ctx: TaskContext): Promise<number> {
   const { db } = ctx;
   if ((await countLeasedWork(db, 'analysis')) >= OUTDATED_IN_FLIGHT) return 0;
-  const rows = await db
-    .selectFrom('track_analysis')
-    .innerJoin('tracks', 'tracks.id', 'track_analysis.track_id')
-    .innerJoin('work_state', (join) => join.onRef('work_state.entity_id', '=', 'tracks.id').on('work_state.entity_type', '=', 'track').on('work_state.stage', '=', 'analysis'))
-    .select('tracks.id')
-    .where('track_analysis.version', '<', ANALYSIS_VERSION)
-    .where('work_state.status', '=', 'done')
-    .where('tracks.missing_since', 'is', null)
-    .orderBy('tracks.id')
-    .limit(OUTDATED_PER_SWEEP)
-    .execute();
+  const rows = await outdatedAnalyses(db).limit(OUTDATED_PER_SWEEP).execute();
   const ids = rows.map((r) => r.id);
   if (ids.length === 0) return 0;
   const marks = new WorkMarks();
@@ -60,4 +51,25 @@ async function queueOutdatedAnalyses(ctx: TaskContext): Promise<number> {
   await marks.write(db);
   for (let i = 0; i < ids.length; i += PER_JOB) await ctx.enqueue('metadata.analyze_audio_batch', { trackIds: ids.slice(i, i + PER_JOB), skipCurrent: true }, { priority: LOW_PRIORITY });
   return ids.length;
+}
+
+/**
+ * Present tracks whose analysis an older version made, and is done (not queued again already). From
+ * the outdated rows (index track_analysis_version) outward: SQLite keeps the order of cross joins, and
+ * otherwise started from every done analysis in work_state (68 ms a sweep at 100,000 tracks with
+ * nothing outdated, 0.2 ms this way). No ORDER BY, which would sort every outdated row.
+ */
+export function outdatedAnalyses(db: Db) {
+  return db
+    .selectFrom('track_analysis')
+    .crossJoin('tracks')
+    .crossJoin('work_state')
+    .select('tracks.id')
+    .whereRef('tracks.id', '=', 'track_analysis.track_id')
+    .whereRef('work_state.entity_id', '=', 'tracks.id')
+    .where('work_state.entity_type', '=', 'track')
+    .where('work_state.stage', '=', 'analysis')
+    .where('track_analysis.version', '<', ANALYSIS_VERSION)
+    .where('work_state.status', '=', 'done')
+    .where('tracks.missing_since', 'is', null);
 }
