@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { z } from '../utils/schema.js';
+import { toJSONSchema } from 'zod/mini';
 import { buildRegistry } from '../tasks.js';
 import { printJson, printLine, printTable } from './output.js';
 
@@ -17,7 +17,7 @@ export function tasksCommand(): Command {
         description: t.description,
         attempts: t.retry.attempts,
         timeoutMs: t.timeoutMs,
-        payload: z.toJSONSchema(t.schema, { io: 'input' }),
+        payload: toJSONSchema(t.schema, { io: 'input' }),
       }));
       const aliases = [...registry.aliases.values()].map((a) => ({ name: a.name, target: a.target }));
       if (opts.json) return printJson({ tasks, aliases });

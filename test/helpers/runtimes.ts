@@ -37,10 +37,9 @@ if (redisUrl() && databaseUrl()) {
   });
 }
 
-/** A PostgreSQL schema and a Redis key prefix of its own for one test; cleanup drops both. */
-export async function distributedTestPlace(): Promise<{ databaseUrl: string; prefix: string; cleanup(): Promise<void> }> {
+/** A PostgreSQL schema of its own for one test: a URL whose connections use it; cleanup drops it. */
+export async function postgresTestSchema(): Promise<{ databaseUrl: string; cleanup(): Promise<void> }> {
   const schema = `sbtest_${randomUUID().slice(0, 8)}`;
-  const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
   const admin = new pg.Client({ connectionString: databaseUrl() });
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}`);
@@ -48,10 +47,22 @@ export async function distributedTestPlace(): Promise<{ databaseUrl: string; pre
   url.searchParams.set('options', `-c search_path=${schema}`);
   return {
     databaseUrl: url.toString(),
-    prefix,
     async cleanup() {
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
       await admin.end();
+    },
+  };
+}
+
+/** A PostgreSQL schema and a Redis key prefix of its own for one test; cleanup drops both. */
+export async function distributedTestPlace(): Promise<{ databaseUrl: string; prefix: string; cleanup(): Promise<void> }> {
+  const place = await postgresTestSchema();
+  const prefix = `sbtest-${randomUUID().slice(0, 8)}`;
+  return {
+    databaseUrl: place.databaseUrl,
+    prefix,
+    async cleanup() {
+      await place.cleanup();
       const redis = new Redis(redisUrl()!);
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
+import { reusedInsert } from '../../db/reused_insert.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
 import { isInside } from '../../services/library/roots.js';
 import type { Database, Db, TrackTable } from '../../db/types.js';
@@ -116,13 +117,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   const artistIds = new Map<string, number>();
   const artistRows = [...artistNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, { name, mbid }]) => ({ name, name_key: key, mbid, created_at: now, updated_at: now }));
   for (let i = 0; i < artistRows.length; i += CHUNK) {
-    const rows = await trx
-      .insertInto('artists')
-      .values(artistRows.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name: preferredSpellingSql(trx, 'artists.name', 'excluded.name'), mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
-      .returning(['id', 'name_key'])
-      .execute();
-    for (const row of rows) artistIds.set(row.name_key, row.id);
+    for (const row of await upsertArtists(trx, artistRows.slice(i, i + CHUNK), { now })) artistIds.set(row.name_key, row.id);
   }
   const artistId = (name: string) => artistIds.get(nameKey(name))!;
 
@@ -148,19 +143,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
       updated_at: now,
     }));
   for (let i = 0; i < albumRows.length; i += CHUNK) {
-    const rows = await trx
-      .insertInto('albums')
-      .values(albumRows.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.column('album_key').doUpdateSet((eb) => ({
-          year: eb.fn.coalesce('albums.year', 'excluded.year'),
-          release_group_mbid: eb.fn.coalesce('albums.release_group_mbid', 'excluded.release_group_mbid'),
-          updated_at: now,
-        })),
-      )
-      .returning(['id', 'album_key'])
-      .execute();
-    for (const row of rows) albumIds.set(row.album_key, row.id);
+    for (const row of await upsertAlbums(trx, albumRows.slice(i, i + CHUNK), { now })) albumIds.set(row.album_key, row.id);
   }
 
   // genres, case-insensitive unique
@@ -169,14 +152,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   const genreIds = new Map<string, number>();
   const genreRows = [...genreNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, name]) => ({ name, name_key: key }));
   for (let i = 0; i < genreRows.length; i += CHUNK) {
-    const rows = await trx
-      .insertInto('genres')
-      .values(genreRows.slice(i, i + CHUNK))
-      // a no-op update, so that RETURNING also gives the id of a genre that exists
-      .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name_key: eb.ref('excluded.name_key') })))
-      .returning(['id', 'name_key'])
-      .execute();
-    for (const row of rows) genreIds.set(row.name_key, row.id);
+    for (const row of await upsertGenres(trx, genreRows.slice(i, i + CHUNK), {})) genreIds.set(row.name_key, row.id);
   }
 
   // tracks, upserted by path
@@ -188,13 +164,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   const trackRows = items.map((item) => trackRow(item, rootOf(item.path)!.id, artistId(item.artists[0]!), albumIds.get(albumKeyOf(item))!, scanId ?? null, now));
   const trackIds = new Map<string, number>();
   for (let i = 0; i < trackRows.length; i += CHUNK) {
-    const rows = await trx
-      .insertInto('tracks')
-      .values(trackRows.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.column('path').doUpdateSet((eb) => Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never))
-      .returning(['id', 'path'])
-      .execute();
-    for (const r of rows) trackIds.set(r.path, r.id);
+    for (const r of await upsertTracks(trx, trackRows.slice(i, i + CHUNK), {})) trackIds.set(r.path, r.id);
   }
   let inserted = 0;
   let updated = 0;
@@ -257,13 +227,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   // the later stages are due for new and changed tracks: the database is the record of that
   const due = now + FOLLOW_UP_GRACE_MS;
   const work = changed.flatMap((id) => FOLLOW_UP_STAGES.map(({ stage }) => ({ entity_type: 'track' as const, entity_id: id, stage, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now })));
-  for (let i = 0; i < work.length; i += CHUNK) {
-    await trx
-      .insertInto('work_state')
-      .values(work.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: due, last_error: null, updated_at: now }))
-      .execute();
-  }
+  for (let i = 0; i < work.length; i += CHUNK) await upsertTrackWork(trx, work.slice(i, i + CHUNK), { due, now });
 
   // albums and artists still without art get their own pending work (local files first)
   const albumsWithoutArt = await withoutArt(trx, 'album', [...albumIds.values()]);
@@ -272,13 +236,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     ...albumsWithoutArt.map((id) => ({ entity_type: 'album' as const, entity_id: id, stage: 'cover' })),
     ...artistsWithoutArt.map((id) => ({ entity_type: 'artist' as const, entity_id: id, stage: 'image' })),
   ].map((w) => ({ ...w, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now }));
-  for (let i = 0; i < artWork.length; i += CHUNK) {
-    await trx
-      .insertInto('work_state')
-      .values(artWork.slice(i, i + CHUNK))
-      .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: due, updated_at: now }))
-      .execute();
-  }
+  for (let i = 0; i < artWork.length; i += CHUNK) await upsertArtWork(trx, artWork.slice(i, i + CHUNK), { due, now });
 
   if (scanId) await addCounts(trx, scanId, { extracted: items.length, inserted, updated, failed: errors.length, batches_done: batchNo !== undefined ? 1 : 0 });
   return { inserted, updated, failed: errors.length, changedTrackIds: changed, albumsWithoutArt, artistsWithoutArt };
@@ -377,15 +335,69 @@ function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
   return rows.filter((r) => (seen.has(key(r)) ? false : (seen.add(key(r)), true)));
 }
 
-async function insertIgnoring<T extends 'track_artists' | 'track_genres' | 'album_genres' | 'artist_genres'>(trx: Transaction<Database>, table: T, rows: Insertable<Database[T]>[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    await trx
-      .insertInto(table)
-      .values(rows.slice(i, i + CHUNK) as never)
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
+type LinkTable = 'track_artists' | 'track_genres' | 'album_genres' | 'artist_genres';
+
+async function insertIgnoring<T extends LinkTable>(trx: Transaction<Database>, table: T, rows: Insertable<Database[T]>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) await LINK_INSERTS[table](trx, rows.slice(i, i + CHUNK), {});
 }
+
+// The batch's statements, each compiled once per shape (db/reused_insert.ts). The upserts take the
+// batch's clock as a named value: a statement keeps no value of the batch that built it.
+type Clock = { now: number };
+const upsertArtists = reusedInsert((db, rows, { now }: Clock) =>
+  db
+    .insertInto('artists')
+    .values(rows as never)
+    .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name: preferredSpellingSql(db, 'artists.name', 'excluded.name'), mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
+    .returning(['id', 'name_key']),
+);
+const upsertAlbums = reusedInsert((db, rows, { now }: Clock) =>
+  db
+    .insertInto('albums')
+    .values(rows as never)
+    .onConflict((oc) =>
+      oc.column('album_key').doUpdateSet((eb) => ({
+        year: eb.fn.coalesce('albums.year', 'excluded.year'),
+        release_group_mbid: eb.fn.coalesce('albums.release_group_mbid', 'excluded.release_group_mbid'),
+        updated_at: now,
+      })),
+    )
+    .returning(['id', 'album_key']),
+);
+const upsertGenres = reusedInsert((db, rows) =>
+  db
+    .insertInto('genres')
+    .values(rows as never)
+    // a no-op update, so that RETURNING also gives the id of a genre that exists
+    .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name_key: eb.ref('excluded.name_key') })))
+    .returning(['id', 'name_key']),
+);
+const upsertTracks = reusedInsert((db, rows) =>
+  db
+    .insertInto('tracks')
+    .values(rows as never)
+    .onConflict((oc) => oc.column('path').doUpdateSet((eb) => Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never))
+    .returning(['id', 'path']),
+);
+const upsertTrackWork = reusedInsert((db, rows, { due, now }: Clock & { due: number }) =>
+  db
+    .insertInto('work_state')
+    .values(rows as never)
+    .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: due, last_error: null, updated_at: now })),
+);
+const upsertArtWork = reusedInsert((db, rows, { due, now }: Clock & { due: number }) =>
+  db
+    .insertInto('work_state')
+    .values(rows as never)
+    .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: due, updated_at: now })),
+);
+const linkInsert = (table: LinkTable) => reusedInsert((db, rows) => db.insertInto(table).values(rows as never).onConflict((oc) => oc.doNothing()));
+const LINK_INSERTS: Record<LinkTable, ReturnType<typeof linkInsert>> = {
+  track_artists: linkInsert('track_artists'),
+  track_genres: linkInsert('track_genres'),
+  album_genres: linkInsert('album_genres'),
+  artist_genres: linkInsert('artist_genres'),
+};
 
 /**
  * The follow-up work a committed batch recorded and that has not started yet (pending, never
