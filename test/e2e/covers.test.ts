@@ -51,12 +51,13 @@ for (const setup of runtimeSetups) {
         }
         withArt++;
         assert.deepEqual(rows.map((r) => r.source), [expected], album.title);
-        const folder = runtime.services.images.folderOf(rows[0]!.hash);
-        const files = fs.readdirSync(folder).sort();
+        const { hash } = rows[0]!;
+        const prefix = path.dirname(runtime.services.images.fileOf(hash, 'meta.json'));
+        const files = fs.readdirSync(prefix).filter((f) => f.startsWith(`${hash}.`)).map((f) => f.slice(hash.length + 1)).sort();
         assert.deepEqual(files.filter((f) => f.startsWith('original.')), ['original.jpg'], album.title);
         assert.deepEqual(files.filter((f) => /^\d+\./.test(f)), RENDITIONS, album.title);
         const served = await imageFor(db, runtime.services.images, 'album', album.id, 300, 'webp');
-        assert.equal(served?.path, path.join(folder, '512.webp'));
+        assert.equal(served?.path, runtime.services.images.fileOf(hash, '512.webp'));
       }
       assert.ok(withArt >= 5, `only ${withArt} albums with art in the fixture`);
       // every stored picture had its sizes rendered by deferred.render_images, and says so
@@ -70,7 +71,9 @@ for (const setup of runtimeSetups) {
       const expectedDistinct = Object.values(manifest.albumArt).filter(Boolean).length + manifest.artistArt.length;
       assert.equal(images.length, expectedDistinct);
       const onDisk = fs.readdirSync(runtime.services.images.dir).flatMap((p) => fs.readdirSync(path.join(runtime.services.images.dir, p)));
-      assert.equal(onDisk.length, expectedDistinct);
+      // one entry per picture (its files `<hash>.<name>`), and no temporary file left behind
+      assert.equal(new Set(onDisk.map((f) => f.slice(0, 64))).size, expectedDistinct);
+      assert.deepEqual(onDisk.filter((f) => !/^[0-9a-f]{64}\.(meta\.json|original\.[a-z]+|\d+\.(webp|jpg))$/.test(f)), []);
       const trackCovers = await db
         .selectFrom('covers as t')
         .innerJoin('tracks', 'tracks.id', 't.entity_id')

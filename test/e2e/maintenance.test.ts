@@ -43,7 +43,8 @@ for (const setup of runtimeSetups) {
       const store = runtime.services.images;
       for (const hash of ['a'.repeat(64), 'b'.repeat(64)]) {
         await db.insertInto('images').values({ hash, mime: 'image/png', width: 1, height: 1, bytes: 1, created_at: old }).execute();
-        fs.mkdirSync(store.folderOf(hash), { recursive: true });
+        // as an earlier version stored pictures: a folder each
+        fs.mkdirSync(path.join(store.dir, hash.slice(0, 2), hash), { recursive: true });
       }
       // one image is still somebody's cover
       await db.insertInto('covers').values({ entity_type: 'track', entity_id: tracks[0]!.id, source: 'embedded', hash: 'b'.repeat(64), mime: 'image/png', width: 1, height: 1, created_at: old }).execute();
@@ -61,8 +62,8 @@ for (const setup of runtimeSetups) {
 
       const result = await run('deferred.cleanup_expired', { olderThanDays: 7 });
       assert.deepEqual([result.images, result.tracks, result.workState], [1, 1, 1]);
-      assert.equal(fs.existsSync(store.folderOf('a'.repeat(64))), false);
-      assert.equal(fs.existsSync(store.folderOf('b'.repeat(64))), true);
+      assert.equal(fs.existsSync(path.join(store.dir, 'aa', 'a'.repeat(64))), false);
+      assert.equal(fs.existsSync(path.join(store.dir, 'bb', 'b'.repeat(64))), true);
       // the file is gone: the track is missing (kept, hidden), not deleted
       const gone = await db.selectFrom('tracks').select(['missing_since', 'missing_scan_id']).where('id', '=', tracks[1]!.id).executeTakeFirstOrThrow();
       assert.ok(gone.missing_since !== null && gone.missing_scan_id === null);

@@ -8,6 +8,11 @@ import { CorruptImageError, ImageStore } from '../../src/services/images/store.j
 
 const store = () => new ImageStore(fs.mkdtempSync(path.join(os.tmpdir(), 'sb-images-')));
 
+/** the names of a stored picture's files (`<hh>/<hash>.<name>`) */
+function entryFiles(images: ImageStore, hash: string): string[] {
+  return fs.readdirSync(path.join(images.dir, hash.slice(0, 2))).filter((f) => f.startsWith(`${hash}.`)).map((f) => f.slice(hash.length + 1)).sort();
+}
+
 describe('image store', () => {
   it('keeps the original once; renders every size in WebP and JPEG afterwards (renderAll), without upscaling', async () => {
     const images = store();
@@ -18,12 +23,12 @@ describe('image store', () => {
     assert.equal(again.created, false);
     assert.equal(again.hash, first.hash);
     assert.deepEqual([first.mime, first.width, first.height], ['image/jpeg', 800, 600]);
-    const folder = images.folderOf(first.hash);
-    // storing (what a scan does) renders nothing: the sizes come after the scan
-    assert.deepEqual(fs.readdirSync(folder).sort(), ['meta.json', 'original.jpg']);
+    // storing (what a scan does) renders nothing: the sizes come after the scan; no folder per picture
+    assert.deepEqual(entryFiles(images, first.hash), ['meta.json', 'original.jpg']);
+    assert.deepEqual(fs.readdirSync(path.join(images.dir, first.hash.slice(0, 2))).filter((f) => fs.statSync(path.join(images.dir, first.hash.slice(0, 2), f)).isDirectory()), []);
     assert.equal(await images.renderAll(first.hash), true);
-    assert.deepEqual(fs.readdirSync(folder).sort(), ['1024.jpg', '1024.webp', '256.jpg', '256.webp', '512.jpg', '512.webp', '64.jpg', '64.webp', 'meta.json', 'original.jpg']);
-    assert.ok(fs.readFileSync(path.join(folder, 'original.jpg')).equals(jpeg));
+    assert.deepEqual(entryFiles(images, first.hash), ['1024.jpg', '1024.webp', '256.jpg', '256.webp', '512.jpg', '512.webp', '64.jpg', '64.webp', 'meta.json', 'original.jpg']);
+    assert.ok(fs.readFileSync(images.fileOf(first.hash, 'original.jpg')).equals(jpeg));
     const sizes = await Promise.all([64, 256, 512, 1024].map(async (s) => (await sharp(images.renditionPath(first.hash, s, 'webp')).metadata()).width));
     assert.deepEqual(sizes, [64, 256, 512, 800], 'aspect kept, never enlarged');
     assert.equal((await sharp(images.renditionPath(first.hash, 64, 'jpeg')).metadata()).height, 48);
@@ -84,11 +89,41 @@ describe('image store', () => {
     const images = store();
     const png = await sharp({ create: { width: 80, height: 80, channels: 3, background: '#123456' } }).png().toBuffer();
     const { hash } = await images.put(png);
-    fs.writeFileSync(path.join(images.folderOf(hash), 'meta.json'), '{"hash": "trunc');
+    fs.writeFileSync(images.fileOf(hash, 'meta.json'), '{"hash": "trunc');
     const again = await images.put(png);
     assert.equal(again.created, true);
     assert.equal(again.hash, hash);
     assert.ok(images.has(hash));
     assert.ok(await images.rendition(hash, 64, 'webp'));
+  });
+
+  it('reads, renders and removes a picture stored as a folder by an earlier version, where it is', async () => {
+    const images = store();
+    const jpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#445566' } }).jpeg().toBuffer();
+    const { hash } = await images.put(jpeg);
+    // the layout before 2026-12-07: <hh>/<hash>/<name>
+    const folder = path.join(images.dir, hash.slice(0, 2), hash);
+    fs.mkdirSync(folder);
+    for (const name of entryFiles(images, hash)) fs.renameSync(images.fileOf(hash, name, 'flat'), path.join(folder, name));
+    assert.ok(images.has(hash));
+    assert.deepEqual(images.stored(hash), { hash, mime: 'image/jpeg', width: 300, height: 200, bytes: jpeg.length, created: false });
+    assert.equal((await images.put(jpeg)).created, false, 'not stored a second time');
+    assert.equal(await images.renderAll(hash), true);
+    assert.ok(fs.existsSync(path.join(folder, '256.webp')), 'rendered into its folder');
+    assert.equal((await sharp((await images.rendition(hash, 100, 'jpeg'))!).metadata()).width, 256);
+    assert.deepEqual(entryFiles(images, hash), [], 'nothing written beside it');
+    images.remove(hash);
+    assert.equal(fs.existsSync(folder), false);
+    assert.equal(images.has(hash), false);
+  });
+
+  it('removes every file of a picture, renditions included', async () => {
+    const images = store();
+    const { hash } = await images.put(await sharp({ create: { width: 70, height: 70, channels: 3, background: '#aa0000' } }).png().toBuffer());
+    await images.renderAll(hash);
+    assert.equal(entryFiles(images, hash).length, 10);
+    images.remove(hash);
+    assert.deepEqual(entryFiles(images, hash), []);
+    assert.equal(images.stored(hash), null);
   });
 });

@@ -43,7 +43,7 @@ describe('deferred.render_images', () => {
     }
     // the oldest picture's original is damaged on disk after it was stored
     const damaged = stored[0]!;
-    const original = path.join(services.images.folderOf(damaged.hash), 'original.jpg');
+    const original = services.images.fileOf(damaged.hash, 'original.jpg');
     fs.writeFileSync(original, Buffer.from('not a picture any more'));
     await db.updateTable('images').set({ created_at: 1 }).where('hash', '=', damaged.hash).execute();
 

@@ -19,7 +19,7 @@ export async function cleanupExpired(payload: { olderThanDays: number }, ctx: Ta
     ctx.signal.throwIfAborted();
     // deleted only if still unreferenced (a cover may have been linked to it meanwhile)
     const res = await db.deleteFrom('images').where('hash', '=', hash).where((eb) => eb.not(eb.exists(eb.selectFrom('covers').select('covers.hash').whereRef('covers.hash', '=', 'images.hash')))).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 1) fs.rmSync(services.images.folderOf(hash), { recursive: true, force: true });
+    if (Number(res.numDeletedRows) === 1) services.images.remove(hash);
   }
 
   // tracks flagged by a scan that never finished (failed or cancelled, long ago): missing only if
