@@ -140,7 +140,7 @@ export class ImageStore {
   remove(hash: string): void {
     if (!/^[0-9a-f]{64}$/.test(hash)) return;
     fs.rmSync(path.join(this.dir, hash.slice(0, 2), hash), { recursive: true, force: true });
-    const meta = this.readMeta(hash, 'flat');
+    const meta = this.readMetaIn(hash, 'flat');
     // meta.json last: until it goes, the entry is still found, and a retry finishes the removal
     const names = [...(meta ? [`original.${MIME_EXT[meta.mime] ?? ''}`, ...Object.keys(meta.files ?? {})] : []), 'meta.json'];
     for (const name of names) fs.rmSync(this.fileOf(hash, name, 'flat'), { force: true });
@@ -152,7 +152,7 @@ export class ImageStore {
    */
   stored(hash: string): StoredImage | null {
     if (!/^[0-9a-f]{64}$/.test(hash)) return null;
-    const meta = this.readMeta(hash);
+    const meta = this.entry(hash)?.meta;
     return meta ? { hash: meta.hash, mime: meta.mime, width: meta.width, height: meta.height, bytes: meta.bytes, created: false } : null;
   }
 
@@ -220,7 +220,7 @@ export class ImageStore {
     writeInPlace(this.fileOf(hash, `original.${kind.ext}`, 'flat'), bytes);
     // another worker (or thread) may have stored the same picture meanwhile: the same original, and
     // its meta.json may already list renditions; it stands
-    if (this.readMeta(hash, 'flat')) return { ...stored, created: false };
+    if (this.readMetaIn(hash, 'flat')) return { ...stored, created: false };
     writeInPlace(this.fileOf(hash, 'meta.json', 'flat'), JSON.stringify({ ...stored, files: {} } satisfies Meta));
     return { ...stored, created: true };
   }
@@ -259,10 +259,10 @@ export class ImageStore {
    */
   async rendition(hash: string, size: number, format: ImageFormat): Promise<Buffer | null> {
     const name = renditionName(this.sizeFor(size), format);
-    const file = this.fileOf(hash, name);
-    const meta = this.readMeta(hash);
-    if (!meta) return null;
-    const recorded = meta.files?.[name];
+    const entry = this.entry(hash);
+    if (!entry) return null;
+    const file = this.fileOf(hash, name, entry.layout);
+    const recorded = entry.meta.files?.[name];
     if (recorded) {
       try {
         const bytes = await fs.promises.readFile(file);
@@ -271,7 +271,7 @@ export class ImageStore {
         // deleted or unreadable: rendered again below
       }
     }
-    return (await this.repair(hash, meta)) ? fs.promises.readFile(file) : null;
+    return (await this.repair(hash, entry)) ? fs.promises.readFile(file) : null;
   }
 
   /**
@@ -279,12 +279,12 @@ export class ImageStore {
    * picture is not stored or its original is damaged; CorruptImageError when it cannot be decoded.
    */
   async renderAll(hash: string): Promise<boolean> {
-    const meta = this.readMeta(hash);
-    if (!meta) return false;
+    const entry = this.entry(hash);
+    if (!entry) return false;
     const names = this.sizes.flatMap((size) => IMAGE_FORMATS.map((format) => renditionName(size, format)));
-    if (names.every((name) => meta.files?.[name])) return true;
+    if (names.every((name) => entry.meta.files?.[name])) return true;
     try {
-      return await this.repair(hash, meta);
+      return await this.repair(hash, entry);
     } catch (err) {
       if (isDecodeError(err)) throw new CorruptImageError((err as Error).message);
       throw err;
@@ -292,8 +292,7 @@ export class ImageStore {
   }
 
   /** Renders every rendition again from the original (whose hash is its name) and records them. */
-  private async repair(hash: string, meta: Meta): Promise<boolean> {
-    const layout = this.layoutOf(hash);
+  private async repair(hash: string, { meta, layout }: Entry): Promise<boolean> {
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(this.fileOf(hash, `original.${MIME_EXT[meta.mime] ?? ''}`, layout));
@@ -306,7 +305,16 @@ export class ImageStore {
     return true;
   }
 
-  private readMeta(hash: string, layout: Layout = this.layoutOf(hash)): Meta | null {
+  /** A stored picture's meta.json and layout: read where new entries are, then where old ones were (no stat first). */
+  private entry(hash: string): Entry | null {
+    for (const layout of LAYOUTS) {
+      const meta = this.readMetaIn(hash, layout);
+      if (meta) return { meta, layout };
+    }
+    return null;
+  }
+
+  private readMetaIn(hash: string, layout: Layout): Meta | null {
     try {
       const meta = JSON.parse(fs.readFileSync(this.fileOf(hash, 'meta.json', layout), 'utf8')) as Meta;
       return meta && typeof meta === 'object' && meta.hash === hash && typeof meta.mime === 'string' ? meta : null;
@@ -316,7 +324,12 @@ export class ImageStore {
   }
 }
 
-type Layout = 'flat' | 'folder';
+const LAYOUTS = ['flat', 'folder'] as const;
+type Layout = (typeof LAYOUTS)[number];
+interface Entry {
+  meta: Meta;
+  layout: Layout;
+}
 
 function renditionName(size: number, format: ImageFormat): string {
   return `${size}.${format === 'jpeg' ? 'jpg' : 'webp'}`;
