@@ -6,11 +6,14 @@
 // a named value such as the batch's clock), and the compiled SQL is kept with where each of its
 // parameters comes from; the next call with the same columns and row count binds the new values
 // to the same SQL. The SQL is Kysely's own (its dialect's quoting and placeholders), so SQLite and
-// PostgreSQL get the same statements as before.
+// PostgreSQL get the same statements as before. Rows go `chunk` to a statement, and the rest in
+// statements of 64, 32, … 1 rows: a handful of shapes serve every row count.
 import { createQueryId, type CompiledQuery, type Compilable, type Kysely } from 'kysely';
 import type { Database } from './types.js';
 
-type Row = Readonly<Record<string, unknown>>;
+/** a row to insert: its own properties are its columns */
+type Row = object;
+type Values = Readonly<Record<string, unknown>>;
 
 /** What a parameter is while a statement is built: a row's column, or a named value. */
 class Slot {
@@ -37,10 +40,9 @@ const PLANS_PER_DATABASE = 64;
  * undefined is written as NULL, what Kysely writes on SQLite (on PostgreSQL it writes the column's
  * default): rows must give every column whose default is not NULL.
  */
-export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, rows: Row[], values: V) => Compilable<R>) {
+export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, rows: Row[], values: V) => Compilable<R>, chunk = 100) {
   const plansByDatabase = new WeakMap<object, Map<string, Plan>>();
-  return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
-    if (rows.length === 0) return [];
+  const statement = async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
     const columns = columnsOf(rows);
     const names = Object.keys(values);
     const key = `${rows.length}|${columns.join(',')}|${names.join(',')}`;
@@ -58,17 +60,27 @@ export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: K
     plans.set(key, plan);
     const parameters = plan.sources.map((source) => {
       if (!(source instanceof Slot)) return source;
-      const value = source.row < 0 ? values[source.column] : rows[source.row]![source.column];
+      const value = source.row < 0 ? values[source.column] : (rows[source.row] as Values)[source.column];
       return value === undefined ? null : value;
     });
     const result = await db.executeQuery<R>({ ...plan.compiled, parameters, queryId: createQueryId() } as CompiledQuery<R>);
     return result.rows;
   };
+  /** Inserts every row, in order, and returns what the statements return, in order. */
+  return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
+    const out: R[] = [];
+    for (let at = 0; at < rows.length; ) {
+      const size = Math.min(chunk, rows.length - at >= chunk ? chunk : 2 ** Math.floor(Math.log2(rows.length - at)));
+      out.push(...(await statement(db, rows.slice(at, at + size), values)));
+      at += size;
+    }
+    return out;
+  };
 }
 
 function columnsOf(rows: readonly Row[]): string[] {
   const columns = new Set<string>();
-  for (const row of rows) for (const column in row) if (row[column] !== undefined) columns.add(column);
+  for (const row of rows as readonly Values[]) for (const column in row) if (row[column] !== undefined) columns.add(column);
   return [...columns];
 }
 

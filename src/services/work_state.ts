@@ -1,5 +1,6 @@
 // Per-entity work state: what is pending, done or failed for each stage, with retry timing. The
 // database, not the queue, is the record of what is left to do.
+import { reusedInsert } from '../db/reused_insert.js';
 import type { Db, WorkStateTable } from '../db/types.js';
 
 export type Entity = WorkStateTable['entity_type'];
@@ -47,22 +48,26 @@ export class WorkMarks {
   async write(db: Db): Promise<void> {
     const rows = [...this.rows.values()];
     this.rows.clear();
-    for (let i = 0; i < rows.length; i += 200) {
-      await db
-        .insertInto('work_state')
-        .values(rows.slice(i, i + 200))
-        .onConflict((oc) =>
-          oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet((eb) => ({
-            status: eb.ref('excluded.status'),
-            next_attempt_at: eb.ref('excluded.next_attempt_at'),
-            last_error: eb.ref('excluded.last_error'),
-            updated_at: eb.ref('excluded.updated_at'),
-          })),
-        )
-        .execute();
-    }
+    await upsertMarks(db, rows, {});
   }
 }
+
+// compiled once per shape (db/reused_insert.ts)
+const upsertMarks = reusedInsert(
+  (db, rows) =>
+    db
+      .insertInto('work_state')
+      .values(rows as never)
+      .onConflict((oc) =>
+        oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          next_attempt_at: eb.ref('excluded.next_attempt_at'),
+          last_error: eb.ref('excluded.last_error'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      ),
+  200,
+);
 
 /**
  * Records a failed attempt: due again after the backoff, or failed for good with the reason once

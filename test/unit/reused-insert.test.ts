@@ -69,6 +69,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       });
     });
 
+    it('writes any number of rows, `chunk` to a statement and the rest in smaller ones, returning them in order', async () => {
+      const upsertFew = reusedInsert((db, rows) => db.insertInto('work_state').values(rows as never).onConflict((oc) => oc.doNothing()).returning('entity_id'), 4);
+      await withDatabase(kind, async ({ db }) => {
+        for (const count of [11, 7, 1, 0]) {
+          const base = count * 100;
+          const ids = Array.from({ length: count }, (_, i) => base + i + 1);
+          const returned = await upsertFew(db, ids.map((id) => work(id)), {});
+          assert.deepEqual(returned.map((r) => r.entity_id), ids, `${count} rows`);
+        }
+        assert.equal((await db.selectFrom('work_state').select('entity_id').execute()).length, 19);
+      });
+    });
+
     it('refuses a statement that does not bind every row value', async () => {
       const dropsRows = reusedInsert((db) => db.insertInto('work_state').values(work(99) as never));
       await withDatabase(kind, async ({ db }) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Insertable } from 'kysely';
 import { OutsideRootsError } from '../../services/library/roots.js';
 import path from 'node:path';
+import { reusedInsert } from '../../db/reused_insert.js';
 import type { CoverTable, Db, ImageTable } from '../../db/types.js';
 import { WorkMarks } from '../../services/work_state.js';
 import type { ImageFormat, ImageStore, StoredImage } from '../../services/images/store.js';
@@ -48,26 +49,29 @@ export class ImageLinks {
     const covers = [...this.covers.values()];
     this.images.clear();
     this.covers.clear();
-    for (let i = 0; i < images.length; i += 200) {
-      await db.insertInto('images').values(images.slice(i, i + 200)).onConflict((oc) => oc.column('hash').doNothing()).execute();
-    }
-    for (let i = 0; i < covers.length; i += 200) {
-      await db
-        .insertInto('covers')
-        .values(covers.slice(i, i + 200))
-        .onConflict((oc) =>
-          oc.columns(['entity_type', 'entity_id', 'source']).doUpdateSet((eb) => ({
-            hash: eb.ref('excluded.hash'),
-            mime: eb.ref('excluded.mime'),
-            width: eb.ref('excluded.width'),
-            height: eb.ref('excluded.height'),
-            created_at: eb.ref('excluded.created_at'),
-          })),
-        )
-        .execute();
-    }
+    await insertImages(db, images, {});
+    await upsertCovers(db, covers, {});
   }
 }
+
+// compiled once per shape (db/reused_insert.ts)
+const insertImages = reusedInsert((db, rows) => db.insertInto('images').values(rows as never).onConflict((oc) => oc.column('hash').doNothing()), 200);
+const upsertCovers = reusedInsert(
+  (db, rows) =>
+    db
+      .insertInto('covers')
+      .values(rows as never)
+      .onConflict((oc) =>
+        oc.columns(['entity_type', 'entity_id', 'source']).doUpdateSet((eb) => ({
+          hash: eb.ref('excluded.hash'),
+          mime: eb.ref('excluded.mime'),
+          width: eb.ref('excluded.width'),
+          height: eb.ref('excluded.height'),
+          created_at: eb.ref('excluded.created_at'),
+        })),
+      ),
+  200,
+);
 
 /** What a covers job writes at its end: its `images`/`covers` rows and its work marks. */
 export interface CoverWrites {

@@ -113,12 +113,10 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     item.artists.forEach((a, i) => wantArtist(a, item.mbArtistIds[i] ?? null));
     wantArtist(albumArtistOf(item), item.mbAlbumArtistIds[0] ?? null);
   }
-  // one multi-row upsert per CHUNK, keys in sorted order (two batches racing lock rows in the same order)
+  // keys in sorted order (two batches racing lock rows in the same order)
   const artistIds = new Map<string, number>();
   const artistRows = [...artistNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, { name, mbid }]) => ({ name, name_key: key, mbid, created_at: now, updated_at: now }));
-  for (let i = 0; i < artistRows.length; i += CHUNK) {
-    for (const row of await upsertArtists(trx, artistRows.slice(i, i + CHUNK), { now })) artistIds.set(row.name_key, row.id);
-  }
+  for (const row of await upsertArtists(trx, artistRows, { now })) artistIds.set(row.name_key, row.id);
   const artistId = (name: string) => artistIds.get(nameKey(name))!;
 
   // albums: a release MBID, else title + album artist (so a compilation stays one album)
@@ -142,18 +140,14 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
       created_at: now,
       updated_at: now,
     }));
-  for (let i = 0; i < albumRows.length; i += CHUNK) {
-    for (const row of await upsertAlbums(trx, albumRows.slice(i, i + CHUNK), { now })) albumIds.set(row.album_key, row.id);
-  }
+  for (const row of await upsertAlbums(trx, albumRows, { now })) albumIds.set(row.album_key, row.id);
 
   // genres, case-insensitive unique
   const genreNames = new Map<string, string>();
   for (const item of items) for (const g of item.genres) if (!genreNames.has(nameKey(g))) genreNames.set(nameKey(g), g);
   const genreIds = new Map<string, number>();
   const genreRows = [...genreNames].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, name]) => ({ name, name_key: key }));
-  for (let i = 0; i < genreRows.length; i += CHUNK) {
-    for (const row of await upsertGenres(trx, genreRows.slice(i, i + CHUNK), {})) genreIds.set(row.name_key, row.id);
-  }
+  for (const row of await upsertGenres(trx, genreRows, {})) genreIds.set(row.name_key, row.id);
 
   // tracks, upserted by path
   const existing = new Map<string, { id: number; size: number; mtime: number }>();
@@ -163,9 +157,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   }
   const trackRows = items.map((item) => trackRow(item, rootOf(item.path)!.id, artistId(item.artists[0]!), albumIds.get(albumKeyOf(item))!, scanId ?? null, now));
   const trackIds = new Map<string, number>();
-  for (let i = 0; i < trackRows.length; i += CHUNK) {
-    for (const r of await upsertTracks(trx, trackRows.slice(i, i + CHUNK), {})) trackIds.set(r.path, r.id);
-  }
+  for (const r of await upsertTracks(trx, trackRows, {})) trackIds.set(r.path, r.id);
   let inserted = 0;
   let updated = 0;
   const changed: number[] = [];
@@ -227,7 +219,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
   // the later stages are due for new and changed tracks: the database is the record of that
   const due = now + FOLLOW_UP_GRACE_MS;
   const work = changed.flatMap((id) => FOLLOW_UP_STAGES.map(({ stage }) => ({ entity_type: 'track' as const, entity_id: id, stage, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now })));
-  for (let i = 0; i < work.length; i += CHUNK) await upsertTrackWork(trx, work.slice(i, i + CHUNK), { due, now });
+  await upsertTrackWork(trx, work, { due, now });
 
   // albums and artists still without art get their own pending work (local files first)
   const albumsWithoutArt = await withoutArt(trx, 'album', [...albumIds.values()]);
@@ -236,7 +228,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
     ...albumsWithoutArt.map((id) => ({ entity_type: 'album' as const, entity_id: id, stage: 'cover' })),
     ...artistsWithoutArt.map((id) => ({ entity_type: 'artist' as const, entity_id: id, stage: 'image' })),
   ].map((w) => ({ ...w, status: 'pending' as const, attempts: 0, next_attempt_at: due, last_error: null, updated_at: now }));
-  for (let i = 0; i < artWork.length; i += CHUNK) await upsertArtWork(trx, artWork.slice(i, i + CHUNK), { due, now });
+  await upsertArtWork(trx, artWork, { due, now });
 
   if (scanId) await addCounts(trx, scanId, { extracted: items.length, inserted, updated, failed: errors.length, batches_done: batchNo !== undefined ? 1 : 0 });
   return { inserted, updated, failed: errors.length, changedTrackIds: changed, albumsWithoutArt, artistsWithoutArt };
@@ -338,10 +330,11 @@ function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
 type LinkTable = 'track_artists' | 'track_genres' | 'album_genres' | 'artist_genres';
 
 async function insertIgnoring<T extends LinkTable>(trx: Transaction<Database>, table: T, rows: Insertable<Database[T]>[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) await LINK_INSERTS[table](trx, rows.slice(i, i + CHUNK), {});
+  await LINK_INSERTS[table](trx, rows, {});
 }
 
-// The batch's statements, each compiled once per shape (db/reused_insert.ts). The upserts take the
+// The batch's statements, each compiled once per shape (db/reused_insert.ts), CHUNK rows a statement
+// (keys in sorted order: two batches racing lock rows in the same order). The upserts take the
 // batch's clock as a named value: a statement keeps no value of the batch that built it.
 type Clock = { now: number };
 const upsertArtists = reusedInsert((db, rows, { now }: Clock) =>
@@ -350,6 +343,7 @@ const upsertArtists = reusedInsert((db, rows, { now }: Clock) =>
     .values(rows as never)
     .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name: preferredSpellingSql(db, 'artists.name', 'excluded.name'), mbid: eb.fn.coalesce('artists.mbid', 'excluded.mbid'), updated_at: now })))
     .returning(['id', 'name_key']),
+  CHUNK,
 );
 const upsertAlbums = reusedInsert((db, rows, { now }: Clock) =>
   db
@@ -363,6 +357,7 @@ const upsertAlbums = reusedInsert((db, rows, { now }: Clock) =>
       })),
     )
     .returning(['id', 'album_key']),
+  CHUNK,
 );
 const upsertGenres = reusedInsert((db, rows) =>
   db
@@ -371,6 +366,7 @@ const upsertGenres = reusedInsert((db, rows) =>
     // a no-op update, so that RETURNING also gives the id of a genre that exists
     .onConflict((oc) => oc.column('name_key').doUpdateSet((eb) => ({ name_key: eb.ref('excluded.name_key') })))
     .returning(['id', 'name_key']),
+  CHUNK,
 );
 const upsertTracks = reusedInsert((db, rows) =>
   db
@@ -378,20 +374,23 @@ const upsertTracks = reusedInsert((db, rows) =>
     .values(rows as never)
     .onConflict((oc) => oc.column('path').doUpdateSet((eb) => Object.fromEntries(UPDATED_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never))
     .returning(['id', 'path']),
+  CHUNK,
 );
 const upsertTrackWork = reusedInsert((db, rows, { due, now }: Clock & { due: number }) =>
   db
     .insertInto('work_state')
     .values(rows as never)
     .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', attempts: 0, next_attempt_at: due, last_error: null, updated_at: now })),
+  CHUNK,
 );
 const upsertArtWork = reusedInsert((db, rows, { due, now }: Clock & { due: number }) =>
   db
     .insertInto('work_state')
     .values(rows as never)
     .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: due, updated_at: now })),
+  CHUNK,
 );
-const linkInsert = (table: LinkTable) => reusedInsert((db, rows) => db.insertInto(table).values(rows as never).onConflict((oc) => oc.doNothing()));
+const linkInsert = (table: LinkTable) => reusedInsert((db, rows) => db.insertInto(table).values(rows as never).onConflict((oc) => oc.doNothing()), CHUNK);
 const LINK_INSERTS: Record<LinkTable, ReturnType<typeof linkInsert>> = {
   track_artists: linkInsert('track_artists'),
   track_genres: linkInsert('track_genres'),
