@@ -1,6 +1,6 @@
 // Per-entity work state: what is pending, done or failed for each stage, with retry timing. The
 // database, not the queue, is the record of what is left to do.
-import { reusedInsert } from '../db/reused_insert.js';
+import { reusedInsert } from '../db/reused_statements.js';
 import type { Db, WorkStateTable } from '../db/types.js';
 
 export type Entity = WorkStateTable['entity_type'];
@@ -52,7 +52,7 @@ export class WorkMarks {
   }
 }
 
-// compiled once per shape (db/reused_insert.ts)
+// compiled once per shape (db/reused_statements.ts)
 const upsertMarks = reusedInsert(
   (db, rows) =>
     db

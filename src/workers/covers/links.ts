@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Insertable } from 'kysely';
 import { OutsideRootsError } from '../../services/library/roots.js';
 import path from 'node:path';
-import { reusedInsert } from '../../db/reused_insert.js';
+import { reusedInsert } from '../../db/reused_statements.js';
 import type { CoverTable, Db, ImageTable } from '../../db/types.js';
 import { WorkMarks } from '../../services/work_state.js';
 import type { ImageFormat, ImageStore, StoredImage } from '../../services/images/store.js';
@@ -54,7 +54,7 @@ export class ImageLinks {
   }
 }
 
-// compiled once per shape (db/reused_insert.ts)
+// compiled once per shape (db/reused_statements.ts)
 const insertImages = reusedInsert((db, rows) => db.insertInto('images').values(rows as never).onConflict((oc) => oc.column('hash').doNothing()), 200);
 const upsertCovers = reusedInsert(
   (db, rows) =>

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
-import { reusedInsert } from '../../db/reused_insert.js';
+import { reusedInsert } from '../../db/reused_statements.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
 import { isInside } from '../../services/library/roots.js';
 import type { Database, Db, TrackTable } from '../../db/types.js';
@@ -333,7 +333,7 @@ async function insertIgnoring<T extends LinkTable>(trx: Transaction<Database>, t
   await LINK_INSERTS[table](trx, rows, {});
 }
 
-// The batch's statements, each compiled once per shape (db/reused_insert.ts), CHUNK rows a statement
+// The batch's statements, each compiled once per shape (db/reused_statements.ts), CHUNK rows a statement
 // (keys in sorted order: two batches racing lock rows in the same order). The upserts take the
 // batch's clock as a named value: a statement keeps no value of the batch that built it.
 type Clock = { now: number };

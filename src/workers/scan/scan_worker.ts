@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PermanentTaskError } from '../../broker/errors.js';
+import { reusedQuery } from '../../db/reused_statements.js';
 import type { Db } from '../../db/types.js';
 import type { TaskContext } from '../../tasks/define.js';
 import { checkRoot, recordDevice } from './root_check.js';
@@ -155,10 +156,7 @@ async function compareFolder(db: Db, rootId: number, scanId: string, listing: Fo
     seen.add(folder.id);
     return [];
   }
-  const [tracks, errors] = await Promise.all([
-    db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms', 'missing_since', 'missing_scan_id']).where('folder', '=', listing.dir).execute(),
-    db.selectFrom('scan_errors').select(['path', 'file_size', 'mtime_ms']).where('folder', '=', listing.dir).execute(),
-  ]);
+  const [tracks, errors] = await Promise.all([tracksIn(db, { folder: listing.dir }), errorsIn(db, { folder: listing.dir })]);
   const known = new Map<string, { size: number | null; mtime: number | null }>();
   for (const e of errors) known.set(e.path, { size: e.file_size, mtime: e.mtime_ms });
   for (const t of tracks) known.set(t.path, { size: t.file_size, mtime: t.mtime_ms });
@@ -192,6 +190,10 @@ async function compareFolder(db: Db, rootId: number, scanId: string, listing: Fo
   folderRows.push({ root_id: rootId, path: listing.dir, fingerprint: null, pending_fingerprint: fingerprint, pending_scan_id: scanId, last_seen_scan_id: scanId });
   return toRead;
 }
+
+// a folder's tracks and error rows, read for every folder that changed (compiled once: db/reused_statements.ts)
+const tracksIn = reusedQuery((db, { folder }: { folder: string }) => db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms', 'missing_since', 'missing_scan_id']).where('folder', '=', folder));
+const errorsIn = reusedQuery((db, { folder }: { folder: string }) => db.selectFrom('scan_errors').select(['path', 'file_size', 'mtime_ms']).where('folder', '=', folder));
 
 const FOLDERS_PER_LOOKUP = 200;
 

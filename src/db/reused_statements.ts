@@ -1,4 +1,5 @@
-// Multi-row inserts that Kysely builds and compiles once per shape, then runs again with new values.
+// Statements that Kysely builds and compiles once per shape, then runs again with new values:
+// multi-row inserts (reusedInsert) and statements whose values are all named (reusedQuery).
 // Kysely builds an operation node for every value of every row, freezes it, and compiles the tree
 // to SQL on every call: for the scan's batch writer (100 tracks of 50 columns a statement, 30,000
 // work-state rows per 10,000 files) that was ~0.35 s of a 10,000-file first scan's main thread.
@@ -41,8 +42,32 @@ const PLANS_PER_DATABASE = 64;
  * default): rows must give every column whose default is not NULL.
  */
 export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, rows: Row[], values: V) => Compilable<R>, chunk = 100) {
+  const statement = reusable(build);
+  /** Inserts every row, in order, and returns what the statements return, in order. */
+  return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
+    const out: R[] = [];
+    for (let at = 0; at < rows.length; ) {
+      const size = Math.min(chunk, rows.length - at >= chunk ? chunk : 2 ** Math.floor(Math.log2(rows.length - at)));
+      out.push(...(await statement(db, rows.slice(at, at + size), values)));
+      at += size;
+    }
+    return out;
+  };
+}
+
+/**
+ * A statement whose varying values are all named (a select by folder, say), reused across calls:
+ * `build` makes it from the named values (placeholders while it is built), at module level.
+ */
+export function reusedQuery<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, values: V) => Compilable<R>) {
+  const statement = reusable((db, _rows: Row[], values: V) => build(db, values));
+  return (db: Kysely<Database>, values: V): Promise<R[]> => statement(db, [], values);
+}
+
+/** The statement `build` makes, compiled once per shape (row count, columns, value names) and database. */
+function reusable<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, rows: Row[], values: V) => Compilable<R>) {
   const plansByDatabase = new WeakMap<object, Map<string, Plan>>();
-  const statement = async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
+  return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
     const columns = columnsOf(rows);
     const names = Object.keys(values);
     const key = `${rows.length}|${columns.join(',')}|${names.join(',')}`;
@@ -66,16 +91,6 @@ export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: K
     const result = await db.executeQuery<R>({ ...plan.compiled, parameters, queryId: createQueryId() } as CompiledQuery<R>);
     return result.rows;
   };
-  /** Inserts every row, in order, and returns what the statements return, in order. */
-  return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
-    const out: R[] = [];
-    for (let at = 0; at < rows.length; ) {
-      const size = Math.min(chunk, rows.length - at >= chunk ? chunk : 2 ** Math.floor(Math.log2(rows.length - at)));
-      out.push(...(await statement(db, rows.slice(at, at + size), values)));
-      at += size;
-    }
-    return out;
-  };
 }
 
 function columnsOf(rows: readonly Row[]): string[] {
@@ -91,6 +106,6 @@ function makePlan<V, R>(db: Kysely<Database>, build: (db: Kysely<Database>, rows
   const sources = [...compiled.parameters];
   // every row value must have become a parameter of its own (not inlined into the SQL)
   const rowValues = sources.filter((p) => p instanceof Slot && p.row >= 0).length;
-  if (rowValues !== rowCount * columns.length) throw new Error(`reusedInsert: the statement binds ${rowValues} row values, not ${rowCount * columns.length} (${compiled.sql.slice(0, 80)}…)`);
+  if (rowValues !== rowCount * columns.length) throw new Error(`reused statement: it binds ${rowValues} row values, not ${rowCount * columns.length} (${compiled.sql.slice(0, 80)}…)`);
   return { compiled, sources };
 }

@@ -1,4 +1,4 @@
-// db/reused_insert.ts: a multi-row upsert compiled once per shape writes each call's own values,
+// db/reused_statements.ts: a statement compiled once per shape writes and reads each call's own values,
 // on SQLite and on PostgreSQL, with the columns and defaults Kysely's own insert gives.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
-import { reusedInsert } from '../../src/db/reused_insert.js';
+import { reusedInsert, reusedQuery } from '../../src/db/reused_statements.js';
 import { databaseUrl } from '../helpers/brokers.js';
 import { postgresTestSchema } from '../helpers/runtimes.js';
 
@@ -79,6 +79,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           assert.deepEqual(returned.map((r) => r.entity_id), ids, `${count} rows`);
         }
         assert.equal((await db.selectFrom('work_state').select('entity_id').execute()).length, 19);
+      });
+    });
+
+    it('runs a statement of named values again with each call\'s values', async () => {
+      const stageOf = reusedQuery((db, { id, stage }: { id: number; stage: string }) => db.selectFrom('work_state').select(['entity_id', 'status']).where('entity_id', '=', id).where('stage', '=', stage));
+      await withDatabase(kind, async ({ db }) => {
+        await upsertWork(db, [work(1), work(2, { status: 'failed' })], { now: 1 });
+        assert.deepEqual(await stageOf(db, { id: 1, stage: 'analysis' }), [{ entity_id: 1, status: 'done' }]);
+        assert.deepEqual(await stageOf(db, { id: 2, stage: 'analysis' }), [{ entity_id: 2, status: 'failed' }]);
+        assert.deepEqual(await stageOf(db, { id: 2, stage: 'covers' }), []);
       });
     });
 
