@@ -1,5 +1,6 @@
 // Statements that Kysely builds and compiles once per shape, then runs again with new values:
-// multi-row inserts (reusedInsert) and statements whose values are all named (reusedQuery).
+// multi-row inserts (reusedInsert), statements over a list of values (reusedListQuery) and
+// statements whose values are all named (reusedQuery).
 // Kysely builds an operation node for every value of every row, freezes it, and compiles the tree
 // to SQL on every call: for the scan's batch writer (100 tracks of 50 columns a statement, 30,000
 // work-state rows per 10,000 files) that was ~0.35 s of a 10,000-file first scan's main thread.
@@ -62,6 +63,16 @@ export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: K
 export function reusedQuery<V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, values: V) => Compilable<R>) {
   const statement = reusable((db, _rows: Row[], values: V) => build(db, values));
   return (db: Kysely<Database>, values: V): Promise<R[]> => statement(db, [], values);
+}
+
+/**
+ * A statement over a list of values (`where … in (…)`), `chunk` values a statement and the rest in
+ * statements of 64, 32, … 1 values, each shape compiled once; the rows they return, in order.
+ */
+export function reusedListQuery<T, V extends Record<string, unknown>, R>(build: (db: Kysely<Database>, items: T[], values: V) => Compilable<R>, chunk = 100) {
+  // the list's items are the rows of a one-column insert's shape: one placeholder each
+  const statement = reusedInsert((db, rows, values: V) => build(db, (rows as { item: T }[]).map((row) => row.item), values), chunk);
+  return (db: Kysely<Database>, items: readonly T[], values: V): Promise<R[]> => statement(db, items.map((item) => ({ item })), values);
 }
 
 /** The statement `build` makes, compiled once per shape (row count, columns, value names) and database. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
-import { reusedInsert, reusedQuery } from '../../src/db/reused_statements.js';
+import { reusedInsert, reusedListQuery, reusedQuery } from '../../src/db/reused_statements.js';
 import { databaseUrl } from '../helpers/brokers.js';
 import { postgresTestSchema } from '../helpers/runtimes.js';
 
@@ -89,6 +89,20 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(await stageOf(db, { id: 1, stage: 'analysis' }), [{ entity_id: 1, status: 'done' }]);
         assert.deepEqual(await stageOf(db, { id: 2, stage: 'analysis' }), [{ entity_id: 2, status: 'failed' }]);
         assert.deepEqual(await stageOf(db, { id: 2, stage: 'covers' }), []);
+      });
+    });
+
+    it('runs a statement over a list of any length, chunk by chunk, with each call\'s list', async () => {
+      const statusOf = reusedListQuery((db, ids: number[], { stage }: { stage: string }) => db.selectFrom('work_state').select(['entity_id', 'status']).where('stage', '=', stage).where('entity_id', 'in', ids).orderBy('entity_id'), 4);
+      const forget = reusedListQuery((db, ids: number[]) => db.deleteFrom('work_state').where('entity_id', 'in', ids), 4);
+      await withDatabase(kind, async ({ db }) => {
+        await upsertWork(db, Array.from({ length: 12 }, (_, i) => work(i + 1, { status: i % 2 ? 'failed' : 'done' })), { now: 1 });
+        const seven = await statusOf(db, [1, 2, 3, 4, 5, 6, 7], { stage: 'analysis' });
+        assert.deepEqual(seven.map((r) => `${r.entity_id}:${r.status}`), ['1:done', '2:failed', '3:done', '4:failed', '5:done', '6:failed', '7:done']);
+        assert.deepEqual((await statusOf(db, [12, 9, 40], { stage: 'analysis' })).map((r) => r.entity_id), [9, 12]);
+        assert.deepEqual(await statusOf(db, [1, 2, 3], { stage: 'covers' }), []);
+        await forget(db, [2, 3, 4, 5, 6, 7, 8, 9, 10], {});
+        assert.deepEqual((await db.selectFrom('work_state').select('entity_id').orderBy('entity_id').execute()).map((r) => r.entity_id), [1, 11, 12]);
       });
     });
 

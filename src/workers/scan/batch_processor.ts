@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Insertable, Transaction } from 'kysely';
 import { TaskNotAvailableError } from '../../broker/errors.js';
-import { reusedInsert } from '../../db/reused_statements.js';
+import { reusedInsert, reusedListQuery } from '../../db/reused_statements.js';
 import { preferredSpelling, preferredSpellingSql } from '../../db/spelling.js';
 import { isInside } from '../../services/library/roots.js';
 import type { Database, Db, TrackTable } from '../../db/types.js';
@@ -151,10 +151,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
 
   // tracks, upserted by path
   const existing = new Map<string, { id: number; size: number; mtime: number }>();
-  for (let i = 0; i < items.length; i += CHUNK) {
-    const rows = await trx.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms']).where('path', 'in', items.slice(i, i + CHUNK).map((t) => t.path)).execute();
-    for (const r of rows) existing.set(r.path, { id: r.id, size: r.file_size, mtime: r.mtime_ms });
-  }
+  for (const r of await tracksAt(trx, items.map((t) => t.path), {})) existing.set(r.path, { id: r.id, size: r.file_size, mtime: r.mtime_ms });
   const trackRows = items.map((item) => trackRow(item, rootOf(item.path)!.id, artistId(item.artists[0]!), albumIds.get(albumKeyOf(item))!, scanId ?? null, now));
   const trackIds = new Map<string, number>();
   for (const r of await upsertTracks(trx, trackRows, {})) trackIds.set(r.path, r.id);
@@ -170,10 +167,8 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
 
   // links: replaced for the tracks of this batch
   const ids = [...trackIds.values()];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    await trx.deleteFrom('track_artists').where('track_id', 'in', ids.slice(i, i + CHUNK)).execute();
-    await trx.deleteFrom('track_genres').where('track_id', 'in', ids.slice(i, i + CHUNK)).execute();
-  }
+  await deleteTrackArtists(trx, ids, {});
+  await deleteTrackGenres(trx, ids, {});
   const trackArtists = items.flatMap((item) => item.artists.map((a, position) => ({ track_id: trackIds.get(item.path)!, artist_id: artistId(a), position })));
   const trackGenres = items.flatMap((item) => item.genres.map((g) => ({ track_id: trackIds.get(item.path)!, genre_id: genreIds.get(nameKey(g))! })));
   const albumGenres = items.flatMap((item) => item.genres.map((g) => ({ album_id: albumIds.get(albumKeyOf(item))!, genre_id: genreIds.get(nameKey(g))! })));
@@ -185,7 +180,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
 
   // error rows: one per unreadable file; a file that reads fine again loses its error row
   const readPaths = items.map((t) => t.path);
-  for (let i = 0; i < readPaths.length; i += CHUNK) await trx.deleteFrom('scan_errors').where('path', 'in', readPaths.slice(i, i + CHUNK)).execute();
+  await deleteErrorsAt(trx, readPaths, {});
   for (const error of errors) {
     const row = {
       path: error.path,
@@ -235,11 +230,7 @@ async function writeBatch(trx: Transaction<Database>, payload: ProcessPayload): 
 }
 
 async function withoutArt(trx: Transaction<Database>, entity: 'album' | 'artist', ids: number[]): Promise<number[]> {
-  const have = new Set<number>();
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const rows = await trx.selectFrom('covers').select('entity_id').where('entity_type', '=', entity).where('entity_id', 'in', ids.slice(i, i + CHUNK)).execute();
-    for (const r of rows) have.add(r.entity_id);
-  }
+  const have = new Set((await coveredAmong(trx, ids, { entity })).map((r) => r.entity_id));
   return ids.filter((id) => !have.has(id));
 }
 
@@ -390,6 +381,11 @@ const upsertArtWork = reusedInsert((db, rows, { due, now }: Clock & { due: numbe
     .onConflict((oc) => oc.columns(['entity_type', 'entity_id', 'stage']).doUpdateSet({ status: 'pending', next_attempt_at: due, updated_at: now })),
   CHUNK,
 );
+const tracksAt = reusedListQuery((db, paths: string[]) => db.selectFrom('tracks').select(['id', 'path', 'file_size', 'mtime_ms']).where('path', 'in', paths), CHUNK);
+const deleteTrackArtists = reusedListQuery((db, ids: number[]) => db.deleteFrom('track_artists').where('track_id', 'in', ids), CHUNK);
+const deleteTrackGenres = reusedListQuery((db, ids: number[]) => db.deleteFrom('track_genres').where('track_id', 'in', ids), CHUNK);
+const deleteErrorsAt = reusedListQuery((db, paths: string[]) => db.deleteFrom('scan_errors').where('path', 'in', paths), CHUNK);
+const coveredAmong = reusedListQuery((db, ids: number[], { entity }: { entity: 'album' | 'artist' }) => db.selectFrom('covers').select('entity_id').where('entity_type', '=', entity).where('entity_id', 'in', ids), CHUNK);
 const linkInsert = (table: LinkTable) => reusedInsert((db, rows) => db.insertInto(table).values(rows as never).onConflict((oc) => oc.doNothing()), CHUNK);
 const LINK_INSERTS: Record<LinkTable, ReturnType<typeof linkInsert>> = {
   track_artists: linkInsert('track_artists'),
