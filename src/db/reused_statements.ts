@@ -48,7 +48,8 @@ export function reusedInsert<V extends Record<string, unknown>, R>(build: (db: K
   return async (db: Kysely<Database>, rows: readonly Row[], values: V): Promise<R[]> => {
     const out: R[] = [];
     for (let at = 0; at < rows.length; ) {
-      const size = Math.min(chunk, rows.length - at >= chunk ? chunk : 2 ** Math.floor(Math.log2(rows.length - at)));
+      const left = rows.length - at;
+      const size = left >= chunk ? chunk : 2 ** Math.floor(Math.log2(left));
       out.push(...(await statement(db, rows.slice(at, at + size), values)));
       at += size;
     }

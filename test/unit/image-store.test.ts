@@ -117,6 +117,15 @@ describe('image store', () => {
     assert.equal(images.has(hash), false);
   });
 
+  it('stores a picture after its folder of pictures was emptied by hand', async () => {
+    const images = store();
+    const first = await images.put(await sharp({ create: { width: 20, height: 20, channels: 3, background: '#010203' } }).png().toBuffer());
+    fs.rmSync(images.dir, { recursive: true });
+    assert.equal(images.has(first.hash), false);
+    assert.equal((await images.put(await sharp({ create: { width: 20, height: 20, channels: 3, background: '#010203' } }).png().toBuffer())).created, true);
+    assert.ok(images.has(first.hash));
+  });
+
   it('removes every file of a picture, renditions included', async () => {
     const images = store();
     const { hash } = await images.put(await sharp({ create: { width: 70, height: 70, channels: 3, background: '#aa0000' } }).png().toBuffer());

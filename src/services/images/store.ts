@@ -217,7 +217,15 @@ export class ImageStore {
     const oriented = meta.orientation && meta.orientation >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
     // the display sizes come later (renderAll, from deferred.render_images, or on the first request)
     const stored = { hash, mime: kind.mime, width: oriented.width, height: oriented.height, bytes: bytes.length };
-    writeInPlace(this.fileOf(hash, `original.${kind.ext}`, 'flat'), bytes);
+    const original = this.fileOf(hash, `original.${kind.ext}`, 'flat');
+    try {
+      writeInPlace(original, bytes);
+    } catch (err) {
+      // the prefix folder was removed since this store made it (the images folder emptied by hand)
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      fs.mkdirSync(prefix, { recursive: true });
+      writeInPlace(original, bytes);
+    }
     // another worker (or thread) may have stored the same picture meanwhile: the same original, and
     // its meta.json may already list renditions; it stands
     if (this.readMetaIn(hash, 'flat')) return { ...stored, created: false };
