@@ -30,12 +30,17 @@ export interface ProcessResult {
   scanCompleted?: true;
 }
 
-/** Stages that start for every new or changed track, with the task that does each. */
+/**
+ * Stages that start for every new or changed track, with the task that does each and the tracks a
+ * job takes: the embedded covers of a whole batch (200 files) in one job, which the `scan` command
+ * runs (each job has a fixed cost on its main thread: claim, lookups, one transaction); 100 for
+ * the stages that wait for `run`/`serve` and take minutes a job (decoding, outside lookups).
+ */
 export const FOLLOW_UP_STAGES = [
-  { stage: 'covers', task: 'covers.extract_embedded_covers_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+  { stage: 'covers', task: 'covers.extract_embedded_covers_batch', perJob: 200, payload: (ids: number[]) => ({ trackIds: ids }) },
   // skipCurrent: an `analyze` run may have got to the track before this job did
-  { stage: 'analysis', task: 'metadata.analyze_audio_batch', payload: (ids: number[]) => ({ trackIds: ids, skipCurrent: true }) },
-  { stage: 'enrichment', task: 'metadata.enrich_tracks_batch', payload: (ids: number[]) => ({ trackIds: ids }) },
+  { stage: 'analysis', task: 'metadata.analyze_audio_batch', perJob: 100, payload: (ids: number[]) => ({ trackIds: ids, skipCurrent: true }) },
+  { stage: 'enrichment', task: 'metadata.enrich_tracks_batch', perJob: 100, payload: (ids: number[]) => ({ trackIds: ids }) },
 ] as const;
 
 const CHUNK = 100;
@@ -446,15 +451,15 @@ interface FollowUps {
 
 /** Queues each later stage that is available; the others stay pending in work_state for the deferred sweeps. */
 async function queueFollowUps(ctx: TaskContext, followUps: FollowUps): Promise<void> {
-  const jobs: { task: string; payload: (ids: number[]) => unknown; ids: number[] }[] = [
-    ...FOLLOW_UP_STAGES.map(({ stage, task, payload }) => ({ task, payload, ids: followUps.tracks(stage) })),
-    { task: 'covers.process_album_covers', payload: (ids: number[]) => ({ albumIds: ids }), ids: followUps.albums },
-    { task: 'covers.extract_artist_images_batch', payload: (ids: number[]) => ({ artistIds: ids }), ids: followUps.artists },
+  const jobs: { task: string; payload: (ids: number[]) => unknown; ids: number[]; perJob: number }[] = [
+    ...FOLLOW_UP_STAGES.map(({ stage, task, payload, perJob }) => ({ task, payload, perJob, ids: followUps.tracks(stage) })),
+    { task: 'covers.process_album_covers', payload: (ids: number[]) => ({ albumIds: ids }), ids: followUps.albums, perJob: CHUNK },
+    { task: 'covers.extract_artist_images_batch', payload: (ids: number[]) => ({ artistIds: ids }), ids: followUps.artists, perJob: CHUNK },
   ];
-  for (const { task, payload, ids } of jobs) {
-    for (let i = 0; i < ids.length; i += CHUNK) {
+  for (const { task, payload, ids, perJob } of jobs) {
+    for (let i = 0; i < ids.length; i += perJob) {
       try {
-        await ctx.enqueue(task, payload(ids.slice(i, i + CHUNK)));
+        await ctx.enqueue(task, payload(ids.slice(i, i + perJob)));
       } catch (err) {
         if (!(err instanceof TaskNotAvailableError)) {
           ctx.log.warn({ err: err instanceof Error ? err.message : String(err), task }, 'follow-up not queued; it stays pending in work_state');
