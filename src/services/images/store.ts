@@ -138,7 +138,7 @@ export class ImageStore {
 
   /** Deletes a stored picture's files (the cleanup of pictures no cover uses any more). */
   remove(hash: string): void {
-    if (!/^[0-9a-f]{64}$/.test(hash)) return;
+    if (!SHA256_HEX.test(hash)) return;
     fs.rmSync(path.join(this.dir, hash.slice(0, 2), hash), { recursive: true, force: true });
     const meta = this.readMetaIn(hash, 'flat');
     // meta.json last: until it goes, the entry is still found, and a retry finishes the removal
@@ -151,7 +151,7 @@ export class ImageStore {
    * picture's hash (the scan takes it: tracks.picture_hash) links it without reading it again.
    */
   stored(hash: string): StoredImage | null {
-    if (!/^[0-9a-f]{64}$/.test(hash)) return null;
+    if (!SHA256_HEX.test(hash)) return null;
     const meta = this.entry(hash)?.meta;
     return meta ? { hash: meta.hash, mime: meta.mime, width: meta.width, height: meta.height, bytes: meta.bytes, created: false } : null;
   }
@@ -332,6 +332,9 @@ export class ImageStore {
   }
 }
 
+/** a picture's name in the store: the sha256 of its bytes, in hex */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 const LAYOUTS = ['flat', 'folder'] as const;
 type Layout = (typeof LAYOUTS)[number];
 interface Entry {
@@ -346,14 +349,15 @@ function renditionName(size: number, format: ImageFormat): string {
 /** each stored type's file extension, by MIME type */
 const MIME_EXT: Record<string, string> = Object.fromEntries(Object.values(MIME).map(({ mime, ext }) => [mime, ext]));
 
-/** Writes a file under a temporary name beside it, then renames it into place. */
+/** Writes a file under a temporary name beside it, then renames it into place (the temporary file removed only on failure). */
 function writeInPlace(file: string, data: Buffer | string): void {
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     fs.writeFileSync(temp, data);
     fs.renameSync(temp, file);
-  } finally {
+  } catch (err) {
     fs.rmSync(temp, { force: true });
+    throw err;
   }
 }
 
