@@ -7,11 +7,14 @@
 //   Acc2   the same, or within ±4 % of ½, 2, ⅓ or 3 times it (octave errors allowed);
 //   key    exact key and mode, on the pieces whose key signature the notes confirm;
 //   MIREX  the MIREX key score (1 exact, 0.5 a fifth away, 0.3 relative, 0.2 parallel);
-// plus the tempo ranges (< 100, 100–160, > 160 BPM), the median error of the right answers, and the
+// plus the tempo ranges (< 100, 100–160, > 160 BPM), the median error of the right answers, the figures
+// per source of the set (mma's songs, mma's grooves, abcmidi's tunes, other packages' music), and the
 // same tempo figures for the peers measured on the same files in the same run, where installed
 // (for yourself, not CI):
 //   apt-get install mma fluidsynth fluid-soundfont-gm abcmidi ffmpeg   (the set; built once, cached
 //                                 under os.tmpdir()/soniquebay-bench/accuracy-v1)
+//   apt-get install --no-install-recommends simutrans-data freedink-data liquidwar-data \
+//     kobodeluxe-data faust-common chuck-data                          (the set's other packaged music)
 //   apt-get install aubio-tools bpm-tools                              (the peers)
 // aubio runs as `aubio tempo <file>`; bpm-tools as `bpm -m 60 -x 200` (our range, wider than its
 // 84–146 default) on ffmpeg's 44.1 kHz mono float decode.
@@ -162,6 +165,12 @@ async function main(): Promise<void> {
   console.log('\nTempo\n' + table(tempoHeader, tempoRows));
   const alternatives = results.filter((r) => r.entry.bpm !== null && !acc1(r.bpm, r.entry.bpm) && r.alternative !== null && acc1(r.alternative, r.entry.bpm)).length;
   console.log(`misses whose stored alternative tempo is right: ${alternatives}`);
+  const sources = [...new Set(results.map((r) => r.entry.source))].sort();
+  console.log('\nBy source (both parts)\n' + table(['source', 'Acc1 (±4 %)', 'Acc2', 'key exact'], sources.map((source) => {
+    const rows = results.filter((r) => r.entry.source === source);
+    const tempo = tempoRow(source, rows, (r) => r.bpm);
+    return [source, tempo[1]!, tempo[2]!, keyRow(source, rows)[1]!];
+  })));
   console.log('\nKey\n' + table(['part', 'key exact', 'MIREX score', `exact when confidence ≥ ${LOW_KEY_CONFIDENCE}`, 'shown as uncertain'], parts.map(([label, rows]) => keyRow(label, rows))));
   console.log(`\nanalysis time per track (whole analysis, loudness included): median ${median(results.map((r) => r.seconds)).toFixed(2)} s`);
   if (VERBOSE) {

@@ -1,13 +1,19 @@
 // Builds the real-music accuracy set of bench/accuracy.bench.ts from MIDI that Debian packages ship,
 // rendered with fluidsynth and the FluidR3 GM soundfont, and caches it outside the repository:
 //   apt-get install mma fluidsynth fluid-soundfont-gm abcmidi ffmpeg
+//   apt-get install --no-install-recommends simutrans-data freedink-data liquidwar-data \
+//     kobodeluxe-data faust-common chuck-data
 //   node --import tsx scripts/accuracy-set.ts        (prints the manifest's path)
 //
 // Sources (never openttd-openmsx or planetblupi-music-midi: they stay out of development):
 //   mma-song    the songs `mma` ships as examples (/usr/share/doc/mma/examples/**.mid);
 //   mma-groove  one 32-bar song per style of mma's standard groove library, played by mma from a
 //               chord progression written here in a key and at a tempo chosen for the style;
-//   abc         the folk tunes `abcmidi` ships (/usr/share/doc/abcmidi/examples), via abc2midi.
+//   abc         the folk tunes `abcmidi` ships (/usr/share/doc/abcmidi/examples), via abc2midi;
+//   packaged    music that other packages ship as MIDI, composed by people, not by mma or this script
+//               (added with truth version 3): the soundtracks of simutrans-data, freedink-data,
+//               liquidwar-data and kobodeluxe-data, and the example pieces of faust-common and
+//               chuck-data (PACKAGED_MIDI below); a package that is not installed is left out.
 // Each piece also gets a variant, tempo-scaled and transposed, so that the set covers 60–200 BPM and
 // all 24 keys. A piece and its variant are in the same part: one piece in three (by a hash of its
 // name) is held out from development.
@@ -16,7 +22,9 @@
 //   tempo  the tempo-map tempo that covers ≥ 90 % of the piece, in quarter notes per minute, for
 //          pieces in x/4 time only. Caveats: that is the written beat; a listener may feel a march in
 //          cut time at half of it or a slow 4/4 in double time; 6/8 and 12/8 pieces (felt beat a
-//          dotted quarter) have no tempo truth and count for key only.
+//          dotted quarter) have no tempo truth and count for key only. Nor has a piece played in
+//          without a click (PLAYED_TO_GRID): its notes ignore its tempo map, which then says
+//          nothing of its beat.
 //   key    the key signature, when the notes confirm it: the best of the 24 keys by the notes'
 //          duration-weighted pitch classes against the Krumhansl–Kessler profiles must be the
 //          signature's major key or its relative minor. Which of the two is the piece's key: for an
@@ -41,9 +49,11 @@ export const SET_DIR = path.join(os.tmpdir(), 'soniquebay-bench', `accuracy-v${S
  * Bumped when the truth changes but the audio does not: a new manifest is written and the files
  * already rendered are kept. 2: an mma groove's key is the key this script wrote it in, and
  * elsewhere the mode is read from the final chord first (version 1 took the lowest note of the last
- * beat, which was the third of the final minor chord in 23 of the 110 grooves).
+ * beat, which was the third of the final minor chord in 23 of the 110 grooves). 3: the packaged
+ * pieces added (their files rendered next to the others; the pieces of version 2 are unchanged),
+ * and no tempo truth for a piece played in without a click (PLAYED_TO_GRID).
  */
-export const TRUTH_VERSION = 2;
+export const TRUTH_VERSION = 3;
 const MANIFEST = path.join(SET_DIR, `manifest-truth${TRUTH_VERSION}.json`);
 const SOUNDFONT = '/usr/share/sounds/sf2/FluidR3_GM.sf2';
 const MMA_EXAMPLES = '/usr/share/doc/mma/examples';
@@ -51,6 +61,15 @@ const MMA_GROOVES = '/usr/share/mma/lib/stdlib';
 const ABC_EXAMPLES = '/usr/share/doc/abcmidi/examples';
 /** abcmidi's examples that are tunes (the others demonstrate drums, detuning, temperaments) */
 const ABC_TUNES = ['araber.abc', 'baym_rebin.abc', 'boys.abc', 'coleraine.abc', 'daramud.abc', 'dergasn.abc'];
+/** package → folder of the MIDI music it ships (searched recursively) */
+const PACKAGED_MIDI: [string, string][] = [
+  ['simutrans-data', '/usr/share/games/simutrans/music'],
+  ['freedink-data', '/usr/share/games/dink/dink/Sound'],
+  ['liquidwar-data', '/usr/share/games/liquidwar/music'],
+  ['kobodeluxe-data', '/usr/share/kobo-deluxe/sfx'],
+  ['faust-common', '/usr/share/faust/examples/physicalModeling/faust-stk/pd-patches/fancy'],
+  ['chuck-data', '/usr/share/doc/chuck-data/examples/midi'],
+];
 /** audio kept of each rendering: the analysis looks at 90 s of a track at most */
 const MAX_SECONDS = 150;
 /** shortest piece kept (seconds of MIDI) */
@@ -61,7 +80,7 @@ export interface SetEntry {
   /** audio file (FLAC or MP3) */
   file: string;
   piece: string;
-  source: 'mma-song' | 'mma-groove' | 'abc';
+  source: 'mma-song' | 'mma-groove' | 'abc' | 'packaged';
   variant: 'original' | 'scaled+transposed';
   split: 'development' | 'held-out';
   /** quarter notes per minute; null: no single tempo or not x/4 */
@@ -122,6 +141,23 @@ export function keyTruth(file: MidiFile, written?: { tonic: number; minor: boole
   if (bass === relative) return { tonic: relative, minor: true };
   if (sigs[0]!.minor) return { tonic: relative, minor: true };
   return { tonic: best.tonic, minor: best.minor };
+}
+
+/**
+ * Whether the notes follow the file's beat grid: at least this share of the note onsets fall in the
+ * 6 most used of 24 equal positions within a quarter note. Sequenced music, humanised or swung, puts
+ * 56–100 % there (most above 90 %); music played in without a click and saved with the sequencer's
+ * default tempo map spreads its onsets over the beat (31–43 %, chance is 25 %): its written tempo is
+ * not its beat.
+ */
+const PLAYED_TO_GRID = 0.5;
+
+function playedToGrid(file: MidiFile): boolean {
+  const positions = new Array<number>(24).fill(0);
+  const notes = file.notes.filter((n) => n.channel !== 9);
+  for (const n of notes) positions[Math.floor(((n.tick / file.division) % 1) * 24)]!++;
+  const top = positions.sort((a, b) => b - a).slice(0, 6).reduce((a, b) => a + b, 0);
+  return top >= PLAYED_TO_GRID * notes.length;
 }
 
 function quarterTime(file: MidiFile): boolean {
@@ -196,6 +232,11 @@ interface Piece {
   midi: Uint8Array;
   /** the key this script wrote the piece in (mma grooves) */
   key?: { tonic: number; minor: boolean };
+  /**
+   * the truth version that added the piece: variants are spread over the pieces of one generation,
+   * so that adding pieces leaves the variants (and the files) of the earlier ones as they were
+   */
+  generation: 1 | 3;
 }
 
 async function collectPieces(work: string): Promise<Piece[]> {
@@ -204,7 +245,7 @@ async function collectPieces(work: string): Promise<Piece[]> {
     fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
   if (fs.existsSync(MMA_EXAMPLES)) {
     for (const file of walk(MMA_EXAMPLES).filter((f) => f.endsWith('.mid')).sort()) {
-      pieces.push({ name: `mma-song/${path.relative(MMA_EXAMPLES, file)}`, source: 'mma-song', midi: fs.readFileSync(file) });
+      pieces.push({ name: `mma-song/${path.relative(MMA_EXAMPLES, file)}`, source: 'mma-song', midi: fs.readFileSync(file), generation: 1 });
     }
   }
   if (fs.existsSync(MMA_GROOVES)) {
@@ -216,7 +257,7 @@ async function collectPieces(work: string): Promise<Piece[]> {
       fs.writeFileSync(mmaFile, song.text);
       try {
         await run('mma', ['-f', midFile, mmaFile]);
-        pieces.push({ name: `mma-groove/${song.name}`, source: 'mma-groove', midi: fs.readFileSync(midFile), key: song.key });
+        pieces.push({ name: `mma-groove/${song.name}`, source: 'mma-groove', midi: fs.readFileSync(midFile), key: song.key, generation: 1 });
       } catch (error) {
         console.warn(`mma could not play ${file}: ${(error as Error).message.split('\n')[0]}`);
       }
@@ -228,7 +269,13 @@ async function collectPieces(work: string): Promise<Piece[]> {
     const out = path.join(work, tune.replace(/\.abc$/, '.mid'));
     // with -o, abc2midi writes the book's first tune only
     await run('abc2midi', [file, '-o', out]).catch(() => undefined);
-    if (fs.existsSync(out)) pieces.push({ name: `abc/${tune}`, source: 'abc', midi: fs.readFileSync(out) });
+    if (fs.existsSync(out)) pieces.push({ name: `abc/${tune}`, source: 'abc', midi: fs.readFileSync(out), generation: 1 });
+  }
+  for (const [pkg, dir] of PACKAGED_MIDI) {
+    if (!fs.existsSync(dir)) continue;
+    for (const file of walk(dir).filter((f) => /\.mid$/i.test(f)).sort()) {
+      pieces.push({ name: `${pkg}/${path.relative(dir, file)}`, source: 'packaged', midi: fs.readFileSync(file), generation: 3 });
+    }
   }
   return pieces;
 }
@@ -269,6 +316,7 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
     const pieces = await collectPieces(work);
     const jobs: { entry: SetEntry; midi: Uint8Array }[] = [];
     const seen = new Set<string>();
+    const kept = new Map<Piece['generation'], number>();
     for (const piece of pieces) {
       let file: MidiFile;
       try {
@@ -286,9 +334,12 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
       const bpm = quarterTime(file) ? dominantTempo(file) : null;
       const key = keyTruth(file, piece.key);
       if (bpm === null && key === null) continue;
+      // decided after the piece is kept, so that the pieces and variants (the files) stay those of version 2
+      const onGrid = playedToGrid(file);
       const split = hash(piece.name) % 3 === 0 ? 'held-out' : 'development';
       const base = piece.name.replace(/[^a-z0-9]+/gi, '_');
-      const index = jobs.length / 2;
+      const index = kept.get(piece.generation) ?? 0;
+      kept.set(piece.generation, index + 1);
       const entry = (variant: SetEntry['variant'], factor: number, semitones: number, ext: string): SetEntry => ({
         file: path.join(SET_DIR, `${base}${variant === 'original' ? '' : '_v'}.${ext}`),
         piece: piece.name,
@@ -296,13 +347,13 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
         variant,
         split,
         // the estimators' range is 60–200: a piece written outside it has no tempo truth as it is
-        bpm: bpm === null || bpm * factor < 59.5 || bpm * factor > 201 ? null : Math.round(bpm * factor * 1000) / 1000,
+        bpm: bpm === null || !onGrid || bpm * factor < 59.5 || bpm * factor > 201 ? null : Math.round(bpm * factor * 1000) / 1000,
         key: key === null ? null : NOTE_NAMES[(key.tonic + semitones + 120) % 12]!,
         scale: key === null ? null : key.minor ? 'minor' : 'major',
         seconds: Math.round(Math.min(MAX_SECONDS, seconds / factor) * 10) / 10,
       });
       jobs.push({ entry: entry('original', 1, 0, index % 2 === 0 ? 'flac' : 'mp3'), midi: piece.midi });
-      const v = variantOf(index, pieces.length, bpm);
+      const v = variantOf(index, pieces.filter((p) => p.generation === piece.generation).length, bpm);
       const canScale = file.tempos.length > 0;
       const factor = canScale ? v.factor : 1;
       jobs.push({ entry: entry('scaled+transposed', factor, v.semitones, index % 2 === 0 ? 'mp3' : 'flac'), midi: patchMidi(piece.midi, file, factor, v.semitones) });
