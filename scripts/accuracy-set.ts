@@ -51,7 +51,10 @@ export const SET_DIR = path.join(os.tmpdir(), 'soniquebay-bench', `accuracy-v${S
  * elsewhere the mode is read from the final chord first (version 1 took the lowest note of the last
  * beat, which was the third of the final minor chord in 23 of the 110 grooves). 3: the packaged
  * pieces added (their files rendered next to the others; the pieces of version 2 are unchanged),
- * and no tempo truth for a piece played in without a click (PLAYED_TO_GRID).
+ * no tempo truth for a piece played in without a click (PLAYED_TO_GRID) nor for a variant whose
+ * opening the tempo patch could not scale, and the grooves played with a fixed seed (a cache built
+ * before keeps its groove files, played with other random humanisation: delete mma_groove_* to
+ * render them as the truth now reads them).
  */
 export const TRUTH_VERSION = 3;
 const MANIFEST = path.join(SET_DIR, `manifest-truth${TRUTH_VERSION}.json`);
@@ -218,7 +221,9 @@ function grooveSong(file: string): { name: string; text: string; key: { tonic: n
     }
   }
   const keyName = `${CHORD_ROOTS[tonic]} ${minor ? 'minor' : 'major'}`;
-  const lines = [`// ${base}: ${keyName}`, `Tempo ${grooveTempo(base)}`, `Groove ${groove}`, `KeySig ${keyName}`];
+  // mma humanises timing and velocity at random: a fixed seed makes the song (and the key check on
+  // its notes) the same at every build (since truth version 3; before, a build could differ slightly)
+  const lines = [`// ${base}: ${keyName}`, `RndSeed ${h % 65536}`, `Tempo ${grooveTempo(base)}`, `Groove ${groove}`, `KeySig ${keyName}`];
   bars.forEach((chord, i) => lines.push(`${i + 1} ${chord}`));
   return { name: base, text: lines.join('\n') + '\n', key: { tonic, minor } };
 }
@@ -287,12 +292,22 @@ function variantOf(index: number, count: number, bpm: number | null): { factor: 
   return { factor: bpm === null ? 1 : target / bpm, semitones: ((index * 7) % 12) - 5 };
 }
 
-async function render(midi: Uint8Array, out: string, work: string): Promise<void> {
+/** fluidsynth played much less of a piece than its MIDI holds (it stops early on a few files) */
+class ShortRenderError extends Error {}
+
+async function render(midi: Uint8Array, out: string, work: string, expectedSeconds: number): Promise<void> {
   const mid = path.join(work, `${path.basename(out)}.mid`);
   const wav = path.join(work, `${path.basename(out)}.wav`);
   fs.writeFileSync(mid, midi);
   await run('fluidsynth', ['-ni', '-q', '-F', wav, '-r', '44100', '-g', '0.5', SOUNDFONT, mid]);
   const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', wav, '-af', 'volumedetect', '-f', 'null', '-']);
+  const [, h, m, sec] = /Duration: (\d+):(\d+):([\d.]+)/.exec(stderr) ?? [];
+  const rendered = Number(h) * 3600 + Number(m) * 60 + Number(sec);
+  if (!(rendered >= 0.5 * expectedSeconds)) {
+    fs.rmSync(mid);
+    fs.rmSync(wav);
+    throw new ShortRenderError(`fluidsynth rendered ${rendered} s of ${expectedSeconds} s`);
+  }
   const peak = Number(/max_volume:\s*(-?[\d.]+) dB/.exec(stderr)?.[1] ?? '0');
   const codec = out.includes('.mp3') ? ['-c:a', 'libmp3lame', '-b:a', '192k'] : ['-c:a', 'flac'];
   await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', wav, '-t', String(MAX_SECONDS), '-af', `volume=${(-1 - peak).toFixed(2)}dB`, ...codec, '-f', out.includes('.mp3') ? 'mp3' : 'flac', out]);
@@ -340,23 +355,32 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
       const base = piece.name.replace(/[^a-z0-9]+/gi, '_');
       const index = kept.get(piece.generation) ?? 0;
       kept.set(piece.generation, index + 1);
-      const entry = (variant: SetEntry['variant'], factor: number, semitones: number, ext: string): SetEntry => ({
+      // what a rendering plays: its tempo truth (null when it has none) and its duration
+      const entry = (variant: SetEntry['variant'], played: { bpm: number | null; seconds: number }, semitones: number, ext: string): SetEntry => ({
         file: path.join(SET_DIR, `${base}${variant === 'original' ? '' : '_v'}.${ext}`),
         piece: piece.name,
         source: piece.source,
         variant,
         split,
         // the estimators' range is 60–200: a piece written outside it has no tempo truth as it is
-        bpm: bpm === null || !onGrid || bpm * factor < 59.5 || bpm * factor > 201 ? null : Math.round(bpm * factor * 1000) / 1000,
+        bpm: played.bpm === null || !onGrid || played.bpm < 59.5 || played.bpm > 201 ? null : Math.round(played.bpm * 1000) / 1000,
         key: key === null ? null : NOTE_NAMES[(key.tonic + semitones + 120) % 12]!,
         scale: key === null ? null : key.minor ? 'minor' : 'major',
-        seconds: Math.round(Math.min(MAX_SECONDS, seconds / factor) * 10) / 10,
+        seconds: Math.round(Math.min(MAX_SECONDS, played.seconds) * 10) / 10,
       });
-      jobs.push({ entry: entry('original', 1, 0, index % 2 === 0 ? 'flac' : 'mp3'), midi: piece.midi });
+      jobs.push({ entry: entry('original', { bpm, seconds }, 0, index % 2 === 0 ? 'flac' : 'mp3'), midi: piece.midi });
       const v = variantOf(index, pieces.filter((p) => p.generation === piece.generation).length, bpm);
       const canScale = file.tempos.length > 0;
       const factor = canScale ? v.factor : 1;
-      jobs.push({ entry: entry('scaled+transposed', factor, v.semitones, index % 2 === 0 ? 'mp3' : 'flac'), midi: patchMidi(piece.midi, file, factor, v.semitones) });
+      const midi = patchMidi(piece.midi, file, factor, v.semitones);
+      // A file that sets no tempo at its start plays its opening at the default tempo, which the patch
+      // cannot scale (it only rewrites tempo events): the variant then holds two tempi. Its truth is
+      // what the patched file plays, when that is the written tempo scaled (since truth version 3).
+      const patched = parseMidi(midi);
+      const playedBpm = bpm === null ? null : dominantTempo(patched);
+      const scaledAsWritten = playedBpm !== null && Math.abs(playedBpm / (bpm! * factor) - 1) < 0.01;
+      const variantTruth = { bpm: scaledAsWritten ? bpm! * factor : null, seconds: secondsAt(patched, patched.endTick) };
+      jobs.push({ entry: entry('scaled+transposed', variantTruth, v.semitones, index % 2 === 0 ? 'mp3' : 'flac'), midi });
     }
     // the plan first, so that an interrupted build resumes (files already rendered are kept)
     fs.writeFileSync(path.join(SET_DIR, 'plan.json'), JSON.stringify(jobs.map((j) => j.entry), null, 1));
@@ -365,13 +389,21 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
       while (next < jobs.length) {
         const job = jobs[next++]!;
         if (fs.existsSync(job.entry.file)) continue;
-        await render(job.midi, `${job.entry.file}.part`, work);
+        try {
+          await render(job.midi, `${job.entry.file}.part`, work, job.entry.seconds);
+        } catch (error) {
+          if (!(error instanceof ShortRenderError)) throw error;
+          log(`left out ${path.basename(job.entry.file)}: ${error.message}`);
+          continue;
+        }
         fs.renameSync(`${job.entry.file}.part`, job.entry.file);
         log(`rendered ${path.basename(job.entry.file)} (${next}/${jobs.length})`);
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    const entries = jobs.map((j) => j.entry);
+    // a piece with a rendering left out is left out whole (its two files go together)
+    const missing = new Set(jobs.filter((j) => !fs.existsSync(j.entry.file)).map((j) => j.entry.piece));
+    const entries = jobs.map((j) => j.entry).filter((e) => !missing.has(e.piece));
     fs.writeFileSync(manifest, JSON.stringify(entries, null, 1));
     return entries;
   } finally {
