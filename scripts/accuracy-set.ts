@@ -86,7 +86,7 @@ export interface SetEntry {
   source: 'mma-song' | 'mma-groove' | 'abc' | 'packaged';
   variant: 'original' | 'scaled+transposed';
   split: 'development' | 'held-out';
-  /** quarter notes per minute; null: no single tempo or not x/4 */
+  /** quarter notes per minute; null: no single tempo, not x/4, or played in without a click */
   bpm: number | null;
   key: string | null;
   scale: 'major' | 'minor' | null;
