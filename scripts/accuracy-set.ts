@@ -332,6 +332,8 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
     const jobs: { entry: SetEntry; midi: Uint8Array }[] = [];
     const seen = new Set<string>();
     const kept = new Map<Piece['generation'], number>();
+    const collected = new Map<Piece['generation'], number>();
+    for (const p of pieces) collected.set(p.generation, (collected.get(p.generation) ?? 0) + 1);
     for (const piece of pieces) {
       let file: MidiFile;
       try {
@@ -369,7 +371,7 @@ export async function buildAccuracySet(log: (line: string) => void = () => undef
         seconds: Math.round(Math.min(MAX_SECONDS, played.seconds) * 10) / 10,
       });
       jobs.push({ entry: entry('original', { bpm, seconds }, 0, index % 2 === 0 ? 'flac' : 'mp3'), midi: piece.midi });
-      const v = variantOf(index, pieces.filter((p) => p.generation === piece.generation).length, bpm);
+      const v = variantOf(index, collected.get(piece.generation)!, bpm);
       const canScale = file.tempos.length > 0;
       const factor = canScale ? v.factor : 1;
       const midi = patchMidi(piece.midi, file, factor, v.semitones);
